@@ -1,0 +1,61 @@
+# Resolve — developer commands. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+PYTEST_WORKERS ?= 2
+
+# Find a Python 3.12+ interpreter: $(PYTHON) if given, then python3.13/3.12 on PATH,
+# then pyenv's installs (the pyenv shims fail unless PYENV_VERSION is set).
+BASE_PYTHON := $(shell scripts/find-python)
+
+.PHONY: help run test lint bench migrations-check venv demo clean reliability
+
+help: ## Show this help
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@test -n "$(BASE_PYTHON)" || { echo "No Python 3.12+ found: install one or set PYTHON=/path/to/python3.12"; exit 1; }
+	@test -x $(PY) || $(BASE_PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+venv: $(VENV)/.installed ## Create the virtualenv and install everything
+
+run: export DEBUG ?= true
+run: venv ## Run the whole product (web, Celery worker and beat) on embedded defaults with demo data
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(PY) manage.py collectstatic --noinput -v0
+	@echo ""
+	@echo "  Resolve is starting on http://127.0.0.1:$(PORT)/"
+	@echo "  Demo logins (password resolve-demo): manager, developer, tester, reporter, admin"
+	@echo "  Email is written to var/mail/ unless EMAIL_URL is set. Ctrl-C stops everything."
+	@echo ""
+	PORT=$(PORT) $(VENV)/bin/honcho -f Procfile.dev start
+
+test: venv ## Run the whole test suite
+	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+lint: venv ## Ruff (lint + format check), bandit and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/bandit -q -ll -c pyproject.toml -r tracker accounts projects issues workflows notifications
+	DEBUG=true $(VENV)/bin/mypy $(wildcard */services.py */selectors.py */tasks.py)
+
+migrations-check: venv ## Fail if models changed without a migration
+	$(PY) manage.py makemigrations --check --dry-run
+
+bench: venv ## Seed PostgreSQL and print page timings (needs DATABASE_URL=postgres://...)
+	$(PY) manage.py bench $(BENCH_ARGS)
+
+demo: export DEBUG ?= true
+demo: venv ## Load the demo data (idempotent)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+
+clean: ## Remove the virtualenv and embedded data under var/
+	rm -rf $(VENV) var

@@ -1,0 +1,209 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Status(models.TextChoices):
+    """The lifecycle. Only workflows.services moves an issue between these."""
+
+    NEW = "new", "New"
+    ASSIGNED = "assigned", "Assigned"
+    REVISE = "revise", "Revise"
+    RETEST = "retest", "Retest"
+    FIXED = "fixed", "Fixed"
+    CLOSED = "closed", "Closed"
+
+
+OPEN_STATUSES = (Status.NEW, Status.ASSIGNED, Status.REVISE, Status.RETEST)
+
+
+class IssueType(models.TextChoices):
+    BUG = "bug", "Bug"
+    PERFORMANCE = "performance", "Performance"
+    UI_UX = "ui_ux", "UI/UX"
+    COMPATIBILITY = "compatibility", "Compatibility"
+    COMPLIANCE = "compliance", "Compliance"
+    SEO = "seo", "SEO"
+    SECURITY = "security", "Security"
+    TASK = "task", "Task"
+
+
+class Priority(models.IntegerChoices):
+    LOW = 1, "Low"
+    MEDIUM = 2, "Medium"
+    HIGH = 3, "High"
+
+
+class Severity(models.IntegerChoices):
+    TRIVIAL = 1, "Trivial"
+    MINOR = 2, "Minor"
+    MAJOR = 3, "Major"
+    CRITICAL = 4, "Critical"
+
+
+class Resolution(models.TextChoices):
+    FIXED = "fixed", "Fixed"
+    DUPLICATE = "duplicate", "Duplicate"
+    WONT_FIX = "wont_fix", "Won't fix"
+    CANNOT_REPRODUCE = "cannot_reproduce", "Cannot reproduce"
+    INVALID = "invalid", "Invalid"
+
+
+class Label(models.Model):
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="labels")
+    name = models.CharField(max_length=50)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="unique_label_per_project")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Issue(models.Model):
+    project = models.ForeignKey("projects.Project", on_delete=models.PROTECT, related_name="issues")
+    number = models.PositiveIntegerField(editable=False)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    type = models.CharField(max_length=16, choices=IssueType.choices, default=IssueType.BUG)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.MEDIUM)
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices, default=Severity.MINOR)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reported_issues"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_issues",
+    )
+    team = models.ForeignKey(
+        "projects.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="issues"
+    )
+    labels = models.ManyToManyField(Label, blank=True, related_name="issues")
+    environment = models.CharField(max_length=120, blank=True)
+    affected_version = models.CharField(max_length=60, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Bumped on every save; edit forms carry it to refuse overwriting a newer version.
+    version = models.PositiveIntegerField(default=1)
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    # Closure analysis, set by the workflows app.
+    resolution = models.CharField(max_length=20, choices=Resolution.choices, blank=True)
+    resolution_summary = models.TextField(blank=True)
+    root_cause = models.CharField(max_length=40, blank=True)
+    lessons_learned = models.TextField(blank=True)
+
+    # SLA clock, cached from the workflows ledger so that the sweep is an indexed range query.
+    sla_cycle = models.PositiveIntegerField(default=1)
+    sla_paused_at = models.DateTimeField(null=True, blank=True)
+    response_due_at = models.DateTimeField(null=True, blank=True)
+    resolution_due_at = models.DateTimeField(null=True, blank=True)
+    at_risk_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "number"], name="unique_issue_number")
+        ]
+        indexes = [
+            models.Index(fields=["project", "status"]),
+            models.Index(fields=["status", "priority"]),
+            models.Index(fields=["owner", "status"]),
+            models.Index(fields=["-updated_at"]),
+            models.Index(fields=["severity"]),
+            models.Index(
+                fields=["at_risk_at"], name="issue_open_at_risk", condition=~Q(status="closed")
+            ),
+            models.Index(
+                fields=["resolution_due_at"],
+                name="issue_open_res_due",
+                condition=~Q(status="closed"),
+            ),
+            models.Index(
+                fields=["response_due_at"], name="issue_open_resp_due", condition=Q(status="new")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.title}"
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("issue_detail", args=[self.key])
+
+    @property
+    def key(self) -> str:
+        return f"{self.project.key}-{self.number}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class EventKind(models.TextChoices):
+    CREATED = "created", "Created"
+    CHANGED = "changed", "Field changed"
+    TRANSITIONED = "transitioned", "Status changed"
+    COMMENTED = "commented", "Commented"
+    ATTACHED = "attached", "Attachment added"
+    LINKED = "linked", "Link added"
+    UNLINKED = "unlinked", "Link removed"
+    WATCHED = "watched", "Watcher added"
+    UNWATCHED = "unwatched", "Watcher removed"
+    SLA = "sla", "SLA clock"
+    SLA_FLAGGED = "sla_flagged", "SLA threshold crossed"
+    ALERT_SENT = "alert_sent", "Alert sent"
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class IssueEvent(models.Model):
+    """One append-only record per change: the audit trail and the notifications outbox."""
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Empty for system events (SLA sweep, intake).",
+    )
+    kind = models.CharField(max_length=20, choices=EventKind.choices)
+    field = models.CharField(max_length=40, blank=True)
+    old_value = models.TextField(blank=True)
+    new_value = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Set when the notifications app has fanned this event out (outbox processed).
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["issue", "created_at"]),
+            models.Index(
+                fields=["created_at"], name="event_outbox_pending", condition=Q(notified_at=None)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.field} on issue {self.issue_id}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("update_fields") == ["notified_at"]:
+            raise AppendOnlyError("Activity records are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Activity records are append-only.")

@@ -1,0 +1,45 @@
+"""Who may see which project: the one access rule every view, export and email uses."""
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from .models import Membership, Project, Role
+
+
+def projects_visible_to(user) -> QuerySet[Project]:
+    """Projects the user belongs to; staff and superusers see every project."""
+    if not user.is_authenticated:
+        return Project.objects.none()
+    if user.is_staff or user.is_superuser:
+        return Project.objects.all()
+    return Project.objects.filter(memberships__user=user)
+
+
+def get_project_for_user(user, key: str) -> Project:
+    """The project with this key if the user may see it; 404 otherwise (never 403: no leaks)."""
+    try:
+        return projects_visible_to(user).get(key=key.upper())
+    except Project.DoesNotExist:
+        raise Http404("No such project.") from None
+
+
+def role_in_project(user, project: Project) -> str | None:
+    """The user's role in the project (None when not a member)."""
+    if not user.is_authenticated:
+        return None
+    return (
+        Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
+    )
+
+
+def is_manager(user, project: Project) -> bool:
+    return user.is_superuser or role_in_project(user, project) == Role.MANAGER
+
+
+def members_with_role(project: Project, *roles: str) -> QuerySet:
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects.filter(memberships__project=project)
+    if roles:
+        users = users.filter(memberships__role__in=roles)
+    return users.distinct()

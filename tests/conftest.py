@@ -1,0 +1,164 @@
+"""Fixtures shared by every test: personas, projects, and access to the real services.
+
+Tests that need PostgreSQL, Redis or Chromium carry a marker. When the service is
+missing they are skipped with the reason, except under CI=true, where a missing
+service fails the test: CI must exercise the real components.
+"""
+
+import os
+import shutil
+import socket
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings
+
+from projects.models import Role
+
+from .factories import MembershipFactory, ProjectFactory, TeamFactory, UserFactory
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), 1
+        ):
+            return True
+    except OSError:
+        return False
+
+
+def _missing(marker: str) -> str | None:
+    """Why a service a marker needs is unavailable, or None when it is there."""
+    if marker == "postgres" and not settings.IS_POSTGRES:
+        return "needs PostgreSQL: set DATABASE_URL=postgres://..."
+    if marker == "redis":
+        url = os.environ.get("REDIS_URL", "")
+        if not url:
+            return "needs Redis: set REDIS_URL=redis://..."
+        if not _reachable(url, 6379):
+            return f"Redis at {url} is not answering"
+    if marker == "browser" and not shutil.which(CHROMIUM):
+        return f"needs Chromium at {CHROMIUM} (apt-get install chromium)"
+    return None
+
+
+def pytest_runtest_setup(item):
+    for marker in ("postgres", "redis", "browser"):
+        if item.get_closest_marker(marker) is None:
+            continue
+        reason = _missing(marker)
+        if reason is None:
+            continue
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must not skip: {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _test_storage(settings, tmp_path):
+    """Uploads go to a temporary folder; static files are found without collectstatic."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def project(db):
+    return ProjectFactory(key="WEB", name="Web shop")
+
+
+@pytest.fixture
+def other_project(db):
+    return ProjectFactory(key="OPS", name="Operations")
+
+
+@pytest.fixture
+def team(db, manager, developer):
+    t = TeamFactory(name="Core", lead=manager)
+    t.members.add(manager, developer)
+    return t
+
+
+def _member(project, username, role):
+    user = UserFactory(username=username)
+    MembershipFactory(project=project, user=user, role=role)
+    return user
+
+
+@pytest.fixture
+def manager(project):
+    return _member(project, "manager", Role.MANAGER)
+
+
+@pytest.fixture
+def developer(project):
+    return _member(project, "developer", Role.DEVELOPER)
+
+
+@pytest.fixture
+def tester(project):
+    return _member(project, "tester", Role.TESTER)
+
+
+@pytest.fixture
+def reporter(project):
+    return _member(project, "reporter", Role.REPORTER)
+
+
+@pytest.fixture
+def outsider(other_project):
+    """A member of another project only."""
+    return _member(other_project, "outsider", Role.MANAGER)
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="admin", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def browser():
+    """Headless Debian Chromium driven by Playwright (never `playwright install`)."""
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-quic",
+                "--no-first-run",
+            ],
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    pg = context.new_page()
+    pg.set_default_timeout(10_000)
+    yield pg
+    context.close()
+
+
+def login_in_browser(page, live_server, username, password):
+    from .factories import PASSWORD
+
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password or PASSWORD)
+    page.click("button[type=submit]")

@@ -1,0 +1,139 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_django(code: str, **env) -> subprocess.CompletedProcess:
+    """Run a snippet under fresh settings built from the given environment."""
+    full_env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "EMAIL_URL", "DEBUG"}
+    }
+    full_env.update(env)
+    script = "import django; django.setup()\n" + code
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.django_db
+def test_healthz_ok(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["database"] == "ok"
+    assert body["broker"] in {"ok", "unreachable"}
+
+
+def test_healthz_503_when_database_is_down(tmp_path):
+    result = run_django(
+        "from django.test import Client\n"
+        "r = Client().get('/healthz')\n"
+        "print(r.status_code, r.content.decode())",
+        DATABASE_URL="postgres://postgres@127.0.0.1:1/nowhere",
+        CELERY_BROKER_URL="memory://",
+    )
+    assert result.returncode == 0, result.stderr
+    status, body = result.stdout.strip().split(" ", 1)
+    assert status == "503"
+    assert json.loads(body)["database"] == "unreachable"
+
+
+def test_settings_come_from_environment(tmp_path):
+    result = run_django(
+        "from django.conf import settings as s\n"
+        "import json\n"
+        "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], 'name': s.DATABASES['default']['NAME'],"
+        " 'broker': s.CELERY_BROKER_URL, 'mail': s.MAILERS['default'], 'debug': s.DEBUG, 'hosts': s.ALLOWED_HOSTS}))",
+        DATABASE_URL="postgres://someone:pw@db.internal:5433/resolve",
+        REDIS_URL="redis://cache.internal:6380/2",
+        EMAIL_URL="smtp://mailer:secret@smtp.internal:2525",
+        ALLOWED_HOSTS="resolve.example.com",
+        SECRET_KEY="x" * 50,
+    )
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout)
+    assert values["engine"] == "django.db.backends.postgresql"
+    assert values["name"] == "resolve"
+    assert values["broker"] == "redis://cache.internal:6380/2"
+    assert values["mail"]["BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
+    assert values["mail"]["OPTIONS"]["host"] == "smtp.internal"
+    assert values["mail"]["OPTIONS"]["port"] == 2525
+    assert values["debug"] is False
+    assert values["hosts"] == ["resolve.example.com"]
+
+
+def test_embedded_defaults_need_no_server(tmp_path):
+    result = run_django(
+        "from django.conf import settings as s\n"
+        "import json\n"
+        "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], 'broker': s.CELERY_BROKER_URL,"
+        " 'mail': s.MAILERS['default']['BACKEND']}))",
+        DEBUG="true",
+        SECRET_KEY="",
+        RESOLVE_VAR_DIR=str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout)
+    assert values["engine"] == "django.db.backends.sqlite3"
+    assert values["broker"] == "filesystem://"
+    assert values["mail"] == "django.core.mail.backends.filebased.EmailBackend"
+
+
+def test_secret_key_required_without_debug():
+    result = run_django("", SECRET_KEY="", DEBUG="false")
+    assert result.returncode != 0
+    assert "SECRET_KEY is required" in result.stderr
+
+
+def test_bad_boolean_fails_loudly():
+    result = run_django("", DEBUG="maybe-ish", SECRET_KEY="x" * 50)
+    # django-environ treats unknown strings as False; a bad integer must fail.
+    bad_int = run_django(
+        "", CONN_MAX_AGE="sixty", SECRET_KEY="x" * 50, DATABASE_URL="postgres://u@h/db"
+    )
+    assert result.returncode == 0
+    assert bad_int.returncode != 0
+    assert "invalid literal" in bad_int.stderr
+
+
+def test_check_deploy_passes_with_production_settings():
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DEBUG", "HTTPS", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    }
+    env.update(
+        SECRET_KEY="p" * 30 + "-production-secret-" + "q" * 20,
+        ALLOWED_HOSTS="resolve.example.com",
+        EMAIL_URL="smtp://smtp.example.com:587",
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.django_db
+def test_security_headers_on_every_response(client):
+    response = client.get("/accounts/login/")
+    assert "default-src 'self'" in response["Content-Security-Policy"]
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"

@@ -1,0 +1,47 @@
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+
+def _database_ok() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            return cursor.fetchone() == (1,)
+    except Exception:
+        return False
+
+
+def _broker_ok() -> bool:
+    from tracker.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return True
+    except Exception:
+        return False
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness for load balancers: 503 when the database is unreachable."""
+    database = _database_ok()
+    broker = _broker_ok()
+    body = {
+        "status": "ok" if database and broker else ("degraded" if database else "down"),
+        "database": "ok" if database else "unreachable",
+        "broker": "ok" if broker else "unreachable",
+        "broker_transport": settings.CELERY_BROKER_URL.split(":", 1)[0],
+    }
+    return JsonResponse(body, status=200 if database else 503)
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("issue_list")
