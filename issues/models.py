@@ -86,6 +86,9 @@ class Issue(models.Model):
         "projects.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="issues"
     )
     labels = models.ManyToManyField(Label, blank=True, related_name="issues")
+    watchers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="watched_issues"
+    )
     environment = models.CharField(max_length=120, blank=True)
     affected_version = models.CharField(max_length=60, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
