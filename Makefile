@@ -47,7 +47,7 @@ lint: venv ## Ruff (lint + format check), bandit and mypy
 	DEBUG=true $(VENV)/bin/mypy $(wildcard */services.py */selectors.py */tasks.py)
 
 migrations-check: venv ## Fail if models changed without a migration
-	$(PY) manage.py makemigrations --check --dry-run
+	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
 
 bench: venv ## Seed PostgreSQL and print page timings (needs DATABASE_URL=postgres://...)
 	$(PY) manage.py bench $(BENCH_ARGS)

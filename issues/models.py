@@ -49,6 +49,10 @@ class Resolution(models.TextChoices):
     INVALID = "invalid", "Invalid"
 
 
+class StatusChangeRefused(Exception):
+    pass
+
+
 class Label(models.Model):
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="labels")
     name = models.CharField(max_length=50)
@@ -137,6 +141,18 @@ class Issue(models.Model):
     def __str__(self) -> str:
         return f"{self.key} {self.title}"
 
+    def save(self, *args, **kwargs):
+        # Status changes only through workflows.services.transition_issue, which sets the flag.
+        loaded = getattr(self, "_loaded_status", None)
+        if (
+            loaded is not None
+            and self.status != loaded
+            and not getattr(self, "_transitioning", False)
+        ):
+            raise StatusChangeRefused("Change the status through the workflow, not by editing it.")
+        super().save(*args, **kwargs)
+        self._loaded_status = self.status
+
     def get_absolute_url(self) -> str:
         from django.urls import reverse
 
@@ -149,6 +165,12 @@ class Issue(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @classmethod
+    def from_db(cls, db, field_names, values, *args, **kwargs):
+        instance = super().from_db(db, field_names, values, *args, **kwargs)
+        instance._loaded_status = instance.__dict__.get("status")
+        return instance
 
 
 class EventKind(models.TextChoices):

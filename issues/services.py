@@ -7,6 +7,13 @@ from projects.models import Project
 from .models import EventKind, Issue, IssueEvent
 
 
+def start_sla_clock(issue: Issue, *, actor) -> None:
+    # Imported late: workflows depends on issues, not the other way round.
+    from workflows.services import start_sla_clock as _start
+
+    _start(issue, actor=actor)
+
+
 def _next_issue_number(project: Project) -> int:
     # The row lock serialises concurrent creators: no gaps, no duplicates.
     locked = Project.objects.select_for_update().get(pk=project.pk)
@@ -67,4 +74,5 @@ def create_issue(
             affected_version=affected_version,
         )
         record_event(issue, EventKind.CREATED, actor=reporter, new=issue.title)
+        start_sla_clock(issue, actor=reporter)
     return issue

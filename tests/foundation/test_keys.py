@@ -37,3 +37,15 @@ def test_concurrent_creators_get_distinct_gapless_keys(project, reporter):
     assert errors == []
     numbers = sorted(Issue.objects.filter(project=project).values_list("number", flat=True))
     assert numbers == list(range(1, 61))
+
+
+@pytest.mark.django_db
+def test_status_cannot_be_saved_directly(project, reporter):
+    from issues.models import StatusChangeRefused
+
+    issue = Issue.objects.get(pk=make_issue(project, reporter).pk)
+    issue.status = "closed"
+    with pytest.raises(StatusChangeRefused):
+        issue.save()
+    issue.refresh_from_db()
+    assert issue.status == "new"
