@@ -59,6 +59,17 @@ def pytest_runtest_setup(item):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache(settings):
+    """Each test starts with empty rate-limit counters, in a per-process memory cache."""
+    from django.core.cache import cache
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # A fast hasher: the tests are not about PBKDF2's cost.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _test_storage(settings, tmp_path):
     """Uploads go to a temporary folder; static files are found without collectstatic."""
     settings.MEDIA_ROOT = tmp_path / "media"

@@ -111,6 +111,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Login and password-reset attempts allowed per client IP and per account.
+AUTH_ATTEMPTS_RATE = env.str("AUTH_ATTEMPTS_RATE", default="10/m")
+
+# --- Cache ----------------------------------------------------------------
+# Shared across processes when Redis is there (rate limits must hold across gunicorn workers).
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env.str("REDIS_URL")}
+        if env.str("REDIS_URL", default="")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 # --- I18N / time ----------------------------------------------------------
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"

@@ -1,0 +1,24 @@
+"""Brute-force protection for login and password reset, per client IP and per account.
+
+django-ratelimit counts attempts in the shared cache (Redis when REDIS_URL is set), so the
+limit holds across gunicorn workers; other clients and accounts are unaffected.
+"""
+
+from django.conf import settings
+from django.http import HttpRequest
+from django_ratelimit.core import is_ratelimited
+
+
+def attempts_exceeded(request: HttpRequest, *, group: str, account_field: str) -> bool:
+    """Count this POST against the IP and the account named in the form; True when over."""
+    rate = settings.AUTH_ATTEMPTS_RATE
+    by_ip = is_ratelimited(request, group=f"{group}:ip", key="ip", rate=rate, increment=True)
+    account = request.POST.get(account_field, "").strip().lower()
+    by_account = bool(account) and is_ratelimited(
+        request,
+        group=f"{group}:account",
+        key=lambda _group, _request: account,
+        rate=rate,
+        increment=True,
+    )
+    return by_ip or by_account
