@@ -11,3 +11,5 @@ urlpatterns = [
     path("", include("issues.urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler500 = "tracker.views.server_error"

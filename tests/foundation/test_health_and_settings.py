@@ -51,6 +51,20 @@ def test_healthz_503_when_database_is_down(tmp_path):
     assert json.loads(body)["database"] == "unreachable"
 
 
+def test_pages_answer_503_when_database_is_down():
+    result = run_django(
+        "from django.test import Client\n"
+        "c = Client(raise_request_exception=False)\n"
+        "c.cookies['sessionid'] = 'x' * 32\n"
+        "r = c.get('/projects/')\n"
+        "print(r.status_code, r['Retry-After'], 'temporarily unavailable' in r.content.decode())",
+        DATABASE_URL="postgres://postgres@127.0.0.1:1/nowhere",
+        CELERY_BROKER_URL="memory://",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["503", "30", "True"]
+
+
 def test_settings_come_from_environment(tmp_path):
     result = run_django(
         "from django.conf import settings as s\n"
