@@ -92,10 +92,11 @@ def _publish_outbox() -> None:
 
 
 def kick_outbox() -> None:
-    """Process the outbox once the current transaction commits (once per transaction)."""
-    pending = getattr(transaction.get_connection(), "run_on_commit", [])
-    if any(entry[1] is _publish_outbox for entry in pending):
-        return
+    """Process the outbox once the current transaction commits.
+
+    One task per event: extra runs are cheap (they find nothing pending) and a rolled-back
+    transaction queues nothing.
+    """
     transaction.on_commit(_publish_outbox)
 
 
