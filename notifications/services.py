@@ -24,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from issues.models import OPEN_STATUSES, EventKind, Issue, IssueEvent, Status
+from projects.models import Project, Team
 from workflows.models import CheckpointKind, SlaCheckpoint
 
 from . import recipients as rcpt
@@ -222,15 +223,50 @@ def _pending_email_ids(checkpoint_ids: Iterable[int], step: str) -> list[int]:
     )
 
 
+# Only what the sweep reads: thousands of rows per batch, so every column counts.
+_CHECKPOINT_FIELDS = (
+    "id",
+    "cycle",
+    "kind",
+    "threshold",
+    "label",
+    "due_at",
+    "flagged_at",
+    "issue__id",
+    "issue__project_id",
+    "issue__number",
+    "issue__title",
+    "issue__status",
+    "issue__archived_at",
+    "issue__sla_paused_at",
+    "issue__sla_cycle",
+    "issue__owner_id",
+    "issue__team_id",
+    "issue__resolution_due_at",
+)
+
+
+def _attach_projects_and_teams(issues: list[Issue]) -> None:
+    """Fill the project and team caches from two small queries (few distinct rows)."""
+    projects = {p.id: p for p in Project.objects.filter(id__in={i.project_id for i in issues})}
+    team_ids = {i.team_id for i in issues if i.team_id is not None}
+    teams = {t.id: t for t in Team.objects.filter(id__in=team_ids)} if team_ids else {}
+    for issue in issues:
+        issue.project = projects[issue.project_id]
+        issue.team = teams.get(issue.team_id) if issue.team_id is not None else None
+
+
 def _claim_checkpoints(now: datetime, batch_size: int) -> list[SlaCheckpoint]:
     rows = list(
         SlaCheckpoint.objects.filter(due_at__lte=now, flagged_at__isnull=True)
-        .select_related("issue__project", "issue__team")
+        .select_related("issue")
+        .only(*_CHECKPOINT_FIELDS)
         .order_by("due_at")
         .select_for_update(skip_locked=True, of=("self",))[:batch_size]
     )
     if not rows:
         return []
+    _attach_projects_and_teams([r.issue for r in rows])
     claimed = SlaCheckpoint.objects.filter(
         id__in=[r.id for r in rows], flagged_at__isnull=True
     ).update(flagged_at=now)
