@@ -230,7 +230,7 @@ def test_worker_killed_mid_sweep_then_every_alert_exactly_once(
     # The dead worker's transaction rolls back once its backend notices the client is gone.
     wait_for(
         lambda: (
-            not blocker.execute(
+            not watcher.execute(
                 "SELECT 1 FROM pg_stat_activity WHERE pid = ANY(%s)", [waiting]
             ).fetchall()
         ),
