@@ -172,6 +172,24 @@ def _mailer_from_url(url: str) -> dict:
 
 MAILERS = {"default": _mailer_from_url(env.str("EMAIL_URL", default=""))}
 
+# --- Notifications and the SLA monitor (notifications app) ----------------
+# How often Celery beat runs the SLA sweep, in seconds.
+SLA_SWEEP_INTERVAL = env.float("SLA_SWEEP_INTERVAL", default=60.0)
+# Checkpoints claimed per sweep transaction (bounded work, short row locks).
+SLA_SWEEP_BATCH = env.int("SLA_SWEEP_BATCH", default=1000)
+# Default wait before a still-breached issue escalates to the project's Managers, in minutes
+# (each project's escalation ladder may override it).
+SLA_ESCALATE_AFTER_MINUTES = env.int("SLA_ESCALATE_AFTER_MINUTES", default=120)
+# Local hour (in each manager's own time zone) of the daily SLA digest.
+SLA_DIGEST_HOUR = env.int("SLA_DIGEST_HOUR", default=8)
+# How often notifications set to "digest" go out as one batched email, in minutes.
+NOTIFY_BATCH_MINUTES = env.int("NOTIFY_BATCH_MINUTES", default=60)
+# Email retries: exponential backoff 1 s, 2 s, 4 s ... capped, then the catch-up beat entry.
+NOTIFY_EMAIL_MAX_RETRIES = env.int("NOTIFY_EMAIL_MAX_RETRIES", default=10)
+NOTIFY_EMAIL_BACKOFF_MAX = env.int("NOTIFY_EMAIL_BACKOFF_MAX", default=600)
+# Queue the web app publishes to and the worker consumes (tests use a unique one per run).
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
+
 # --- Celery ---------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
@@ -200,7 +218,37 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The beat schedule lives in one place; each entry says what it is for.
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Flag issues whose SLA checkpoints came due (at risk, breached, escalation) and alert.
+    "sla-sweep": {
+        "task": "notifications.tasks.sweep_sla",
+        "schedule": SLA_SWEEP_INTERVAL,
+        "options": {"expires": SLA_SWEEP_INTERVAL},
+    },
+    # Catch-up for the notification outbox: events whose on_commit trigger was lost.
+    "notification-outbox": {
+        "task": "notifications.tasks.process_outbox",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
+    # Catch-up for emails whose task was lost (broker down, worker killed): re-queue them.
+    "email-catch-up": {
+        "task": "notifications.tasks.requeue_unsent_emails",
+        "schedule": 120.0,
+        "options": {"expires": 120.0},
+    },
+    # One batched email per user for notifications set to "digest".
+    "batched-notifications": {
+        "task": "notifications.tasks.send_batched_notifications",
+        "schedule": NOTIFY_BATCH_MINUTES * 60.0,
+    },
+    # The daily SLA digest: checked every 15 min, sent once at SLA_DIGEST_HOUR local time.
+    "daily-sla-digest": {
+        "task": "notifications.tasks.send_daily_digests",
+        "schedule": 900.0,
+        "options": {"expires": 900.0},
+    },
+}
 
 # --- Security -------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

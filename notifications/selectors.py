@@ -1,0 +1,139 @@
+"""Notification reads: the inbox, the unread count, preferences and the who-is-notified preview."""
+
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+
+from issues.models import Issue
+from projects.selectors import projects_visible_to
+
+from . import recipients as rcpt
+from .models import ALWAYS_IMMEDIATE, MODES_FOR_KIND, Kind, Mode, Notification, Step
+
+
+def inbox_for(user) -> QuerySet[Notification]:
+    """The user's notifications, newest first, about issues they may still see."""
+    return (
+        Notification.objects.filter(recipient=user)
+        .filter(Q(issue__isnull=True) | Q(issue__project__in=projects_visible_to(user)))
+        .select_related("issue__project")
+    )
+
+
+def unread_count(user) -> int:
+    if not user.is_authenticated:
+        return 0
+    return inbox_for(user).filter(read_at__isnull=True).count()
+
+
+@dataclass
+class PreferenceRow:
+    kind: str
+    label: str
+    mode: str
+    choices: list[tuple[str, str]]
+    forced: bool
+
+
+def preference_rows(user) -> list[PreferenceRow]:
+    modes = rcpt.modes_for([user.pk], Kind.values)
+    rows = []
+    for kind in Kind:
+        allowed = MODES_FOR_KIND.get(kind, list(Mode))
+        rows.append(
+            PreferenceRow(
+                kind=kind.value,
+                label=str(kind.label),
+                mode=modes[(user.pk, kind.value)],
+                choices=[(m.value, str(m.label)) for m in allowed],
+                forced=kind in ALWAYS_IMMEDIATE,
+            )
+        )
+    return rows
+
+
+@dataclass
+class Recipient:
+    user: object
+    channel: str
+
+
+@dataclass
+class PreviewRow:
+    event: str
+    recipients: list[Recipient] = field(default_factory=list)
+    note: str = ""
+
+
+def _channel(mode: str, has_email: bool) -> str:
+    if mode in (Mode.IMMEDIATE, Mode.DIGEST) and not has_email:
+        return "inbox only (no email address)"
+    return {
+        Mode.IMMEDIATE: "email now + inbox",
+        Mode.DIGEST: "digest email + inbox",
+        Mode.INBOX: "inbox only",
+        Mode.OFF: "off",
+    }[Mode(mode)]
+
+
+def who_is_notified(issue: Issue, *, viewer) -> list[PreviewRow]:
+    """Who would hear about each kind of change to this issue, and through which channel.
+
+    The same rules as the outbox and the SLA sweep (`notifications.recipients`), so the
+    preview cannot drift from what is sent. The viewer is left out of the events they
+    would cause themselves.
+    """
+    ladder = rcpt.ladders_for([issue.project_id])[issue.project_id]
+    watcher_ids = set(issue.watchers.values_list("id", flat=True))
+    warning = rcpt.ladder_recipients(issue, Step.WARNING, ladder)
+    breach = rcpt.ladder_recipients(issue, Step.BREACH, ladder)
+    managers = rcpt.managers_of([issue.project_id])[issue.project_id]
+    everyone = watcher_ids | set(warning) | set(breach) | set(managers)
+    visible = {
+        u for u, _ in rcpt.who_can_see((u, issue.project_id) for u in everyone if u is not None)
+    }
+    users = {u.pk: u for u in get_user_model().objects.filter(pk__in=visible)}
+    modes = rcpt.modes_for(visible, Kind.values)
+
+    def listed(ids, kind: str, *, skip_viewer: bool) -> list[Recipient]:
+        out = []
+        for uid in sorted(ids, key=lambda i: str(users.get(i, ""))):
+            if uid not in users or (skip_viewer and uid == viewer.pk):
+                continue
+            mode = modes[(uid, kind)]
+            if mode != Mode.OFF:
+                out.append(Recipient(users[uid], _channel(mode, bool(users[uid].email))))
+        return out
+
+    hours = ladder.escalate_after.total_seconds() / 3600
+    return [
+        PreviewRow(
+            "Status change",
+            listed(watcher_ids, Kind.STATUS_CHANGED, skip_viewer=True),
+            "Watchers, except whoever makes the change.",
+        ),
+        PreviewRow(
+            "New comment",
+            listed(watcher_ids, Kind.COMMENTED, skip_viewer=True),
+            "Watchers; anyone @mentioned gets an email now.",
+        ),
+        PreviewRow(
+            "Assignment", [], "The new owner, by email now (unless they assign themselves)."
+        ),
+        PreviewRow(
+            "SLA at risk",
+            listed(warning, Kind.SLA_AT_RISK, skip_viewer=False),
+            "The owner (the team lead while unassigned)." if ladder.warn_owner else "Turned off.",
+        ),
+        PreviewRow(
+            "SLA breached",
+            listed(breach or managers, Kind.SLA_BREACHED, skip_viewer=False),
+            "Always by email now.",
+        ),
+        PreviewRow(
+            f"Still breached after {hours:g} h",
+            listed(managers, Kind.SLA_ESCALATED, skip_viewer=False),
+            "The project's Managers, always (cannot be turned off).",
+        ),
+    ]
