@@ -637,6 +637,13 @@ def set_transition_actors(
     return rule
 
 
+def set_transition_overrides(project: Project, *, actor, actors: dict[str, list[str]]) -> None:
+    """The settings page: who may take each transition, all rows at once (or none)."""
+    with transaction.atomic():
+        for name, chosen in actors.items():
+            set_transition_actors(project, actor=actor, transition=name, actors=chosen)
+
+
 def apply_sla_policy(project: Project, *, actor, draft: SlaPolicy, note: str) -> SlaPolicy:
     """Save `draft` as the project's next policy version and retarget every open issue's
     running cycle to it (finished cycles keep their policy and outcome). Each moved issue
