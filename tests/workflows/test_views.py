@@ -283,3 +283,26 @@ def test_sla_policy_bad_input_is_shown_next_to_the_field(client, project, cast, 
     assert response.status_code == 400
     assert "needs some working time" in response.content.decode()
     assert not SlaPolicy.objects.filter(project=project).exists()
+
+
+@pytest.mark.django_db
+def test_sla_badge_in_lists_needs_no_query(
+    project, reporter, cast, walk, django_assert_num_queries
+):
+    from django.template import Context, Template
+
+    from workflows.selectors import annotate_sla_outcome, annotate_sla_state
+
+    with time_machine.travel(MON, tick=False):
+        running = make_issue(project, reporter, priority=Priority.HIGH, severity=Severity.CRITICAL)
+        done = make_issue(project, reporter, priority=Priority.HIGH, severity=Severity.CRITICAL)
+        walk(done, Status.FIXED)
+    template = Template(
+        "{% load workflow_tags %}{% for i in issues %}[{% sla_badge i %}]{% endfor %}"
+    )
+    with time_machine.travel(datetime(2026, 11, 30, 13, 30, tzinfo=UTC), tick=False):
+        qs = annotate_sla_outcome(annotate_sla_state(Issue.objects.order_by("number")))
+        with django_assert_num_queries(1):
+            html = template.render(Context({"issues": list(qs)}))
+    assert running.key and "At risk · 30 min left" in html
+    assert "SLA met" in html
