@@ -363,8 +363,12 @@ def _targets(policy: SlaPolicy, issue: Issue) -> tuple[int, int]:
     )
 
 
-def _ledger(issue: Issue, cycle: int, kind: str, *, at: datetime, actor=None, **extra) -> None:
-    ClockEvent.objects.create(issue=issue, cycle=cycle, kind=kind, at=at, actor=actor, **extra)
+def _ledger(
+    issue: Issue, cycle: int, kind: str, *, at: datetime, actor=None, **extra
+) -> ClockEvent:
+    return ClockEvent.objects.create(
+        issue=issue, cycle=cycle, kind=kind, at=at, actor=actor, **extra
+    )
 
 
 def _current_cycle(issue: Issue) -> SlaCycle | None:
@@ -376,9 +380,11 @@ def _current_cycle(issue: Issue) -> SlaCycle | None:
 
 
 def _open_cycle(issue: Issue, *, number: int, at: datetime, actor, responded: bool) -> SlaCycle:
+    """A new cycle: targets from the current policy, ledger, first stage, deadlines; written
+    with as few round trips as possible (this runs on every issue creation)."""
     policy = current_policy(issue.project)
     response, resolution = _targets(policy, issue)
-    cycle = SlaCycle.objects.create(
+    cycle = SlaCycle(
         issue=issue,
         number=number,
         policy=policy,
@@ -388,21 +394,32 @@ def _open_cycle(issue: Issue, *, number: int, at: datetime, actor, responded: bo
         started_at=at,
         responded_at=at if responded else None,
     )
-    _ledger(issue, number, ClockEventKind.STARTED, at=at, actor=actor)
+    events = [
+        ClockEvent(issue=issue, cycle=number, kind=ClockEventKind.STARTED, at=at, actor=actor)
+    ]
     if responded:
-        _ledger(issue, number, ClockEventKind.RESPONDED, at=at, actor=actor)
-    if issue.status in policy.paused_statuses:
-        _ledger(
-            issue,
-            number,
-            ClockEventKind.PAUSED,
-            at=at,
-            actor=actor,
-            source=PauseSource.STATUS,
-            reason=Status(issue.status).label,
+        events.append(
+            ClockEvent(issue=issue, cycle=number, kind=ClockEventKind.RESPONDED, at=at, actor=actor)
         )
+    if issue.status in policy.paused_statuses:
+        events.append(
+            ClockEvent(
+                issue=issue,
+                cycle=number,
+                kind=ClockEventKind.PAUSED,
+                at=at,
+                actor=actor,
+                source=PauseSource.STATUS,
+                reason=Status(issue.status).label,
+            )
+        )
+    deadlines = sla.compute_deadlines(issue, cycle, policy, events)
+    cycle.response_due_at = deadlines.response_due_at
+    cycle.resolution_due_at = deadlines.resolution_due_at
+    cycle.save()
+    ClockEvent.objects.bulk_create(events)
     StatusPeriod.objects.create(issue=issue, cycle=number, status=issue.status, entered_at=at)
-    sla.refresh_deadlines(issue, cycle)
+    sla.store_deadlines(issue, cycle, deadlines, fresh=True)
     return cycle
 
 
@@ -488,7 +505,15 @@ def sla_change_needs_reason(issue: Issue, *, priority: int, severity: int) -> bo
     return moved
 
 
-def _retarget(issue: Issue, cycle: SlaCycle, policy: SlaPolicy, *, actor, reason: str) -> bool:
+def _retarget(
+    issue: Issue,
+    cycle: SlaCycle,
+    policy: SlaPolicy,
+    *,
+    actor,
+    reason: str,
+    events: list[ClockEvent] | None = None,
+) -> bool:
     """Point the running cycle at `policy`'s targets for the issue's current fields."""
     old = (cycle.policy_id, cycle.response_minutes, cycle.resolution_minutes, cycle.business_hours)
     response, resolution = _targets(policy, issue)
@@ -502,7 +527,7 @@ def _retarget(issue: Issue, cycle: SlaCycle, policy: SlaPolicy, *, actor, reason
         return False
     cycle.save(update_fields=["policy", "response_minutes", "resolution_minutes", "business_hours"])
     old_due = issue.resolution_due_at
-    _ledger(
+    changed = _ledger(
         issue,
         cycle.number,
         ClockEventKind.TARGET_CHANGED,
@@ -511,7 +536,7 @@ def _retarget(issue: Issue, cycle: SlaCycle, policy: SlaPolicy, *, actor, reason
         reason=reason[:200],
         data={"resolution_minutes": [old[2], resolution], "policy_version": policy.version},
     )
-    sla.refresh_deadlines(issue, cycle)
+    sla.refresh_deadlines(issue, cycle, events=None if events is None else [*events, changed])
     record_event(
         issue,
         EventKind.SLA,
@@ -659,17 +684,32 @@ def apply_sla_policy(project: Project, *, actor, draft: SlaPolicy, note: str) ->
         draft.note = note[:200]
         draft.save()
         reason = f"SLA policy v{draft.version}: {note}".strip().rstrip(":")
-        open_ids = list(
-            Issue.objects.filter(project=project, status__in=_open_values()).values_list(
-                "pk", flat=True
-            )
+        # Lock every open issue at once, then fetch cycles and ledgers in bulk.
+        issues = list(
+            Issue.objects.select_for_update()
+            .filter(project=project, status__in=_open_values())
+            .select_related("project")
+            .order_by("pk")
         )
-        for pk in open_ids:
-            issue = Issue.objects.select_for_update().select_related("project").get(pk=pk)
-            cycle = _current_cycle(issue)
-            if cycle is None or cycle.stopped_at is not None:
+        cycles = {
+            (c.issue_id, c.number): c
+            for c in SlaCycle.objects.filter(issue__in=issues, stopped_at__isnull=True)
+        }
+        ledgers: dict[tuple[int, int], list[ClockEvent]] = {}
+        for ev in ClockEvent.objects.filter(issue__in=issues):
+            ledgers.setdefault((ev.issue_id, ev.cycle), []).append(ev)
+        for issue in issues:
+            cycle = cycles.get((issue.pk, issue.sla_cycle))
+            if cycle is None:
                 continue
-            _retarget(issue, cycle, draft, actor=actor, reason=reason)
+            _retarget(
+                issue,
+                cycle,
+                draft,
+                actor=actor,
+                reason=reason,
+                events=ledgers.get((issue.pk, cycle.number), []),
+            )
     return draft
 
 

@@ -203,7 +203,9 @@ def cycle_events(issue: Issue, cycle: int) -> list[ClockEvent]:
     return list(ClockEvent.objects.filter(issue=issue, cycle=cycle))
 
 
-def store_deadlines(issue: Issue, cycle: SlaCycle, deadlines: Deadlines) -> None:
+def store_deadlines(
+    issue: Issue, cycle: SlaCycle, deadlines: Deadlines, *, fresh: bool = False
+) -> None:
     """Cache the deadlines on the issue and the cycle; move unflagged checkpoints only."""
     issue.response_due_at = deadlines.response_due_at
     issue.resolution_due_at = deadlines.resolution_due_at
@@ -212,16 +214,26 @@ def store_deadlines(issue: Issue, cycle: SlaCycle, deadlines: Deadlines) -> None
     issue.save(
         update_fields=["response_due_at", "resolution_due_at", "at_risk_at", "sla_paused_at"]
     )
-    cycle.response_due_at = deadlines.response_due_at
-    cycle.resolution_due_at = deadlines.resolution_due_at
-    cycle.save(update_fields=["response_due_at", "resolution_due_at"])
-    _move_checkpoints(issue, cycle.number, deadlines.checkpoints)
+    if (cycle.response_due_at, cycle.resolution_due_at) != (
+        deadlines.response_due_at,
+        deadlines.resolution_due_at,
+    ):
+        cycle.response_due_at = deadlines.response_due_at
+        cycle.resolution_due_at = deadlines.resolution_due_at
+        cycle.save(update_fields=["response_due_at", "resolution_due_at"])
+    _move_checkpoints(issue, cycle.number, deadlines.checkpoints, fresh=fresh)
 
 
 def _move_checkpoints(
-    issue: Issue, cycle: int, wanted: dict[tuple[str, int], tuple[datetime | None, str]]
+    issue: Issue,
+    cycle: int,
+    wanted: dict[tuple[str, int], tuple[datetime | None, str]],
+    *,
+    fresh: bool = False,
 ) -> None:
-    existing = {(c.kind, c.threshold): c for c in issue.checkpoints.filter(cycle=cycle)}
+    existing = (
+        {} if fresh else {(c.kind, c.threshold): c for c in issue.checkpoints.filter(cycle=cycle)}
+    )
     new = []
     for key, (due, label) in wanted.items():
         row = existing.get(key)
@@ -247,9 +259,19 @@ def _move_checkpoints(
         SlaCheckpoint.objects.filter(pk__in=gone, flagged_at__isnull=True).delete()
 
 
-def refresh_deadlines(issue: Issue, cycle: SlaCycle) -> Deadlines:
-    deadlines = compute_deadlines(issue, cycle, cycle.policy, cycle_events(issue, cycle.number))
-    store_deadlines(issue, cycle, deadlines)
+def refresh_deadlines(
+    issue: Issue,
+    cycle: SlaCycle,
+    *,
+    events: list[ClockEvent] | None = None,
+    fresh: bool = False,
+) -> Deadlines:
+    """Re-derive and cache. `events`: the cycle's ledger when the caller has it in hand;
+    `fresh`: a cycle just opened (no checkpoints to look up)."""
+    if events is None:
+        events = cycle_events(issue, cycle.number)
+    deadlines = compute_deadlines(issue, cycle, cycle.policy, events)
+    store_deadlines(issue, cycle, deadlines, fresh=fresh)
     return deadlines
 
 
