@@ -1,5 +1,8 @@
 """Thin views: the transition buttons' targets, SLA hold, and the project settings pages."""
 
+import hashlib
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -124,6 +127,23 @@ def _sla_box_context(request, issue) -> dict:
     return sla_box_context(request, issue)
 
 
+def _fingerprint(draft: SlaPolicy) -> str:
+    """What the preview showed: Apply must send the same values back."""
+    fields = (
+        "resolution_minutes",
+        "response_minutes",
+        "warnings",
+        "time_zone",
+        "working_hours",
+        "holidays",
+        "holiday_country",
+        "business_severities",
+        "paused_statuses",
+    )
+    payload = json.dumps({f: getattr(draft, f) for f in fields}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
 def _manager_project(request, key):
     project = get_project_for_user(request.user, key)
     if not is_manager(request.user, project):
@@ -161,10 +181,16 @@ def sla_settings(request: HttpRequest, key: str) -> HttpResponse:
     policy = selectors.policy_of(project)
     form = SlaPolicyForm(request.POST or None, policy=policy)
     preview = None
+    fingerprint = ""
     if request.method == "POST":
         if form.is_valid():
             draft = form.draft(project)
-            if "apply" in request.POST:
+            fingerprint = _fingerprint(draft)
+            if "apply" in request.POST and request.POST.get("previewed") != fingerprint:
+                messages.warning(
+                    request, "The values changed since the preview: check it, then apply."
+                )
+            elif "apply" in request.POST:
                 saved = services.apply_sla_policy(
                     project, actor=request.user, draft=draft, note=form.cleaned_data["note"]
                 )
@@ -182,6 +208,7 @@ def sla_settings(request: HttpRequest, key: str) -> HttpResponse:
             "form": form,
             "policy": policy,
             "preview": preview,
+            "fingerprint": fingerprint if preview is not None else "",
             "versions": versions,
         },
         status=400 if form.errors else 200,

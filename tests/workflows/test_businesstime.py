@@ -37,13 +37,13 @@ amounts = st.integers(min_value=1, max_value=400 * 3600).map(lambda s: timedelta
 calendars = st.sampled_from(CALENDARS)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(calendars, moments, amounts)
 def test_add_then_measure_round_trips(cal, start, amount):
     assert cal.measure(start, cal.add(start, amount)) == amount
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(calendars, moments, amounts)
 def test_deadlines_never_fall_outside_working_time(cal, start, amount):
     deadline = cal.add(start, amount)
@@ -51,20 +51,20 @@ def test_deadlines_never_fall_outside_working_time(cal, start, amount):
     assert cal.is_working_time(deadline)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(calendars, moments, amounts, amounts)
 def test_monotonic_in_the_target(cal, start, a, b):
     small, large = sorted([a, b])
     assert cal.add(start, small) <= cal.add(start, large)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(calendars, moments, st.lists(amounts, min_size=1, max_size=5))
 def test_add_many_equals_add_one_by_one(cal, start, several):
     assert cal.add_many(start, several) == [cal.add(start, a) for a in several]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(calendars, moments, amounts, amounts)
 def test_measure_is_additive(cal, start, a, b):
     middle = start + a

@@ -246,8 +246,13 @@ def test_sla_policy_preview_then_apply(client, project, reporter, cast, policy_f
     )
     assert "−2 h" in html
     assert SlaPolicy.objects.get(project=project).version == 1  # nothing saved yet
+    fingerprint = html.split('name="previewed" value="')[1].split('"')[0]
+    # Values edited after the preview are not applied blindly.
+    response = client.post(path, {**data, "res_3_4": "3", "apply": "1", "previewed": fingerprint})
+    assert "changed since the preview" in response.content.decode()
+    assert SlaPolicy.objects.filter(project=project).count() == 1
     with time_machine.travel(MON, tick=False):
-        response = client.post(path, {**data, "apply": "1"})
+        response = client.post(path, {**data, "apply": "1", "previewed": fingerprint})
     assert response.status_code == 302
     assert list(SlaPolicy.objects.filter(project=project).values_list("version", flat=True)) == [
         2,
