@@ -281,3 +281,43 @@ def test_stage_durations_per_cycle(critical, manager, developer, tester, reporte
     ]
     assert cycles[0].outcome == "missed"
     assert cycles[1].stages == [("Assigned", timedelta(hours=1))]
+
+
+@pytest.mark.django_db
+def test_moving_checkpoints_never_touches_a_row_the_sweep_claimed(critical):
+    from workflows.sla import CheckpointChanges, write_checkpoint_changes
+
+    row = SlaCheckpoint.objects.get(issue=critical, kind="warning")
+    SlaCheckpoint.objects.filter(pk=row.pk).update(flagged_at=at(3))  # the sweep wins the race
+    write_checkpoint_changes(CheckpointChanges(move=[(row, at(9))]))
+    row.refresh_from_db()
+    assert (row.due_at, row.flagged_at) == (at(3), at(3))
+
+
+@pytest.mark.django_db
+def test_policy_version_applies_to_open_issues_only(project, reporter, manager, walk):
+    from workflows.selectors import policy_of
+    from workflows.services import apply_sla_policy
+
+    with time_machine.travel(MON, tick=False):
+        running = make_issue(project, reporter, priority=Priority.HIGH, severity=Severity.CRITICAL)
+        done = make_issue(project, reporter, priority=Priority.HIGH, severity=Severity.CRITICAL)
+        walk(done, Status.FIXED)
+    draft = policy_of(project)
+    draft.resolution_minutes = {**draft.resolution_minutes, "3:4": 120}
+    draft.warnings = [50, -30]
+    with time_machine.travel(at(1), tick=False):
+        saved = apply_sla_policy(project, actor=manager, draft=draft, note="Faster")
+    assert saved.version == 2
+    running.refresh_from_db()
+    assert running.resolution_due_at == at(2)
+    assert checkpoints(running) == {
+        ("resolution_breach", 0): at(2),
+        ("warning", 50): at(1),
+        ("warning", -30): at(1, 30),
+        ("response_breach", 0): at(1),
+    }
+    assert running.at_risk_at == at(1)
+    finished = SlaCycle.objects.get(issue=done)
+    assert (finished.policy.version, finished.outcome) == (1, "met")
+    assert not IssueEvent.objects.filter(issue=done, kind=EventKind.SLA).exists()
