@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -39,3 +40,227 @@ class SlaCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.threshold} (cycle {self.cycle}) of issue {self.issue_id}"
+
+
+class RootCause(models.TextChoices):
+    REQUIREMENTS = "requirements", "Requirements"
+    DESIGN = "design", "Design"
+    CODE = "code", "Code defect"
+    CONFIGURATION = "configuration", "Configuration"
+    ENVIRONMENT = "environment", "Environment / infrastructure"
+    THIRD_PARTY = "third_party", "Third party"
+    DATA = "data", "Data"
+    PROCESS = "process", "Process"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class HoldReason(models.TextChoices):
+    WAITING_ON_REPORTER = "waiting_on_reporter", "Waiting on reporter"
+    WAITING_ON_VENDOR = "waiting_on_vendor", "Waiting on vendor"
+    WAITING_ON_RELEASE = "waiting_on_release", "Waiting on release"
+
+
+class TransitionRule(models.Model):
+    """A project's override of who may take one transition of the table."""
+
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="transition_rules"
+    )
+    transition = models.CharField(max_length=20)
+    actors = models.JSONField(default=list)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "transition"], name="one_rule_per_transition"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id}: {self.transition} by {', '.join(self.actors)}"
+
+
+def default_week() -> list:
+    return [[[9 * 60, 17 * 60]]] * 5 + [[], []]
+
+
+def default_resolution_minutes() -> dict:
+    # priority -> severity (Trivial, Minor, Major, Critical) -> hours
+    hours = {1: (160, 80, 40, 16), 2: (80, 40, 24, 8), 3: (40, 24, 8, 4)}
+    return {
+        f"{priority}:{severity}": h * 60
+        for priority, row in hours.items()
+        for severity, h in zip((1, 2, 3, 4), row, strict=True)
+    }
+
+
+def default_response_minutes() -> dict:
+    return {"1": 16 * 60, "2": 8 * 60, "3": 4 * 60, "4": 60}
+
+
+def default_warnings() -> list:
+    return [75]
+
+
+def default_business_severities() -> list:
+    # Critical issues run on a 24x7 clock, the rest in business hours.
+    return [1, 2, 3]
+
+
+class SlaPolicy(models.Model):
+    """One version of a project's SLA policy. A change is a new version (never edited in
+    place), so finished cycles keep the policy they were measured against."""
+
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="sla_policies"
+    )
+    version = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=200, blank=True, help_text="Why the policy changed.")
+    # "<priority>:<severity>" -> minutes to resolution (Fixed).
+    resolution_minutes = models.JSONField(default=default_resolution_minutes)
+    # "<severity>" -> minutes to response (Assigned).
+    response_minutes = models.JSONField(default=default_response_minutes)
+    # 75 = when 75 % of the target has elapsed; -30 = 30 minutes before the deadline.
+    warnings = models.JSONField(default=default_warnings)
+    time_zone = models.CharField(max_length=64, default="UTC")
+    # Seven lists (Monday first) of [start, end] in local minutes; end may pass midnight.
+    working_hours = models.JSONField(default=default_week)
+    holidays = models.JSONField(default=list, blank=True, help_text="ISO dates.")
+    holiday_country = models.CharField(max_length=8, blank=True)
+    # Severities measured in business hours; the others run 24x7.
+    business_severities = models.JSONField(default=default_business_severities)
+    paused_statuses = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["project", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "version"], name="one_policy_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"SLA policy v{self.version} of project {self.project_id}"
+
+    def resolution_target(self, priority: int, severity: int) -> int:
+        return int(self.resolution_minutes[f"{int(priority)}:{int(severity)}"])
+
+    def response_target(self, severity: int) -> int:
+        return int(self.response_minutes[str(int(severity))])
+
+    def calendar_for(self, severity: int):
+        from datetime import date
+
+        from .businesstime import BusinessCalendar
+
+        if int(severity) not in [int(s) for s in self.business_severities]:
+            return BusinessCalendar(time_zone=self.time_zone, always=True)
+        return BusinessCalendar(
+            time_zone=self.time_zone,
+            week=tuple(tuple((int(s), int(e)) for s, e in day) for day in self.working_hours),
+            holidays=frozenset(date.fromisoformat(d) for d in self.holidays),
+            country=self.holiday_country,
+        )
+
+
+class CycleOutcome(models.TextChoices):
+    MET = "met", "Met"
+    MISSED = "missed", "Missed"
+
+
+class SlaCycle(models.Model):
+    """One SLA cycle of an issue (creation or reopen until Fixed or closed). Its targets,
+    derived deadlines and, once stopped, its outcome; finished cycles are never rewritten."""
+
+    issue = models.ForeignKey("issues.Issue", on_delete=models.CASCADE, related_name="sla_cycles")
+    number = models.PositiveIntegerField()
+    policy = models.ForeignKey(SlaPolicy, on_delete=models.PROTECT, related_name="cycles")
+    business_hours = models.BooleanField(default=True)
+    response_minutes = models.PositiveIntegerField(null=True, blank=True)
+    resolution_minutes = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    responded_at = models.DateTimeField(null=True, blank=True)
+    response_due_at = models.DateTimeField(null=True, blank=True)
+    resolution_due_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=8, choices=CycleOutcome.choices, blank=True)
+    response_outcome = models.CharField(max_length=8, choices=CycleOutcome.choices, blank=True)
+    # Filled when the cycle stops: time on the clock vs. time paused (status or hold).
+    working_seconds = models.PositiveIntegerField(null=True, blank=True)
+    waiting_seconds = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["issue", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["issue", "number"], name="one_sla_cycle_number")
+        ]
+        indexes = [models.Index(fields=["stopped_at", "outcome"])]
+
+    def __str__(self) -> str:
+        return f"SLA cycle {self.number} of issue {self.issue_id}"
+
+
+class ClockEventKind(models.TextChoices):
+    STARTED = "started", "Started"
+    PAUSED = "paused", "Paused"
+    RESUMED = "resumed", "Resumed"
+    RESPONDED = "responded", "Responded"
+    TARGET_CHANGED = "target_changed", "Target changed"
+    STOPPED = "stopped", "Stopped"
+
+
+class PauseSource(models.TextChoices):
+    STATUS = "status", "Status"
+    HOLD = "hold", "On hold"
+
+
+class ClockEvent(models.Model):
+    """The append-only SLA ledger of an issue; the state is derived from it (see sla.py)."""
+
+    issue = models.ForeignKey("issues.Issue", on_delete=models.CASCADE, related_name="clock_events")
+    cycle = models.PositiveIntegerField()
+    kind = models.CharField(max_length=16, choices=ClockEventKind.choices)
+    at = models.DateTimeField()
+    source = models.CharField(max_length=8, choices=PauseSource.choices, blank=True)
+    reason = models.CharField(max_length=200, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["issue", "cycle", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} (cycle {self.cycle}) of issue {self.issue_id}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("The SLA ledger is append-only.")
+        super().save(*args, **kwargs)
+
+
+class StatusPeriod(models.Model):
+    """A stay of an issue in one status; summed per cycle for the stage durations."""
+
+    issue = models.ForeignKey(
+        "issues.Issue", on_delete=models.CASCADE, related_name="status_periods"
+    )
+    cycle = models.PositiveIntegerField()
+    status = models.CharField(max_length=16)
+    entered_at = models.DateTimeField()
+    left_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["entered_at", "id"]
+        indexes = [models.Index(fields=["issue", "cycle"])]
+
+    def __str__(self) -> str:
+        return f"{self.status} of issue {self.issue_id}"

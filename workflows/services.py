@@ -1,31 +1,352 @@
 """Status changes and SLA clocks. The workflows app owns every status change.
 
-Contract used by other apps (the bodies are filled in by the workflows work):
+Contract used by other apps:
 - `start_sla_clock(issue, *, actor)`: called by `issues.services.create_issue`.
 - `sla_change_needs_reason(issue, *, priority, severity) -> bool`: the edit form asks for a
   reason when a priority/severity change would move a deadline.
 - `recompute_sla(issue, *, actor, reason)`: called after priority/severity changes.
 - `transition_issue(issue, to, *, actor, **data)`: the one way to change `Issue.status`.
+- `hold_sla_clock` / `release_sla_hold`: put an issue's clock on hold with a typed reason.
+- `apply_sla_policy(project, *, actor, draft, note)`: a new policy version for open issues.
+- `set_transition_actors(project, *, actor, transition, actors)`: per-project role override.
+
+The transition rules live here; the SLA clock services in `clock.py` (re-exported here), the
+arithmetic in `sla.py` and `businesstime.py`, the table in `transitions.py`.
 """
 
-from issues.models import Issue
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from issues.models import EventKind, Issue, IssueEvent, Resolution, Severity, Status
+from issues.services import record_event
+from projects.models import Project, Role
+from projects.selectors import role_in_project
+
+from .clock import (
+    apply_sla_policy,
+    copy_saved_fields,
+    current_policy,
+    hold_sla_clock,
+    move_clock_on_transition,
+    recompute_sla,
+    release_sla_hold,
+    require_manager,
+    sla_change_needs_reason,
+    start_sla_clock,
+)
+from .errors import StaleTransition, TransitionForbidden, WorkflowError
+from .models import RootCause, TransitionRule
+from .transitions import BY_NAME, Actor, Need, Transition, actors_text, find_transition
+
+__all__ = [
+    "StaleTransition",
+    "TransitionForbidden",
+    "WorkflowError",
+    "apply_sla_policy",
+    "current_policy",
+    "hold_sla_clock",
+    "recompute_sla",
+    "release_sla_hold",
+    "set_transition_actors",
+    "set_transition_overrides",
+    "sla_change_needs_reason",
+    "start_sla_clock",
+    "transition_issue",
+]
 
 
-class WorkflowError(Exception):
-    """A refused transition or SLA change; `str(error)` is the message shown to the user."""
+DISMISS_RESOLUTIONS = (
+    Resolution.DUPLICATE,
+    Resolution.WONT_FIX,
+    Resolution.CANNOT_REPRODUCE,
+    Resolution.INVALID,
+)
+TEXT_LIMIT = 5000
 
 
-def start_sla_clock(issue: Issue, *, actor) -> None:
-    return None
+# --- who may ------------------------------------------------------------------------------
+def transition_actors(project: Project, transition: Transition) -> frozenset[str]:
+    """Who may take the transition in this project: its override, or the table's default."""
+    rule = TransitionRule.objects.filter(project=project, transition=transition.name).first()
+    return frozenset(rule.actors) if rule else transition.actors
 
 
-def sla_change_needs_reason(issue: Issue, *, priority: int, severity: int) -> bool:
-    return False
+def may_take(
+    transition: Transition,
+    issue: Issue,
+    user,
+    *,
+    role: str | None,
+    actors: frozenset[str],
+) -> bool:
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if transition.owner_excluded and issue.owner_id == user.pk:
+        return False
+    if user.is_superuser:
+        role = Role.MANAGER
+    if role is None:
+        return False
+    if role in actors:
+        return True
+    if Actor.OWNER in actors and issue.owner_id == user.pk:
+        return True
+    return Actor.ISSUE_REPORTER in actors and issue.reporter_id == user.pk
 
 
-def recompute_sla(issue: Issue, *, actor, reason: str) -> None:
-    return None
+def _check_may_take(transition: Transition, issue: Issue, actor) -> None:
+    actors = transition_actors(issue.project, transition)
+    role = role_in_project(actor, issue.project)
+    if may_take(transition, issue, actor, role=role, actors=actors):
+        return
+    if transition.owner_excluded and issue.owner_id == actor.pk:
+        raise TransitionForbidden(
+            f"{transition.label} on {issue.key} needs someone other than its owner (four eyes)."
+        )
+    raise TransitionForbidden(
+        f"You may not take “{transition.label}” on {issue.key}: "
+        f"allowed for {actors_text(actors) or 'nobody'} in {issue.project.key}."
+    )
 
 
-def transition_issue(issue: Issue, to: str, *, actor, **data) -> Issue:
-    raise WorkflowError("Status changes are not available yet.")
+# --- required fields -------------------------------------------------------------------------
+def _text(data: dict, name: str) -> str:
+    value = data.get(name)
+    text = "" if value is None else str(value).strip()
+    if len(text) > TEXT_LIMIT:
+        raise WorkflowError(f"Keep this under {TEXT_LIMIT} characters.", field=name)
+    return text
+
+
+def _developer(project: Project, value: Any):
+    User = get_user_model()
+    user_id = getattr(value, "pk", value)
+    try:
+        user_id = int(user_id)
+    except (TypeError, ValueError):
+        raise WorkflowError("Choose an owner.", field="owner") from None
+    owner = User.objects.filter(
+        pk=user_id,
+        is_active=True,
+        memberships__project=project,
+        memberships__role=Role.DEVELOPER,
+    ).first()
+    if owner is None:
+        raise WorkflowError("The owner must be a Developer of the project.", field="owner")
+    return owner
+
+
+def _original(issue: Issue, value: Any) -> Issue:
+    from issues.selectors import parse_issue_key
+
+    if isinstance(value, Issue):
+        original: Issue | None = value
+    else:
+        parsed = parse_issue_key(str(value or "").strip())
+        original = None
+        if parsed and parsed[0] == issue.project.key:
+            original = Issue.objects.filter(project=issue.project, number=parsed[1]).first()
+    if original is None or original.project_id != issue.project_id:
+        raise WorkflowError(
+            f"Name the original issue of {issue.project.key}, e.g. {issue.project.key}-1.",
+            field="duplicate_of",
+        )
+    if original.pk == issue.pk:
+        raise WorkflowError("An issue cannot duplicate itself.", field="duplicate_of")
+    return original
+
+
+def clean_transition_data(transition: Transition, issue: Issue, data: dict) -> dict[str, Any]:
+    """The transition's fields, checked against the table; raises WorkflowError per field."""
+    cleaned: dict[str, Any] = {}
+    for f in transition.fields:
+        if f.name == "owner":
+            raw = data.get("owner")
+            if raw in (None, ""):
+                if f.need == Need.ALWAYS or issue.owner_id is None:
+                    raise WorkflowError("Choose an owner.", field="owner")
+                continue
+            cleaned["owner"] = _developer(issue.project, raw)
+        elif f.name == "root_cause":
+            value = _text(data, "root_cause")
+            if value and value not in RootCause.values:
+                raise WorkflowError("Choose a root-cause category.", field="root_cause")
+            cleaned["root_cause"] = value
+        elif f.name == "resolution":
+            value = _text(data, "resolution")
+            if value not in DISMISS_RESOLUTIONS:
+                raise WorkflowError(
+                    "Choose duplicate, won't fix, cannot reproduce or invalid.",
+                    field="resolution",
+                )
+            cleaned["resolution"] = value
+        elif f.name == "duplicate_of":
+            if data.get("resolution") == Resolution.DUPLICATE:
+                cleaned["duplicate_of"] = _original(issue, data.get("duplicate_of"))
+        else:
+            cleaned[f.name] = _text(data, f.name)
+        required = f.need == Need.ALWAYS or (
+            f.need == Need.MAJOR and issue.severity >= Severity.MAJOR
+        )
+        if required and f.name not in ("owner", "resolution") and not cleaned.get(f.name):
+            suffix = " for Major and Critical issues" if f.need == Need.MAJOR else ""
+            raise WorkflowError(f"{f.label} is required{suffix}.", field=f.name)
+    return cleaned
+
+
+# --- the transition ------------------------------------------------------------------------
+def _stale_message(issue: Issue) -> str:
+    last = (
+        IssueEvent.objects.filter(issue=issue, kind=EventKind.TRANSITIONED)
+        .select_related("actor")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    status = Status(issue.status).label
+    if last is None:
+        return f"{issue.key} is now {status}; reload the page."
+    when = timezone.localtime(last.created_at).strftime("%H:%M")
+    who = last.actor.username if last.actor else "the system"
+    return f"{issue.key} was moved to {status} by {who} at {when}; reload."
+
+
+def transition_issue(
+    issue: Issue, to: str, *, actor, expected_status: str | None = None, **data: Any
+) -> Issue:
+    """Move `issue` to status `to` as `actor`; the one way to change a status.
+
+    Steps: find the row of the table -> lock the issue row -> refuse when it is no longer in
+    the expected status (stale), when `actor` may not take it, or when a required field is
+    missing -> save status, owner and closure fields -> record TRANSITIONED (and CHANGED
+    owner) -> stage periods -> the SLA clock (respond, pause/resume, stop, new cycle).
+    Returns the saved issue; the passed instance is updated too.
+    """
+    expected = expected_status or issue.status
+    if to not in Status.values:
+        raise WorkflowError(f"There is no status “{to}”.")
+    with transaction.atomic():
+        locked = Issue.objects.select_for_update().select_related("project").get(pk=issue.pk)
+        if locked.status != expected:
+            raise StaleTransition(_stale_message(locked))
+        transition = find_transition(locked.status, to)
+        if transition is None:
+            raise WorkflowError(
+                f"{locked.key} cannot go from {Status(locked.status).label} to {Status(to).label}."
+            )
+        _check_may_take(transition, locked, actor)
+        cleaned = clean_transition_data(transition, locked, data)
+        now = timezone.now()
+        old_status = locked.status
+        old_owner_id = locked.owner_id
+        fields = _apply(transition, locked, cleaned)
+        locked.status = to
+        locked.version += 1
+        locked._transitioning = True  # type: ignore[attr-defined]
+        try:
+            locked.save(update_fields=[*fields, "status", "version", "updated_at"])
+        finally:
+            locked._transitioning = False  # type: ignore[attr-defined]
+        event_data = _event_data(transition, cleaned, locked)
+        record_event(
+            locked,
+            EventKind.TRANSITIONED,
+            actor=actor,
+            field="status",
+            old=old_status,
+            new=to,
+            data=event_data,
+        )
+        if locked.owner_id != old_owner_id:
+            record_event(
+                locked,
+                EventKind.CHANGED,
+                actor=actor,
+                field="owner",
+                old=old_owner_id or "",
+                new=locked.owner_id or "",
+                data={"owner_id": locked.owner_id},
+            )
+        move_clock_on_transition(locked, transition, old_status, actor=actor, now=now)
+    copy_saved_fields(issue, locked)
+    return locked
+
+
+def _apply(transition: Transition, issue: Issue, cleaned: dict) -> list[str]:
+    """Set the owner and closure fields the transition carries; the changed field names."""
+    if transition.name == "assign" or (transition.name == "reopen" and "owner" in cleaned):
+        issue.owner = cleaned["owner"]
+        return ["owner"] + (["resolution"] if transition.name == "reopen" else [])
+    if transition.name == "reopen":
+        issue.resolution = ""
+        return ["resolution"]
+    if transition.name == "unassign":
+        issue.owner = None
+        return ["owner"]
+    if transition.name == "close":
+        issue.resolution = Resolution.FIXED
+        issue.resolution_summary = cleaned["resolution_summary"]
+        issue.root_cause = cleaned.get("root_cause", "")
+        issue.lessons_learned = cleaned.get("lessons_learned", "")
+        return ["resolution", "resolution_summary", "root_cause", "lessons_learned"]
+    if transition.name == "dismiss":
+        issue.resolution = cleaned["resolution"]
+        summary = cleaned.get("resolution_summary", "")
+        if "duplicate_of" in cleaned:
+            summary = f"Duplicate of {cleaned['duplicate_of'].key}. {summary}".strip()
+        issue.resolution_summary = summary
+        return ["resolution", "resolution_summary"]
+    return []
+
+
+def _event_data(transition: Transition, cleaned: dict, issue: Issue) -> dict:
+    data: dict[str, Any] = {"transition": transition.name}
+    for name, value in cleaned.items():
+        if name == "owner":
+            data["owner_id"] = value.pk
+        elif name == "duplicate_of":
+            data["duplicate_of"] = value.key
+            data["duplicate_of_id"] = value.pk
+        else:
+            data[name] = value
+    if transition.name == "assign":
+        data["owner_id"] = issue.owner_id
+    return data
+
+
+# --- project settings ----------------------------------------------------------------------
+def set_transition_actors(
+    project: Project, *, actor, transition: str, actors: list[str]
+) -> TransitionRule | None:
+    """Override who may take a transition in this project (statuses stay as they are).
+
+    Setting the table's default removes the override."""
+    require_manager(project, actor)
+    if transition not in BY_NAME:
+        raise WorkflowError(f"There is no transition “{transition}”.")
+    chosen = sorted(set(actors))
+    if any(a not in Actor.values for a in chosen):
+        raise WorkflowError("Unknown role.", field=transition)
+    if not chosen:
+        raise WorkflowError("At least one role must be able to take it.", field=transition)
+    with transaction.atomic():
+        if frozenset(chosen) == BY_NAME[transition].actors:
+            TransitionRule.objects.filter(project=project, transition=transition).delete()
+            return None
+        rule, _ = TransitionRule.objects.update_or_create(
+            project=project,
+            transition=transition,
+            defaults={"actors": chosen, "updated_by": actor},
+        )
+    return rule
+
+
+def set_transition_overrides(project: Project, *, actor, actors: dict[str, list[str]]) -> None:
+    """The settings page: who may take each transition, all rows at once (or none)."""
+    with transaction.atomic():
+        for name, chosen in actors.items():
+            set_transition_actors(project, actor=actor, transition=name, actors=chosen)

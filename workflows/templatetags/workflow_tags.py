@@ -3,28 +3,152 @@
 Contract for the issue pages: `{% load workflow_tags %}`, then
 `{% transition_buttons issue %}` next to the status, `{% sla_badge issue %}` in list rows,
 `{% sla_box issue %}` and `{% stage_durations issue %}` in the side panel.
+
+`sla_badge` runs no query (it reads the cached columns; annotate the list with
+`workflows.selectors.annotate_sla_outcome` to also show met/missed on finished issues).
 """
 
 from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+
+from issues.models import Status
+from projects.models import Role
+from projects.selectors import role_in_project
+
+from ..businesstime import format_duration
+from ..forms import HoldForm, TransitionForm
+from ..selectors import (
+    SlaState,
+    available_transitions,
+    sla_state,
+    sla_summary,
+)
+from ..selectors import stage_durations as stage_durations_of
 
 register = template.Library()
+
+# One meaning, one colour (UI.md): text always says it too.
+BADGE_CLASSES = {
+    SlaState.ON_TRACK: "text-bg-success",
+    SlaState.AT_RISK: "text-bg-warning",
+    SlaState.BREACHED: "text-bg-danger",
+    SlaState.PAUSED: "text-bg-secondary",
+    "met": "border border-success text-success-emphasis",
+    "missed": "border border-danger text-danger-emphasis",
+}
+ICONS = {
+    SlaState.ON_TRACK: "bi-clock",
+    SlaState.AT_RISK: "bi-hourglass-split",
+    SlaState.BREACHED: "bi-exclamation-octagon",
+    SlaState.PAUSED: "bi-pause-circle",
+    "met": "bi-check-circle",
+    "missed": "bi-x-circle",
+}
 
 
 @register.inclusion_tag("workflows/_transition_buttons.html", takes_context=True)
 def transition_buttons(context, issue):
-    return {"issue": issue, "request": context.get("request"), "transitions": []}
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    transitions = available_transitions(issue, user) if user is not None else []
+    return {
+        "issue": issue,
+        "request": request,
+        "csrf_token": context.get("csrf_token"),
+        "transitions": [
+            {
+                "transition": t,
+                "form": TransitionForm(transition=t, issue=issue) if t.fields else None,
+                "to_label": Status(t.target).label,
+            }
+            for t in transitions
+        ],
+    }
 
 
 @register.simple_tag
 def sla_badge(issue):
-    return ""
+    now = timezone.now()
+    state = getattr(issue, "sla_state", None) or sla_state(issue, now)
+    if state == SlaState.NONE:
+        outcome = getattr(issue, "sla_outcome", "")
+        if outcome in ("met", "missed"):
+            return format_html(
+                '<span class="badge sla-badge {}"><i class="bi {}" aria-hidden="true"></i> SLA {}</span>',
+                BADGE_CLASSES[outcome],
+                ICONS[outcome],
+                outcome,
+            )
+        return ""
+    due = issue.resolution_due_at
+    if state == SlaState.BREACHED:
+        detail = f"{format_duration(now - due)} over"
+    elif state == SlaState.PAUSED:
+        detail = ""
+    else:
+        detail = f"{format_duration(due - now)} left"
+    title = f"Resolution due {timezone.localtime(due):%Y-%m-%d %H:%M %Z}"
+    return format_html(
+        '<span class="badge sla-badge {}" title="{}" data-sla-state="{}">'
+        '<i class="bi {}" aria-hidden="true"></i> {}{}</span>',
+        BADGE_CLASSES[state],
+        title,
+        state,
+        ICONS[state],
+        SlaState.LABELS[state],
+        f" · {detail}" if detail else "",
+    )
 
 
-@register.inclusion_tag("workflows/_sla_box.html")
-def sla_box(issue):
-    return {"issue": issue}
+def sla_box_context(request, issue) -> dict:
+    summary = sla_summary(issue)
+    user = getattr(request, "user", None)
+    may_hold = bool(
+        user is not None
+        and user.is_authenticated
+        and issue.is_open
+        and (
+            user.is_superuser
+            or issue.owner_id == user.pk
+            or role_in_project(user, issue.project) == Role.MANAGER
+        )
+    )
+    return {
+        "issue": issue,
+        "summary": summary,
+        "badge_class": BADGE_CLASSES.get(summary.state, "text-bg-light"),
+        "icon": ICONS.get(summary.state, "bi-clock"),
+        "may_hold": may_hold,
+        "hold_form": HoldForm(),
+        "request": request,
+    }
+
+
+@register.inclusion_tag("workflows/_sla_box.html", takes_context=True)
+def sla_box(context, issue):
+    ctx = sla_box_context(context.get("request"), issue)
+    ctx["csrf_token"] = context.get("csrf_token")
+    return ctx
 
 
 @register.inclusion_tag("workflows/_stage_durations.html")
 def stage_durations(issue):
-    return {"issue": issue}
+    return {"issue": issue, "cycles": stage_durations_of(issue)}
+
+
+@register.filter
+def duration(value):
+    """A timedelta as '3 h 12 min'."""
+    return format_duration(value) if value is not None else ""
+
+
+@register.inclusion_tag("workflows/_settings_links.html", takes_context=True)
+def workflow_settings_links(context, project):
+    """Links to the project's workflow and SLA settings, for its Managers."""
+    from projects.selectors import is_manager
+
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    show = bool(user and user.is_authenticated and is_manager(user, project))
+    return {"project": project, "show": show}

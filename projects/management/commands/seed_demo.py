@@ -1,13 +1,19 @@
-"""Load the demo data: users, a team, three projects and issues. Idempotent."""
+"""Load the demo data: users, a team, three projects, their SLA policies and issues in every
+status (moved through the workflow by the right demo users). Idempotent."""
+
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.models import User
-from issues.models import Issue, IssueType, Priority, Severity
+from issues.models import Issue, IssueType, Priority, Severity, Status
 from issues.services import create_issue
 from projects.models import Membership, Project, Role, Team
+from workflows import sla
+from workflows.models import ClockEvent, SlaCycle, SlaPolicy, StatusPeriod
+from workflows.services import hold_sla_clock, transition_issue
 
 # The documented demo password; the command refuses to run with DEBUG off.
 DEMO_PASSWORD = "resolve-demo"  # nosec B105
@@ -51,6 +57,96 @@ ISSUES = [
 ]
 
 
+# Per project: the SLA policy v1 (the rest are the defaults).
+POLICIES = {
+    "WEB": {
+        "time_zone": "Europe/Berlin",
+        "holiday_country": "DE",
+        "warnings": [50, 75, 90],
+        "note": "Shop: Berlin office hours, German holidays",
+    },
+    "API": {
+        "time_zone": "UTC",
+        "warnings": [75, -30],
+        "paused_statuses": [Status.RETEST.value],
+        "note": "API: UTC office hours; the clock pauses in Retest",
+    },
+    "OPS": {"note": "Default policy"},
+}
+
+# Per issue (by position in ISSUES): where it ends up, and how many hours ago it was filed
+# (so the demo shows at-risk and breached clocks, not only fresh ones).
+PLAN = [
+    ("revise", 3.5),  # Critical, 24x7: past the warnings, due in 30 min
+    ("new", 0),
+    ("closed", 30),
+    ("retest", 5),
+    ("hold", 2),
+    ("assigned", 6),  # Critical, 24x7: breached
+    ("fixed", 20),
+    ("dismissed", 1),
+]
+
+
+def _age(issue: Issue, hours: float) -> None:
+    """Demo only: pretend the issue was filed `hours` ago (rewrites its fresh history)."""
+    if not hours:
+        return
+    when = issue.created_at - timedelta(hours=hours)
+    Issue.objects.filter(pk=issue.pk).update(created_at=when)
+    ClockEvent.objects.filter(issue=issue).update(at=when)
+    StatusPeriod.objects.filter(issue=issue).update(entered_at=when)
+    SlaCycle.objects.filter(issue=issue).update(started_at=when)
+    issue.refresh_from_db()
+    sla.refresh_deadlines(issue, SlaCycle.objects.select_related("policy").get(issue=issue))
+
+
+def _move(issue: Issue, goal: str, users: dict, reporter, first: Issue | None) -> None:
+    """Walk the issue through the lifecycle as the people who would do it."""
+    manager, developer, tester = users["manager"], users["developer"], users["tester"]
+    if goal == "new":
+        return
+    if goal == "dismissed":
+        if first is not None:
+            transition_issue(
+                issue,
+                Status.CLOSED,
+                actor=manager,
+                resolution="duplicate",
+                duplicate_of=first.key,
+                resolution_summary="Same root cause.",
+            )
+        else:
+            transition_issue(issue, Status.CLOSED, actor=manager, resolution="wont_fix")
+        return
+    transition_issue(issue, Status.ASSIGNED, actor=manager, owner=developer.pk)
+    if goal == "hold":
+        hold_sla_clock(
+            issue, actor=developer, reason="waiting_on_reporter", note="Asked for a screenshot."
+        )
+    if goal in ("assigned", "hold"):
+        return
+    transition_issue(issue, Status.REVISE, actor=developer)
+    if goal == "revise":
+        return
+    transition_issue(
+        issue, Status.RETEST, actor=developer, fix_summary="Patched and deployed to staging."
+    )
+    if goal == "retest":
+        return
+    transition_issue(issue, Status.FIXED, actor=tester)
+    if goal == "fixed":
+        return
+    transition_issue(
+        issue,
+        Status.CLOSED,
+        actor=reporter,  # the reporter confirms the fix (the Manager where there is none)
+        resolution_summary="Fixed in release 2.4; verified in production.",
+        root_cause="code",
+        lessons_learned="Add a regression test for each browser we support.",
+    )
+
+
 class Command(BaseCommand):
     help = "Create the demo users (password resolve-demo), projects and issues. Idempotent."
 
@@ -92,10 +188,18 @@ class Command(BaseCommand):
                 Membership.objects.get_or_create(
                     project=project, user=users[username], defaults={"role": ROLE_OF[username]}
                 )
+            policy = POLICIES[key]
+            SlaPolicy.objects.get_or_create(
+                project=project, version=1, defaults={**policy, "created_by": users["manager"]}
+            )
             if not Issue.objects.filter(project=project).exists():
                 reporter = users["reporter"] if "reporter" in members else users["manager"]
-                for title, type_, priority, severity in ISSUES:
-                    create_issue(
+                can_work = "developer" in members and "tester" in members
+                first = None
+                for (title, type_, priority, severity), (goal, hours) in zip(
+                    ISSUES, PLAN, strict=True
+                ):
+                    issue = create_issue(
                         project,
                         reporter=reporter,
                         title=title if key == "WEB" else f"[{key}] {title}",
@@ -105,4 +209,8 @@ class Command(BaseCommand):
                         severity=severity,
                         team=team,
                     )
+                    _age(issue, hours)
+                    if can_work or goal == "dismissed":
+                        _move(issue, goal, users, reporter, first)
+                    first = first or issue
         self.stdout.write(self.style.SUCCESS("Demo data ready."))

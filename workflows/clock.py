@@ -1,0 +1,474 @@
+"""SLA clock services: start, respond, pause/resume (status or hold), retarget, stop, reopen,
+and applying a new policy version. Each writes the append-only ledger (`ClockEvent`) and then
+re-derives the cached deadlines through `sla.py`. Called through `workflows.services`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from issues.models import OPEN_STATUSES, EventKind, Issue, IssueEvent, Status
+from issues.services import record_event
+from projects.models import Project, Role
+from projects.selectors import role_in_project
+
+from . import sla
+from .errors import TransitionForbidden, WorkflowError
+from .models import (
+    ClockEvent,
+    ClockEventKind,
+    CycleOutcome,
+    HoldReason,
+    PauseSource,
+    SlaCheckpoint,
+    SlaCycle,
+    SlaPolicy,
+    StatusPeriod,
+)
+from .transitions import Transition
+
+
+def copy_saved_fields(issue: Issue, saved: Issue) -> None:
+    for name in (
+        "status",
+        "owner_id",
+        "version",
+        "updated_at",
+        "resolution",
+        "resolution_summary",
+        "root_cause",
+        "lessons_learned",
+        "sla_cycle",
+        "sla_paused_at",
+        "response_due_at",
+        "resolution_due_at",
+        "at_risk_at",
+    ):
+        setattr(issue, name, getattr(saved, name))
+    issue._loaded_status = saved.status
+    issue._state.fields_cache.pop("owner", None)
+
+
+# --- SLA clock -----------------------------------------------------------------------------
+def current_policy(project: Project) -> SlaPolicy:
+    """The project's newest policy version; version 1 with the defaults on first use."""
+    policy = SlaPolicy.objects.filter(project=project).order_by("-version").first()
+    if policy is None:
+        policy, _ = SlaPolicy.objects.get_or_create(
+            project=project, version=1, defaults={"note": "Default policy"}
+        )
+    return policy
+
+
+def _targets(policy: SlaPolicy, issue: Issue) -> tuple[int, int]:
+    return (
+        policy.response_target(issue.severity),
+        policy.resolution_target(issue.priority, issue.severity),
+    )
+
+
+def _ledger(
+    issue: Issue, cycle: int, kind: str, *, at: datetime, actor=None, **extra
+) -> ClockEvent:
+    return ClockEvent.objects.create(
+        issue=issue, cycle=cycle, kind=kind, at=at, actor=actor, **extra
+    )
+
+
+def _current_cycle(issue: Issue) -> SlaCycle | None:
+    return (
+        SlaCycle.objects.select_related("policy")
+        .filter(issue=issue, number=issue.sla_cycle)
+        .first()
+    )
+
+
+def _open_cycle(issue: Issue, *, number: int, at: datetime, actor, responded: bool) -> SlaCycle:
+    """A new cycle: targets from the current policy, ledger, first stage, deadlines; written
+    with as few round trips as possible (this runs on every issue creation)."""
+    policy = current_policy(issue.project)
+    response, resolution = _targets(policy, issue)
+    cycle = SlaCycle(
+        issue=issue,
+        number=number,
+        policy=policy,
+        business_hours=issue.severity in [int(s) for s in policy.business_severities],
+        response_minutes=None if responded else response,
+        resolution_minutes=resolution,
+        started_at=at,
+        responded_at=at if responded else None,
+    )
+    events = [
+        ClockEvent(issue=issue, cycle=number, kind=ClockEventKind.STARTED, at=at, actor=actor)
+    ]
+    if responded:
+        events.append(
+            ClockEvent(issue=issue, cycle=number, kind=ClockEventKind.RESPONDED, at=at, actor=actor)
+        )
+    if issue.status in policy.paused_statuses:
+        events.append(
+            ClockEvent(
+                issue=issue,
+                cycle=number,
+                kind=ClockEventKind.PAUSED,
+                at=at,
+                actor=actor,
+                source=PauseSource.STATUS,
+                reason=Status(issue.status).label,
+            )
+        )
+    deadlines = sla.compute_deadlines(issue, cycle, policy, events)
+    cycle.response_due_at = deadlines.response_due_at
+    cycle.resolution_due_at = deadlines.resolution_due_at
+    cycle.save()
+    ClockEvent.objects.bulk_create(events)
+    StatusPeriod.objects.create(issue=issue, cycle=number, status=issue.status, entered_at=at)
+    sla.store_deadlines(issue, cycle, deadlines, fresh=True)
+    return cycle
+
+
+def start_sla_clock(issue: Issue, *, actor) -> None:
+    """Start cycle 1 of a new issue: targets from the project's policy, deadlines cached."""
+    with transaction.atomic():
+        _open_cycle(
+            issue, number=issue.sla_cycle, at=issue.created_at, actor=actor, responded=False
+        )
+
+
+def _stop_cycle(issue: Issue, cycle: SlaCycle, *, at: datetime, actor) -> None:
+    _ledger(issue, cycle.number, ClockEventKind.STOPPED, at=at, actor=actor)
+    events = sla.cycle_events(issue, cycle.number)
+    clock = sla.derive_clock(events)
+    calendar = cycle.policy.calendar_for(issue.severity)
+    worked = clock.consumed(calendar, at)
+    target = timedelta(minutes=cycle.resolution_minutes)
+    cycle.stopped_at = at
+    cycle.outcome = CycleOutcome.MET if worked <= target else CycleOutcome.MISSED
+    cycle.working_seconds = int(worked.total_seconds())
+    cycle.waiting_seconds = int(clock.waiting(at).total_seconds())
+    cycle.save(update_fields=["stopped_at", "outcome", "working_seconds", "waiting_seconds"])
+    sla.refresh_deadlines(issue, cycle)
+
+
+def move_clock_on_transition(
+    issue: Issue, transition: Transition, old_status: str, *, actor, now: datetime
+) -> None:
+    StatusPeriod.objects.filter(issue=issue, left_at__isnull=True).update(left_at=now)
+    if transition.name == "reopen":
+        issue.sla_cycle += 1
+        issue.save(update_fields=["sla_cycle"])
+        _open_cycle(issue, number=issue.sla_cycle, at=now, actor=actor, responded=True)
+        return
+    StatusPeriod.objects.create(
+        issue=issue, cycle=issue.sla_cycle, status=issue.status, entered_at=now
+    )
+    cycle = _current_cycle(issue)
+    if cycle is None or cycle.stopped_at is not None:
+        return
+    n = cycle.number
+    if issue.status in (Status.FIXED, Status.CLOSED):
+        _stop_cycle(issue, cycle, at=now, actor=actor)
+        return
+    if issue.status == Status.ASSIGNED and cycle.responded_at is None:
+        cycle.responded_at = now
+        due = cycle.response_due_at
+        cycle.response_outcome = (
+            CycleOutcome.MET if due is None or now <= due else CycleOutcome.MISSED
+        )
+        cycle.save(update_fields=["responded_at", "response_outcome"])
+        _ledger(issue, n, ClockEventKind.RESPONDED, at=now, actor=actor)
+    paused = cycle.policy.paused_statuses
+    if old_status in paused and issue.status not in paused:
+        _ledger(issue, n, ClockEventKind.RESUMED, at=now, actor=actor, source=PauseSource.STATUS)
+    if issue.status in paused and old_status not in paused:
+        _ledger(
+            issue,
+            n,
+            ClockEventKind.PAUSED,
+            at=now,
+            actor=actor,
+            source=PauseSource.STATUS,
+            reason=Status(issue.status).label,
+        )
+    sla.refresh_deadlines(issue, cycle)
+
+
+def sla_change_needs_reason(issue: Issue, *, priority: int, severity: int) -> bool:
+    """True when changing priority/severity to these values would move a running deadline."""
+    if not issue.is_open:
+        return False
+    cycle = _current_cycle(issue)
+    if cycle is None or cycle.stopped_at is not None:
+        return False
+    policy = cycle.policy
+    new_resolution = policy.resolution_target(priority, severity)
+    business = int(severity) in [int(s) for s in policy.business_severities]
+    moved = new_resolution != cycle.resolution_minutes or business != cycle.business_hours
+    if cycle.response_minutes is not None and cycle.responded_at is None:
+        moved = moved or policy.response_target(severity) != cycle.response_minutes
+    return moved
+
+
+def _retarget(
+    issue: Issue,
+    cycle: SlaCycle,
+    policy: SlaPolicy,
+    *,
+    actor,
+    reason: str,
+    events: list[ClockEvent] | None = None,
+) -> bool:
+    """Point the running cycle at `policy`'s targets for the issue's current fields."""
+    old = (cycle.policy_id, cycle.response_minutes, cycle.resolution_minutes, cycle.business_hours)
+    response, resolution = _targets(policy, issue)
+    cycle.policy = policy
+    if cycle.responded_at is None and cycle.response_minutes is not None:
+        cycle.response_minutes = response
+    cycle.resolution_minutes = resolution
+    cycle.business_hours = issue.severity in [int(s) for s in policy.business_severities]
+    new = (cycle.policy_id, cycle.response_minutes, cycle.resolution_minutes, cycle.business_hours)
+    if old == new:
+        return False
+    cycle.save(update_fields=["policy", "response_minutes", "resolution_minutes", "business_hours"])
+    old_due = issue.resolution_due_at
+    changed = _ledger(
+        issue,
+        cycle.number,
+        ClockEventKind.TARGET_CHANGED,
+        at=timezone.now(),
+        actor=actor,
+        reason=reason[:200],
+        data={"resolution_minutes": [old[2], resolution], "policy_version": policy.version},
+    )
+    sla.refresh_deadlines(issue, cycle, events=None if events is None else [*events, changed])
+    record_event(
+        issue,
+        EventKind.SLA,
+        actor=actor,
+        field="resolution_due_at",
+        old=old_due.isoformat() if old_due else "",
+        new=issue.resolution_due_at.isoformat() if issue.resolution_due_at else "",
+        data={"action": "recomputed", "reason": reason, "policy_version": policy.version},
+    )
+    return True
+
+
+def recompute_sla(issue: Issue, *, actor, reason: str) -> None:
+    """After a priority/severity change: new targets for the running cycle, an audit record."""
+    with transaction.atomic():
+        locked = Issue.objects.select_for_update().select_related("project").get(pk=issue.pk)
+        cycle = _current_cycle(locked)
+        if not locked.is_open or cycle is None or cycle.stopped_at is not None:
+            return
+        _retarget(locked, cycle, cycle.policy, actor=actor, reason=reason)
+    copy_saved_fields(issue, locked)
+
+
+def _may_hold(issue: Issue, actor) -> None:
+    role = role_in_project(actor, issue.project)
+    if not (actor.is_superuser or role == Role.MANAGER or issue.owner_id == actor.pk):
+        raise TransitionForbidden(f"Only the owner or a Manager may hold the clock of {issue.key}.")
+
+
+def hold_sla_clock(issue: Issue, *, actor, reason: str, note: str = "") -> None:
+    """Pause the issue's clock with a typed reason (waiting on reporter, vendor, release)."""
+    if reason not in HoldReason.values:
+        raise WorkflowError("Choose why the clock is on hold.", field="reason")
+    with transaction.atomic():
+        locked = Issue.objects.select_for_update().select_related("project").get(pk=issue.pk)
+        _may_hold(locked, actor)
+        cycle = _current_cycle(locked)
+        if not locked.is_open or cycle is None or cycle.stopped_at is not None:
+            raise WorkflowError(f"{locked.key} has no running SLA clock.")
+        clock = sla.derive_clock(sla.cycle_events(locked, cycle.number))
+        if PauseSource.HOLD in clock.pauses:
+            raise WorkflowError(f"{locked.key} is already on hold.")
+        label = HoldReason(reason).label
+        _ledger(
+            locked,
+            cycle.number,
+            ClockEventKind.PAUSED,
+            at=timezone.now(),
+            actor=actor,
+            source=PauseSource.HOLD,
+            reason=label,
+            data={"hold_reason": reason, "note": note[:500]},
+        )
+        sla.refresh_deadlines(locked, cycle)
+        record_event(
+            locked,
+            EventKind.SLA,
+            actor=actor,
+            field="sla_hold",
+            new=label,
+            data={"action": "hold", "reason": reason, "note": note[:500]},
+        )
+    copy_saved_fields(issue, locked)
+
+
+def release_sla_hold(issue: Issue, *, actor) -> None:
+    with transaction.atomic():
+        locked = Issue.objects.select_for_update().select_related("project").get(pk=issue.pk)
+        _may_hold(locked, actor)
+        cycle = _current_cycle(locked)
+        clock = sla.derive_clock(sla.cycle_events(locked, cycle.number)) if cycle else None
+        if cycle is None or clock is None or PauseSource.HOLD not in clock.pauses:
+            raise WorkflowError(f"{locked.key} is not on hold.")
+        _ledger(
+            locked,
+            cycle.number,
+            ClockEventKind.RESUMED,
+            at=timezone.now(),
+            actor=actor,
+            source=PauseSource.HOLD,
+        )
+        sla.refresh_deadlines(locked, cycle)
+        record_event(
+            locked,
+            EventKind.SLA,
+            actor=actor,
+            field="sla_hold",
+            old=clock.pauses[PauseSource.HOLD],
+            data={"action": "release"},
+        )
+    copy_saved_fields(issue, locked)
+
+
+def require_manager(project: Project, actor) -> None:
+    if not (actor.is_superuser or role_in_project(actor, project) == Role.MANAGER):
+        raise TransitionForbidden("Only a Manager of the project may change its workflow.")
+
+
+def apply_sla_policy(project: Project, *, actor, draft: SlaPolicy, note: str) -> SlaPolicy:
+    """Save `draft` as the project's next policy version and retarget every open issue's
+    running cycle to it (finished cycles keep their policy and outcome). Each moved issue
+    gets an SLA audit record saying why."""
+    require_manager(project, actor)
+    with transaction.atomic():
+        Project.objects.select_for_update().get(pk=project.pk)
+        latest = current_policy(project)
+        draft.pk = None
+        draft.project = project
+        draft.version = latest.version + 1
+        draft.created_by = actor
+        draft.note = note[:200]
+        draft.save()
+        reason = f"SLA policy v{draft.version}: {note}".strip().rstrip(":")
+        _retarget_all(project, draft, actor=actor, reason=reason)
+    return draft
+
+
+def _retarget_all(project: Project, policy: SlaPolicy, *, actor, reason: str) -> int:
+    """`_retarget` for every open issue of the project, in bulk: one lock query, one read per
+    table, bulk writes; the arithmetic runs in memory. Returns how many issues moved."""
+    issues = list(
+        Issue.objects.select_for_update()
+        .filter(project=project, status__in=_open_values())
+        .select_related("project")
+        .order_by("pk")
+    )
+    cycles = {
+        (c.issue_id, c.number): c
+        for c in SlaCycle.objects.filter(issue__in=issues, stopped_at__isnull=True)
+    }
+    ledgers: dict[tuple[int, int], list[ClockEvent]] = {}
+    for ev in ClockEvent.objects.filter(issue__in=issues):
+        ledgers.setdefault((ev.issue_id, ev.cycle), []).append(ev)
+    checkpoints: dict[tuple[int, int], dict] = {}
+    for cp in SlaCheckpoint.objects.filter(issue__in=issues):
+        checkpoints.setdefault((cp.issue_id, cp.cycle), {})[(cp.kind, cp.threshold)] = cp
+    now = timezone.now()
+    new_events: list[ClockEvent] = []
+    audit: list[IssueEvent] = []
+    changed_cycles: list[SlaCycle] = []
+    changed_issues: list[Issue] = []
+    checkpoint_work = []
+    for issue in issues:
+        cycle = cycles.get((issue.pk, issue.sla_cycle))
+        if cycle is None:
+            continue
+        response, resolution = _targets(policy, issue)
+        old_minutes = cycle.resolution_minutes
+        cycle.policy = policy
+        if cycle.responded_at is None and cycle.response_minutes is not None:
+            cycle.response_minutes = response
+        cycle.resolution_minutes = resolution
+        cycle.business_hours = issue.severity in [int(s) for s in policy.business_severities]
+        event = ClockEvent(
+            issue=issue,
+            cycle=cycle.number,
+            kind=ClockEventKind.TARGET_CHANGED,
+            at=now,
+            actor=actor,
+            reason=reason[:200],
+            data={
+                "resolution_minutes": [old_minutes, resolution],
+                "policy_version": policy.version,
+            },
+        )
+        new_events.append(event)
+        deadlines = sla.compute_deadlines(
+            issue, cycle, policy, [*ledgers.get((issue.pk, cycle.number), []), event]
+        )
+        old_due = issue.resolution_due_at
+        issue.response_due_at = deadlines.response_due_at
+        issue.resolution_due_at = deadlines.resolution_due_at
+        issue.at_risk_at = deadlines.at_risk_at
+        issue.sla_paused_at = deadlines.paused_since
+        cycle.response_due_at = deadlines.response_due_at
+        cycle.resolution_due_at = deadlines.resolution_due_at
+        changed_cycles.append(cycle)
+        changed_issues.append(issue)
+        checkpoint_work.append(
+            sla.checkpoint_changes(
+                issue,
+                cycle.number,
+                checkpoints.get((issue.pk, cycle.number), {}),
+                deadlines.checkpoints,
+            )
+        )
+        if old_due != issue.resolution_due_at:
+            audit.append(
+                IssueEvent(
+                    issue=issue,
+                    actor=actor,
+                    kind=EventKind.SLA,
+                    field="resolution_due_at",
+                    old_value=old_due.isoformat() if old_due else "",
+                    new_value=(
+                        issue.resolution_due_at.isoformat() if issue.resolution_due_at else ""
+                    ),
+                    data={
+                        "action": "recomputed",
+                        "reason": reason,
+                        "policy_version": policy.version,
+                    },
+                )
+            )
+    ClockEvent.objects.bulk_create(new_events, batch_size=500)
+    sla.bulk_set(
+        SlaCycle,
+        changed_cycles,
+        [
+            "policy",
+            "response_minutes",
+            "resolution_minutes",
+            "business_hours",
+            "response_due_at",
+            "resolution_due_at",
+        ],
+    )
+    sla.bulk_set(
+        Issue,
+        changed_issues,
+        ["response_due_at", "resolution_due_at", "at_risk_at", "sla_paused_at"],
+    )
+    sla.write_checkpoint_changes(*checkpoint_work)
+    IssueEvent.objects.bulk_create(audit, batch_size=500)
+    return len(audit)
+
+
+def _open_values() -> list[str]:
+    return [str(s) for s in OPEN_STATUSES]
