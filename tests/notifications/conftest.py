@@ -23,6 +23,8 @@ def eager_celery():
 def due_issue(project, reporter, *, owner=None, team=None, hours_left=1, **fields):
     """An open issue whose resolution deadline is `hours_left` from now, with checkpoints."""
     issue = make_issue(project, reporter, owner=owner, team=team, **fields)
+    # The real clock created checkpoints from the policy; these tests set their own.
+    SlaCheckpoint.objects.filter(issue=issue).delete()
     now = timezone.now()
     issue.resolution_due_at = now + timedelta(hours=hours_left)
     issue.at_risk_at = issue.resolution_due_at - timedelta(hours=2)
@@ -32,6 +34,9 @@ def due_issue(project, reporter, *, owner=None, team=None, hours_left=1, **field
 
 
 def checkpoint(issue, kind=CheckpointKind.WARNING, *, due_at, threshold=75, label="75 % elapsed"):
+    SlaCheckpoint.objects.filter(
+        issue=issue, cycle=issue.sla_cycle, kind=kind, flagged_at__isnull=True
+    ).delete()
     return SlaCheckpoint.objects.create(
         issue=issue,
         cycle=issue.sla_cycle,

@@ -26,6 +26,7 @@ now = timezone.now()
 issue.resolution_due_at = now + timedelta(hours=1)
 issue.at_risk_at = now
 issue.save(update_fields=["resolution_due_at", "at_risk_at"])
+SlaCheckpoint.objects.filter(issue=issue).delete()  # replace the policy's with one due now
 SlaCheckpoint.objects.create(issue=issue, cycle=1, kind="warning", threshold=75, due_at=now)
 """
 
