@@ -1,0 +1,108 @@
+"""Template helpers of the issue pages: Markdown, badges, sortable headers, filter chips."""
+
+from django import template
+from django.utils.html import format_html
+
+from issues.markdown import render_markdown
+from issues.models import IssueType
+
+register = template.Library()
+
+TYPE_ICONS = {
+    IssueType.BUG: "bug",
+    IssueType.PERFORMANCE: "speedometer2",
+    IssueType.UI_UX: "palette",
+    IssueType.COMPATIBILITY: "window-stack",
+    IssueType.COMPLIANCE: "clipboard-check",
+    IssueType.SEO: "search",
+    IssueType.SECURITY: "shield-lock",
+    IssueType.TASK: "check2-square",
+}
+PRIORITY_ICONS = {1: "arrow-down", 2: "arrow-right", 3: "arrow-up"}
+SEVERITY_CLASSES = {1: "sev-trivial", 2: "sev-minor", 3: "sev-major", 4: "sev-critical"}
+# Query parameters that are not filters (never shown as chips).
+NOT_FILTERS = {"page", "sort", "per_page"}
+
+
+@register.filter
+def markdown(text: str):
+    """Markdown rendered to sanitised HTML."""
+    return render_markdown(text or "")
+
+
+@register.simple_tag
+def type_icon(issue):
+    return format_html(
+        '<i class="bi bi-{}" title="{}" aria-hidden="true"></i><span class="visually-hidden">{}</span>',
+        TYPE_ICONS.get(issue.type, "circle"),
+        issue.get_type_display(),
+        issue.get_type_display(),
+    )
+
+
+@register.simple_tag
+def priority_badge(issue):
+    return format_html(
+        '<span class="prio prio-{}"><i class="bi bi-{}" aria-hidden="true"></i> {}</span>',
+        issue.priority,
+        PRIORITY_ICONS.get(issue.priority, "dash"),
+        issue.get_priority_display(),
+    )
+
+
+@register.simple_tag
+def severity_badge(issue):
+    return format_html(
+        '<span class="badge {}">{}</span>',
+        SEVERITY_CLASSES.get(issue.severity, "text-bg-secondary"),
+        issue.get_severity_display(),
+    )
+
+
+@register.simple_tag(takes_context=True)
+def sort_url(context, key: str) -> str:
+    """The list URL sorted by `key`; clicking the current sort column reverses it."""
+    params = context["request"].GET.copy()
+    current = params.get("sort", "")
+    params["sort"] = f"-{key}" if current == key else key
+    params.pop("page", None)
+    return f"?{params.urlencode()}"
+
+
+@register.simple_tag(takes_context=True)
+def sort_indicator(context, key: str) -> str:
+    current = context["request"].GET.get("sort", "")
+    if current == key:
+        return format_html('<i class="bi bi-caret-up-fill" aria-label="ascending"></i>')
+    if current == f"-{key}":
+        return format_html('<i class="bi bi-caret-down-fill" aria-label="descending"></i>')
+    return ""
+
+
+@register.simple_tag(takes_context=True)
+def filter_chips(context, filterset):
+    """(label, value, url without it) for every active filter value."""
+    request = context["request"]
+    chips = []
+    form = filterset.form
+    for name, values in request.GET.lists():
+        if name in NOT_FILTERS:
+            continue
+        base = name.rsplit("_", 1)[0] if name.endswith(("_after", "_before")) else name
+        field = form.fields.get(base)
+        if field is None:
+            continue
+        choices = dict((str(k), v) for k, v in getattr(field, "choices", []) or [])
+        for value in values:
+            if not value:
+                continue
+            params = request.GET.copy()
+            params.setlist(name, [v for v in values if v != value])
+            params.pop("page", None)
+            label = field.label or base.title()
+            if name.endswith("_after"):
+                label += " from"
+            elif name.endswith("_before"):
+                label += " until"
+            chips.append((label, choices.get(value, value), f"?{params.urlencode()}"))
+    return chips
