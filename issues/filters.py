@@ -46,16 +46,16 @@ class IssueFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_q", label="Search")
     project = django_filters.ModelChoiceFilter(queryset=None, empty_label="Any project")
     status = django_filters.MultipleChoiceFilter(
-        choices=Status.choices, widget=forms.CheckboxSelectMultiple
+        distinct=False, choices=Status.choices, widget=forms.CheckboxSelectMultiple
     )
     type = django_filters.MultipleChoiceFilter(
-        choices=IssueType.choices, widget=forms.CheckboxSelectMultiple
+        distinct=False, choices=IssueType.choices, widget=forms.CheckboxSelectMultiple
     )
     priority = django_filters.MultipleChoiceFilter(
-        choices=Priority.choices, widget=forms.CheckboxSelectMultiple
+        distinct=False, choices=Priority.choices, widget=forms.CheckboxSelectMultiple
     )
     severity = django_filters.MultipleChoiceFilter(
-        choices=Severity.choices, widget=forms.CheckboxSelectMultiple
+        distinct=False, choices=Severity.choices, widget=forms.CheckboxSelectMultiple
     )
     owner = django_filters.ChoiceFilter(method="filter_owner", empty_label="Anyone")
     reporter = django_filters.ChoiceFilter(method="filter_reporter", empty_label="Anyone")
@@ -87,6 +87,7 @@ class IssueFilter(django_filters.FilterSet):
             .order_by("username")
             .values_list("pk", "username")
         )
+        self.people = people
         person_choices = [(str(pk), name) for pk, name in people]
         self.form.fields["owner"].choices = [
             ("", "Anyone"),

@@ -234,7 +234,11 @@ def update_issue(
         raise IssueError("Labels must belong to the issue's project.", field="labels")
 
     with transaction.atomic():
-        locked = Issue.objects.select_for_update().select_related("owner", "team").get(pk=issue.pk)
+        locked = (
+            Issue.objects.select_for_update(of=("self",))
+            .select_related("project", "owner", "team")
+            .get(pk=issue.pk)
+        )
         if expected_version is not None and locked.version != expected_version:
             raise StaleIssueError(
                 "Someone else changed this issue while you were editing it. "

@@ -128,7 +128,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
             "query": query.urlencode(),
             "saved_filters": saved_filters_of(request.user),
             "builtin_filters": BUILTIN_FILTERS,
-            "bulk_form": BulkForm(issue_ids=[], people=_people(request.user)),
+            "bulk_form": BulkForm(issue_ids=[], people=filterset.people),
             "per_page": per_page,
             "page_sizes": PAGE_SIZES,
         },

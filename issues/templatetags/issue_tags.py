@@ -73,9 +73,11 @@ def sort_url(context, key: str) -> str:
 def sort_indicator(context, key: str) -> str:
     current = context["request"].GET.get("sort", "")
     if current == key:
-        return format_html('<i class="bi bi-caret-up-fill" aria-label="ascending"></i>')
+        return format_html('<i class="bi bi-caret-{}-fill" aria-label="{}"></i>', "up", "ascending")
     if current == f"-{key}":
-        return format_html('<i class="bi bi-caret-down-fill" aria-label="descending"></i>')
+        return format_html(
+            '<i class="bi bi-caret-{}-fill" aria-label="{}"></i>', "down", "descending"
+        )
     return ""
 
 
