@@ -20,6 +20,7 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -35,7 +36,7 @@ from .forms import (
     LinkForm,
     SaveFilterForm,
 )
-from .models import OPEN_STATUSES, Attachment, IssueLink, SavedFilter
+from .models import OPEN_STATUSES, Attachment, Issue, IssueLink, SavedFilter
 from .selectors import (
     get_issue_for_user,
     issue_page_data,
@@ -84,6 +85,25 @@ def _people(user) -> list[tuple[int, str]]:
     )
 
 
+class CappedPaginator(Paginator):
+    """Counts at most COUNT_CAP rows: an exact COUNT(*) over 100,000 issues costs more than the
+    page itself. Past the cap the list says "10,000+" and offers pages up to it."""
+
+    COUNT_CAP = 10_000
+
+    @cached_property
+    def _limited_count(self) -> int:
+        return self.object_list[: self.COUNT_CAP + 1].count()
+
+    @cached_property
+    def count(self) -> int:
+        return min(self._limited_count, self.COUNT_CAP)
+
+    @property
+    def capped(self) -> bool:
+        return self._limited_count > self.COUNT_CAP
+
+
 def _filtered(request: HttpRequest) -> IssueFilter:
     base = issues_visible_to(request.user).select_related("owner", "reporter", "team")
     return IssueFilter(request.GET, queryset=base, request=request)
@@ -115,8 +135,10 @@ def issue_list(request: HttpRequest) -> HttpResponse:
     except ValueError:
         per_page = 50
     per_page = per_page if per_page in PAGE_SIZES else 50
-    issues = filterset.qs.prefetch_related("labels") if filterset.is_valid() else []
-    page = Paginator(issues, per_page).get_page(request.GET.get("page"))
+    issues = (
+        filterset.qs.prefetch_related("labels") if filterset.is_valid() else Issue.objects.none()
+    )
+    page = CappedPaginator(issues, per_page).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(

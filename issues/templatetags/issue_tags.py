@@ -4,7 +4,7 @@ from django import template
 from django.utils.html import format_html
 
 from issues.markdown import render_markdown
-from issues.models import IssueType
+from issues.models import IssueType, Priority, Severity
 
 register = template.Library()
 
@@ -20,6 +20,10 @@ TYPE_ICONS = {
 }
 PRIORITY_ICONS = {1: "arrow-down", 2: "arrow-right", 3: "arrow-up"}
 SEVERITY_CLASSES = {1: "sev-trivial", 2: "sev-minor", 3: "sev-major", 4: "sev-critical"}
+# Plain dicts: get_FOO_display() re-flattens the choices on every call (hot in list rows).
+TYPE_LABELS = dict(IssueType.choices)
+PRIORITY_LABELS = dict(Priority.choices)
+SEVERITY_LABELS = dict(Severity.choices)
 # Query parameters that are not filters (never shown as chips).
 NOT_FILTERS = {"page", "sort", "per_page"}
 
@@ -35,8 +39,8 @@ def type_icon(issue):
     return format_html(
         '<i class="bi bi-{}" title="{}" aria-hidden="true"></i><span class="visually-hidden">{}</span>',
         TYPE_ICONS.get(issue.type, "circle"),
-        issue.get_type_display(),
-        issue.get_type_display(),
+        TYPE_LABELS.get(issue.type, issue.type),
+        TYPE_LABELS.get(issue.type, issue.type),
     )
 
 
@@ -46,7 +50,7 @@ def priority_badge(issue):
         '<span class="prio prio-{}"><i class="bi bi-{}" aria-hidden="true"></i> {}</span>',
         issue.priority,
         PRIORITY_ICONS.get(issue.priority, "dash"),
-        issue.get_priority_display(),
+        PRIORITY_LABELS.get(issue.priority, issue.priority),
     )
 
 
@@ -55,7 +59,7 @@ def severity_badge(issue):
     return format_html(
         '<span class="badge {}">{}</span>',
         SEVERITY_CLASSES.get(issue.severity, "text-bg-secondary"),
-        issue.get_severity_display(),
+        SEVERITY_LABELS.get(issue.severity, issue.severity),
     )
 
 

@@ -261,3 +261,17 @@ def test_similar_issues_are_suggested_before_filing(
         reverse("issue_similar"), {"project": other_project.pk, "title": "checkout"}
     )
     assert "secret" not in response.text
+
+
+def test_huge_lists_say_more_than_instead_of_counting_everything(
+    client, project, reporter, monkeypatch
+):
+    from issues.views import CappedPaginator
+
+    monkeypatch.setattr(CappedPaginator, "COUNT_CAP", 5)
+    for _ in range(8):
+        make_issue(project, reporter)
+    client.force_login(reporter)
+    response = client.get(reverse("issue_list"), {"per_page": 25})
+    assert "More than 5 issues" in response.text
+    assert len(_keys(response)) == 5
