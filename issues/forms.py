@@ -50,7 +50,9 @@ class IssueFieldsForm(forms.Form):
     priority = forms.TypedChoiceField(choices=Priority.choices, coerce=int, initial=Priority.MEDIUM)
     severity = forms.TypedChoiceField(choices=Severity.choices, coerce=int, initial=Severity.MINOR)
     owner = forms.ModelChoiceField(queryset=None, required=False, empty_label="Unassigned")
-    team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False)
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.all(), required=False, empty_label="No team"
+    )
     labels = forms.ModelMultipleChoiceField(queryset=None, required=False)
     environment = forms.CharField(max_length=120, required=False)
     affected_version = forms.CharField(max_length=60, required=False)
@@ -91,7 +93,7 @@ class IssueCreateForm(IssueFieldsForm):
         self.fields["title"].widget.attrs.update(
             {
                 "hx-get": reverse("issue_similar"),
-                "hx-trigger": "keyup changed delay:500ms, change",
+                "hx-trigger": "input changed delay:400ms, change",
                 "hx-target": "#similar",
                 "hx-include": "[name=project]",
                 "autocomplete": "off",
