@@ -24,10 +24,13 @@ from .models import (
 
 
 def issues_visible_to(user) -> QuerySet[Issue]:
-    """Issues of the projects the user belongs to (all for staff); archived ones excluded."""
-    return Issue.objects.filter(
-        project__in=projects_visible_to(user), archived_at__isnull=True
-    ).select_related("project")
+    """Issues of the projects the user belongs to (all for staff); archived ones excluded.
+    The full-text document is deferred: only the search filter reads it, in SQL."""
+    return (
+        Issue.objects.filter(project__in=projects_visible_to(user), archived_at__isnull=True)
+        .select_related("project")
+        .defer("search_vector")
+    )
 
 
 def parse_issue_key(key: str) -> tuple[str, int] | None:

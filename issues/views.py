@@ -93,7 +93,8 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def _limited_count(self) -> int:
-        return self.object_list[: self.COUNT_CAP + 1].count()
+        # No ORDER BY and no rank: only whether there are more than COUNT_CAP rows matters.
+        return self.object_list.order_by().values("pk")[: self.COUNT_CAP + 1].count()
 
     @cached_property
     def count(self) -> int:
@@ -105,7 +106,11 @@ class CappedPaginator(Paginator):
 
 
 def _filtered(request: HttpRequest) -> IssueFilter:
-    base = issues_visible_to(request.user).select_related("owner", "reporter", "team")
+    base = (
+        issues_visible_to(request.user)
+        .select_related("owner", "reporter", "team")
+        .defer("description", "resolution_summary", "lessons_learned")
+    )
     return IssueFilter(request.GET, queryset=base, request=request)
 
 

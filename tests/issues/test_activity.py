@@ -211,3 +211,34 @@ def test_detail_page_query_count_is_constant(
     # labels, issue attachments, navigation projects
     with django_assert_num_queries(12):
         client.get(issue.get_absolute_url())
+
+
+@pytest.mark.parametrize(
+    "name,method",
+    [
+        ("issue_detail", "get"),
+        ("issue_edit", "get"),
+        ("issue_watch", "post"),
+        ("issue_comment", "post"),
+        ("issue_attach", "post"),
+        ("issue_link", "post"),
+    ],
+)
+def test_every_issue_page_is_404_for_outsiders(client, project, reporter, outsider, name, method):
+    issue = make_issue(project, reporter, title="Internal only")
+    client.force_login(outsider)
+    response = getattr(client, method)(reverse(name, args=[issue.key]))
+    assert response.status_code == 404
+    assert "Internal only" not in response.text
+    assert issue.watchers.count() == 1
+
+
+def test_unlink_of_invisible_issue_is_404(client, project, reporter, developer, outsider):
+    a = make_issue(project, reporter)
+    b = make_issue(project, reporter)
+    client.force_login(developer)
+    client.post(reverse("issue_link", args=[a.key]), {"kind": "relates", "target": b.key})
+    link = IssueLink.objects.get()
+    client.force_login(outsider)
+    assert client.post(reverse("issue_unlink", args=[a.key, link.pk])).status_code == 404
+    assert IssueLink.objects.exists()
