@@ -1,7 +1,7 @@
 """Template helpers of the issue pages: Markdown, badges, sortable headers, filter chips."""
 
 from django import template
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from issues.markdown import render_markdown
 from issues.models import IssueType, Priority, Severity
@@ -112,3 +112,37 @@ def filter_chips(context, filterset):
                 label += " until"
             chips.append((label, choices.get(value, value), f"?{params.urlencode()}"))
     return chips
+
+
+def _as_list(current) -> list[str]:
+    if current is None:
+        return []
+    if isinstance(current, list | tuple):
+        return [str(v) for v in current]
+    return [str(current)]
+
+
+@register.simple_tag
+def select_options(choices, current=None):
+    """<option>s for a select (rendered in Python: these lists are long and on every page)."""
+    chosen = set(_as_list(current))
+    return format_html_join(
+        "",
+        '<option value="{}"{}>{}</option>',
+        ((str(v), " selected" if str(v) in chosen else "", label) for v, label in choices),
+    )
+
+
+@register.simple_tag
+def check_options(name: str, choices, current=None):
+    """Checkboxes with labels for a multiple-choice filter."""
+    chosen = set(_as_list(current))
+    return format_html_join(
+        "",
+        '<div class="form-check"><input class="form-check-input" type="checkbox" name="{}" '
+        'value="{}" id="id_{}_{}"{}><label class="form-check-label" for="id_{}_{}">{}</label></div>',
+        (
+            (name, str(v), name, i, " checked" if str(v) in chosen else "", name, i, label)
+            for i, (v, label) in enumerate(choices)
+        ),
+    )

@@ -60,6 +60,12 @@ class Command(BaseCommand):
         unknown = set(options["only"]) - set(SECTIONS)
         if unknown:
             raise CommandError(f"Unknown section(s): {', '.join(sorted(unknown))}.")
+        if settings.DEBUG:
+            self.stderr.write(
+                "Started with DEBUG on: some template caches stay off, so pages look slower "
+                "than in production. For comparable figures run with DEBUG off "
+                "(e.g. DEBUG=false SECRET_KEY=bench make bench)."
+            )
         if not options["no_seed"]:
             call_command("seed_bench", issues=options["issues"], stdout=self.stdout)
         user = User.objects.get(username=BENCH_USER)
