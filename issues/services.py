@@ -146,9 +146,10 @@ def create_issue(
     environment: str = "",
     affected_version: str = "",
     labels: Iterable[Label] = (),
+    attachments: Iterable[UploadedFile] = (),
 ) -> Issue:
     """File an issue: allocate its key under a lock, save it, record the creation; the reporter
-    and the owner watch it."""
+    and the owner watch it; attached files are stored in the same transaction."""
     if not title.strip():
         raise IssueError("A title is required.", field="title")
     if owner is not None and not _is_member(owner, project):
@@ -156,6 +157,9 @@ def create_issue(
     labels = list(labels)
     if any(label.project_id != project.pk for label in labels):
         raise IssueError("Labels must belong to the issue's project.", field="labels")
+    uploads = list(attachments)
+    for upload in uploads:
+        _check_upload(upload)
     with transaction.atomic():
         issue = Issue.objects.create(
             project=project,
@@ -176,6 +180,8 @@ def create_issue(
             issue.labels.add(*labels)
         _watch(issue, reporter, actor=reporter, automatic=True)
         _watch(issue, owner, actor=reporter, automatic=True)
+        for upload in uploads:
+            _store_attachment(issue, upload, actor=reporter, comment=None)
         refresh_search_vectors([issue.pk])
         start_sla_clock(issue, actor=reporter)
     return issue

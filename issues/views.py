@@ -9,7 +9,6 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import (
     FileResponse,
     Http404,
@@ -280,23 +279,21 @@ def issue_new(request: HttpRequest, project_key: str | None = None) -> HttpRespo
         return _render_new(request, form, project, status=400)
     data = form.cleaned_data
     try:
-        with transaction.atomic():
-            issue = create_issue(
-                data["project"],
-                reporter=request.user,
-                title=data["title"],
-                description=data["description"],
-                type=data["type"],
-                priority=data["priority"],
-                severity=data["severity"],
-                owner=data["owner"],
-                team=data["team"],
-                environment=data["environment"],
-                affected_version=data["affected_version"],
-                labels=data["labels"],
-            )
-            if data.get("attachment"):
-                add_attachment(issue, actor=request.user, upload=data["attachment"])
+        issue = create_issue(
+            data["project"],
+            reporter=request.user,
+            title=data["title"],
+            description=data["description"],
+            type=data["type"],
+            priority=data["priority"],
+            severity=data["severity"],
+            owner=data["owner"],
+            team=data["team"],
+            environment=data["environment"],
+            affected_version=data["affected_version"],
+            labels=data["labels"],
+            attachments=[data["attachment"]] if data.get("attachment") else [],
+        )
     except IssueError as error:
         form.add_error(error.field if error.field in form.fields else None, str(error))
         return _render_new(request, form, project, status=400)

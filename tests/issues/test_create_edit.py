@@ -242,3 +242,17 @@ def test_admin_changes_are_audited_and_events_read_only(client, admin_user, proj
     event_url = f"/admin/issues/issueevent/{event.pk}/delete/"
     assert client.post(event_url, {"post": "yes"}).status_code == 403
     assert IssueEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_file_an_issue_with_an_attachment(client, project, reporter):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(reporter)
+    data = _new_issue_data(
+        project, attachment=SimpleUploadedFile("trace.txt", b"stack", "text/plain")
+    )
+    response = client.post(reverse("issue_new"), data)
+    assert response.status_code == 302
+    issue = Issue.objects.get()
+    assert [a.filename for a in issue.attachments.all()] == ["trace.txt"]
+    assert "trace.txt" in client.get(issue.get_absolute_url()).text
