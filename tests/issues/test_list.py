@@ -275,3 +275,16 @@ def test_huge_lists_say_more_than_instead_of_counting_everything(
     response = client.get(reverse("issue_list"), {"per_page": 25})
     assert "More than 5 issues" in response.text
     assert len(_keys(response)) == 5
+
+
+@pytest.mark.parametrize(
+    "q", ['a:b & | !( "unclosed', "'; DROP TABLE issues_issue; --", "ü" * 300, "-"]
+)
+def test_odd_search_input_never_breaks_the_list(client, issues, developer, q):
+    client.force_login(developer)
+    response = client.get(reverse("issue_list"), {"q": q})
+    assert response.status_code == 200
+    similar = client.get(
+        reverse("issue_similar"), {"project": issues["badge"].project_id, "title": q}
+    )
+    assert similar.status_code == 200
