@@ -120,8 +120,11 @@ class Command(BaseCommand):
 
     def _report(self, name: str, results: dict[str, dict]) -> None:
         self.stdout.write(self.style.MIGRATE_HEADING(f"\n{name}"))
-        self.stdout.write(f"  {'page':<28} {'median ms':>10} {'p95 ms':>8} {'queries':>8}")
+        self.stdout.write(
+            f"  {'page':<26} {'median ms':>10} {'p95 ms':>8} {'app CPU ms':>11} {'queries':>8}"
+        )
         for page, r in results.items():
             self.stdout.write(
-                f"  {page:<28} {r['median_ms']:>10} {r['p95_ms']:>8} {r['queries']:>8}"
+                f"  {page:<26} {r['median_ms']:>10} {r['p95_ms']:>8}"
+                f" {r.get('app_cpu_median_ms', ''):>11} {r['queries']:>8}"
             )
