@@ -1,6 +1,7 @@
 """Writes to issues. Every change goes through a function here and leaves an IssueEvent."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -160,7 +161,7 @@ def create_issue(
     uploads = list(attachments)
     for upload in uploads:
         _check_upload(upload)
-    with transaction.atomic():
+    with _atomic_with_files() as stored:
         issue = Issue.objects.create(
             project=project,
             number=_next_issue_number(project),
@@ -181,7 +182,7 @@ def create_issue(
         _watch(issue, reporter, actor=reporter, automatic=True)
         _watch(issue, owner, actor=reporter, automatic=True)
         for upload in uploads:
-            _store_attachment(issue, upload, actor=reporter, comment=None)
+            _store_attachment(issue, upload, actor=reporter, comment=None, stored=stored)
         refresh_search_vectors([issue.pk])
         start_sla_clock(issue, actor=reporter)
     return issue
@@ -334,6 +335,20 @@ def _touch(issue: Issue) -> None:
     Issue.objects.filter(pk=issue.pk).update(updated_at=timezone.now())
 
 
+@contextmanager
+def _atomic_with_files() -> Iterator[list[Attachment]]:
+    """A transaction whose stored files are deleted again when it fails (storage is not
+    transactional). Yields the list `_store_attachment` appends to."""
+    stored: list[Attachment] = []
+    try:
+        with transaction.atomic():
+            yield stored
+    except BaseException:
+        for attachment in stored:
+            attachment.file.delete(save=False)
+        raise
+
+
 def _check_upload(upload: UploadedFile) -> None:
     if upload.size is not None and upload.size > settings.ATTACHMENT_MAX_BYTES:
         limit_mb = settings.ATTACHMENT_MAX_BYTES / (1024 * 1024)
@@ -343,13 +358,19 @@ def _check_upload(upload: UploadedFile) -> None:
 
 
 def _store_attachment(
-    issue: Issue, upload: UploadedFile, *, actor, comment: Comment | None
+    issue: Issue,
+    upload: UploadedFile,
+    *,
+    actor,
+    comment: Comment | None,
+    stored: list[Attachment],
 ) -> Attachment:
     filename = (upload.name or "file").replace("\\", "/").rsplit("/", 1)[-1][:200]
     attachment = Attachment(
         issue=issue, comment=comment, uploaded_by=actor, filename=filename, size=upload.size or 0
     )
     attachment.file.save(upload.name or "file", upload, save=False)
+    stored.append(attachment)
     attachment.save()
     record_event(
         issue,
@@ -364,8 +385,8 @@ def _store_attachment(
 def add_attachment(issue: Issue, *, actor, upload: UploadedFile) -> Attachment:
     """Attach a file to the issue (size checked, stored through Django's storage API)."""
     _check_upload(upload)
-    with transaction.atomic():
-        attachment = _store_attachment(issue, upload, actor=actor, comment=None)
+    with _atomic_with_files() as stored:
+        attachment = _store_attachment(issue, upload, actor=actor, comment=None, stored=stored)
         _touch(issue)
     return attachment
 
@@ -387,7 +408,7 @@ def add_comment(
             user__username__in=names, user__is_active=True
         ).values_list("user__username", "user_id")
     )
-    with transaction.atomic():
+    with _atomic_with_files() as stored:
         comment = Comment.objects.create(
             issue=issue,
             author=author,
@@ -404,7 +425,7 @@ def add_comment(
             data={"comment_id": comment.pk, "mentions": mention_ids},
         )
         for upload in uploads:
-            _store_attachment(issue, upload, actor=author, comment=comment)
+            _store_attachment(issue, upload, actor=author, comment=comment, stored=stored)
         _touch(issue)
         refresh_search_vectors([issue.pk])
     return comment

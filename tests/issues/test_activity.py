@@ -242,3 +242,21 @@ def test_unlink_of_invisible_issue_is_404(client, project, reporter, developer, 
     client.force_login(outsider)
     assert client.post(reverse("issue_unlink", args=[a.key, link.pk])).status_code == 404
     assert IssueLink.objects.exists()
+
+
+def test_failed_comment_leaves_no_file_behind(project, reporter, monkeypatch, settings):
+    import issues.services
+
+    issue = make_issue(project, reporter)
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("search index down")
+
+    monkeypatch.setattr(issues.services, "refresh_search_vectors", boom)
+    with pytest.raises(RuntimeError):
+        issues.services.add_comment(
+            issue, author=reporter, body="log", attachments=[SimpleUploadedFile("a.txt", b"x")]
+        )
+    assert not Attachment.objects.exists()
+    media = settings.MEDIA_ROOT / "attachments"
+    assert not media.exists() or not any(p.is_file() for p in media.rglob("*"))
