@@ -1,4 +1,8 @@
+import uuid
+from pathlib import PurePath
+
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 
@@ -114,6 +118,10 @@ class Issue(models.Model):
     resolution_due_at = models.DateTimeField(null=True, blank=True)
     at_risk_at = models.DateTimeField(null=True, blank=True)
 
+    # Full-text document (key, title, description, comments), kept up to date by
+    # issues.services.refresh_search_vectors; GIN-indexed on PostgreSQL only (migration 0003).
+    search_vector = SearchVectorField(null=True, blank=True, editable=False)
+
     class Meta:
         ordering = ["-updated_at"]
         constraints = [
@@ -125,6 +133,12 @@ class Issue(models.Model):
             models.Index(fields=["owner", "status"]),
             models.Index(fields=["-updated_at"]),
             models.Index(fields=["severity"]),
+            models.Index(fields=["project", "-updated_at"], name="issue_project_updated"),
+            models.Index(fields=["priority", "-updated_at"], name="issue_priority_updated"),
+            models.Index(fields=["reporter", "-updated_at"], name="issue_reporter_updated"),
+            models.Index(fields=["team"], name="issue_team"),
+            models.Index(fields=["resolution_due_at"], name="issue_res_due"),
+            models.Index(fields=["-created_at"], name="issue_created"),
             models.Index(
                 fields=["at_risk_at"], name="issue_open_at_risk", condition=~Q(status="closed")
             ),
@@ -232,3 +246,108 @@ class IssueEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("Activity records are append-only.")
+
+
+class Comment(models.Model):
+    """A Markdown comment; `body_html` is the sanitised rendering, made once when it is posted."""
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="comments"
+    )
+    body = models.TextField()
+    body_html = models.TextField(blank=True, editable=False)
+    mentions = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="mentioned_in", editable=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["issue", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Comment {self.pk} on issue {self.issue_id}"
+
+
+def attachment_path(instance: "Attachment", filename: str) -> str:
+    # Never trust the uploaded name on disk: a random name keeping only a tame extension.
+    suffix = PurePath(filename).suffix.lower()
+    if not suffix[1:].isalnum() or len(suffix) > 10:
+        suffix = ""
+    return f"attachments/{instance.issue_id}/{uuid.uuid4().hex}{suffix}"
+
+
+class Attachment(models.Model):
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="attachments")
+    comment = models.ForeignKey(
+        Comment, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    file = models.FileField(upload_to=attachment_path, max_length=200)
+    filename = models.CharField(max_length=200, help_text="The name as uploaded (display only).")
+    size = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class LinkKind(models.TextChoices):
+    """Stored from the source's point of view; the target shows the inverse."""
+
+    RELATES = "relates", "relates to"
+    BLOCKS = "blocks", "blocks"
+    DUPLICATES = "duplicates", "duplicates"
+
+
+INVERSE_LINK_LABELS = {
+    LinkKind.RELATES: "relates to",
+    LinkKind.BLOCKS: "is blocked by",
+    LinkKind.DUPLICATES: "is duplicated by",
+}
+
+
+class IssueLink(models.Model):
+    source = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="links_out")
+    target = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="links_in")
+    kind = models.CharField(max_length=16, choices=LinkKind.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "target", "kind"], name="unique_issue_link"),
+            models.CheckConstraint(condition=~Q(source=models.F("target")), name="no_self_link"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} {self.kind} {self.target_id}"
+
+
+class SavedFilter(models.Model):
+    """A named list view (the query string of /issues/) kept per user."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_filters"
+    )
+    name = models.CharField(max_length=80)
+    query = models.CharField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], name="unique_saved_filter_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,10 +1,49 @@
 """Writes to issues. Every change goes through a function here and leaves an IssueEvent."""
 
-from django.db import transaction
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
-from projects.models import Project
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
 
-from .models import EventKind, Issue, IssueEvent
+from projects.models import Membership, Project
+
+from .markdown import mentioned_usernames, render_markdown
+from .models import (
+    Attachment,
+    Comment,
+    EventKind,
+    Issue,
+    IssueEvent,
+    IssueLink,
+    Label,
+    LinkKind,
+    Priority,
+    SavedFilter,
+    Severity,
+)
+
+
+class IssueError(Exception):
+    """A refused change; `str(error)` is the message shown to the user."""
+
+    field: str | None = None
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+class StaleIssueError(IssueError):
+    """Someone else saved the issue after the form was loaded."""
+
+
+class ReasonRequiredError(IssueError):
+    pass
 
 
 def start_sla_clock(issue: Issue, *, actor) -> None:
@@ -43,6 +82,57 @@ def record_event(
     )
 
 
+# The full-text document of an issue: key and title weigh most, then description, then comments.
+# One definition, used by the services and by seed_bench (which fills it in while inserting).
+SEARCH_DOCUMENT_SQL = (
+    "setweight(to_tsvector('simple', {key}), 'A')"
+    " || setweight(to_tsvector('english', {title}), 'A')"
+    " || setweight(to_tsvector('english', {description}), 'B')"
+    " || setweight(to_tsvector('english', {comments}), 'C')"
+)
+# Constant SQL (no user input).
+_SEARCH_VECTOR_SQL = (
+    "UPDATE issues_issue AS i SET search_vector = "  # noqa: S608  # nosec B608
+    + SEARCH_DOCUMENT_SQL.format(
+        key="p.key || ' ' || i.number::text",
+        title="i.title",
+        description="i.description",
+        comments="coalesce((SELECT string_agg(c.body, ' ') FROM issues_comment AS c"
+        " WHERE c.issue_id = i.id), '')",
+    )
+    + " FROM projects_project AS p WHERE p.id = i.project_id"
+)
+
+
+def refresh_search_vectors(issue_ids: Iterable[int] | None = None) -> None:
+    """Recompute the full-text document of these issues (all when None). PostgreSQL only."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        if issue_ids is None:
+            cursor.execute(_SEARCH_VECTOR_SQL)
+        else:
+            cursor.execute(_SEARCH_VECTOR_SQL + " AND i.id = ANY(%s)", [list(issue_ids)])
+
+
+def _watch(issue: Issue, user, *, actor, automatic: bool) -> bool:
+    if user is None or issue.watchers.filter(pk=user.pk).exists():
+        return False
+    issue.watchers.add(user)
+    record_event(
+        issue,
+        EventKind.WATCHED,
+        actor=actor,
+        new=user.username,
+        data={"user_id": user.pk, "automatic": automatic},
+    )
+    return True
+
+
+def _is_member(user, project: Project) -> bool:
+    return Membership.objects.filter(project=project, user=user).exists()
+
+
 def create_issue(
     project: Project,
     *,
@@ -56,9 +146,22 @@ def create_issue(
     team=None,
     environment: str = "",
     affected_version: str = "",
+    labels: Iterable[Label] = (),
+    attachments: Iterable[UploadedFile] = (),
 ) -> Issue:
-    """File an issue: allocate its key under a lock, save it, record the creation."""
-    with transaction.atomic():
+    """File an issue: allocate its key under a lock, save it, record the creation; the reporter
+    and the owner watch it; attached files are stored in the same transaction."""
+    if not title.strip():
+        raise IssueError("A title is required.", field="title")
+    if owner is not None and not _is_member(owner, project):
+        raise IssueError("The owner must be a member of the project.", field="owner")
+    labels = list(labels)
+    if any(label.project_id != project.pk for label in labels):
+        raise IssueError("Labels must belong to the issue's project.", field="labels")
+    uploads = list(attachments)
+    for upload in uploads:
+        _check_upload(upload)
+    with _atomic_with_files() as stored:
         issue = Issue.objects.create(
             project=project,
             number=_next_issue_number(project),
@@ -74,5 +177,363 @@ def create_issue(
             affected_version=affected_version,
         )
         record_event(issue, EventKind.CREATED, actor=reporter, new=issue.title)
+        if labels:
+            issue.labels.add(*labels)
+        _watch(issue, reporter, actor=reporter, automatic=True)
+        _watch(issue, owner, actor=reporter, automatic=True)
+        for upload in uploads:
+            _store_attachment(issue, upload, actor=reporter, comment=None, stored=stored)
+        refresh_search_vectors([issue.pk])
         start_sla_clock(issue, actor=reporter)
     return issue
+
+
+# Fields `update_issue` may change, and how each is shown in the audit trail.
+EDITABLE_FIELDS = (
+    "title",
+    "description",
+    "type",
+    "priority",
+    "severity",
+    "owner",
+    "team",
+    "labels",
+    "environment",
+    "affected_version",
+)
+
+
+def _display(issue: Issue, field: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if field == "owner":
+        return value.username
+    if field == "team":
+        return value.name
+    if field == "labels":
+        return ", ".join(sorted(label.name for label in value))
+    if field == "priority":
+        return str(Priority(value).label)
+    if field == "severity":
+        return str(Severity(value).label)
+    if field == "type":
+        return str(dict(Issue._meta.get_field("type").choices or [])[value])
+    return str(value)
+
+
+def update_issue(
+    issue: Issue,
+    *,
+    actor,
+    changes: dict[str, Any],
+    expected_version: int | None = None,
+    reason: str = "",
+) -> list[str]:
+    """Edit fields of an issue (never its status). Steps: validate, lock the row and refuse a
+    stale version, save the changed fields, record one CHANGED event per field, auto-watch a new
+    owner, recompute the SLA when priority/severity moved. Returns the changed field names."""
+    from workflows.services import recompute_sla, sla_change_needs_reason
+
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise IssueError(f"These fields cannot be edited here: {', '.join(sorted(unknown))}.")
+    if "title" in changes and not str(changes["title"]).strip():
+        raise IssueError("A title is required.", field="title")
+    owner = changes.get("owner")
+    if owner is not None and not _is_member(owner, issue.project):
+        raise IssueError("The owner must be a member of the project.", field="owner")
+    if "labels" in changes and any(
+        label.project_id != issue.project_id for label in changes["labels"]
+    ):
+        raise IssueError("Labels must belong to the issue's project.", field="labels")
+
+    with transaction.atomic():
+        locked = (
+            Issue.objects.select_for_update(of=("self",))
+            .select_related("project", "owner", "team")
+            .get(pk=issue.pk)
+        )
+        if expected_version is not None and locked.version != expected_version:
+            raise StaleIssueError(
+                "Someone else changed this issue while you were editing it. "
+                "Reload the page to see their changes, then apply yours again."
+            )
+        changed: list[tuple[str, Any, Any]] = []
+        for field, new in changes.items():
+            if field == "labels":
+                old = set(locked.labels.all())
+                new = set(new)
+            else:
+                old = getattr(locked, field)
+            if old != new:
+                changed.append((field, old, new))
+        if not changed:
+            return []
+
+        sla_fields = {f: new for f, _old, new in changed if f in ("priority", "severity")}
+        needs_reason = bool(sla_fields) and sla_change_needs_reason(
+            locked,
+            priority=sla_fields.get("priority", locked.priority),
+            severity=sla_fields.get("severity", locked.severity),
+        )
+        if needs_reason and not reason.strip():
+            raise ReasonRequiredError(
+                "This change moves the SLA deadline: say why.", field="reason"
+            )
+
+        plain = [f for f, _o, _n in changed if f != "labels"]
+        for field, _old, new in changed:
+            if field != "labels":
+                setattr(locked, field, new)
+        locked.version += 1
+        locked.save(update_fields=[*plain, "version", "updated_at"])
+        for field, old, new in changed:
+            if field == "labels":
+                locked.labels.set(new)
+            data: dict[str, Any] = {}
+            if field == "owner":
+                data = {"owner_id": new.pk if new else None}
+            elif field in ("priority", "severity") and needs_reason:
+                data = {"reason": reason}
+            record_event(
+                locked,
+                EventKind.CHANGED,
+                actor=actor,
+                field=field,
+                old=_display(locked, field, old),
+                new=_display(locked, field, new),
+                data=data,
+            )
+        if "owner" in plain and locked.owner is not None:
+            _watch(locked, locked.owner, actor=actor, automatic=True)
+        if {"title", "description"} & set(plain):
+            refresh_search_vectors([locked.pk])
+        if sla_fields:
+            recompute_sla(locked, actor=actor, reason=reason)
+    # The caller's object now reflects the saved row.
+    for field in plain:
+        setattr(issue, field, getattr(locked, field))
+    issue.version = locked.version
+    issue.updated_at = locked.updated_at
+    return [f for f, _o, _n in changed]
+
+
+def add_label(issue: Issue, *, actor, name: str) -> Label:
+    """Add a label (created in the issue's project if new) through `update_issue`."""
+    name = name.strip()
+    if not name:
+        raise IssueError("Give the label a name.", field="label")
+    if len(name) > 50:
+        raise IssueError("Label names are at most 50 characters.", field="label")
+    label, _ = Label.objects.get_or_create(project=issue.project, name=name)
+    update_issue(issue, actor=actor, changes={"labels": {*issue.labels.all(), label}})
+    return label
+
+
+def _touch(issue: Issue) -> None:
+    # Activity moves the issue up the list without bumping the edit version.
+    Issue.objects.filter(pk=issue.pk).update(updated_at=timezone.now())
+
+
+@contextmanager
+def _atomic_with_files() -> Iterator[list[Attachment]]:
+    """A transaction whose stored files are deleted again when it fails (storage is not
+    transactional). Yields the list `_store_attachment` appends to."""
+    stored: list[Attachment] = []
+    try:
+        with transaction.atomic():
+            yield stored
+    except BaseException:
+        for attachment in stored:
+            attachment.file.delete(save=False)
+        raise
+
+
+def _check_upload(upload: UploadedFile) -> None:
+    if upload.size is not None and upload.size > settings.ATTACHMENT_MAX_BYTES:
+        limit_mb = settings.ATTACHMENT_MAX_BYTES / (1024 * 1024)
+        raise IssueError(f"Files may be at most {limit_mb:.0f} MB.", field="file")
+    if not upload.name:
+        raise IssueError("The file needs a name.", field="file")
+
+
+def _store_attachment(
+    issue: Issue,
+    upload: UploadedFile,
+    *,
+    actor,
+    comment: Comment | None,
+    stored: list[Attachment],
+) -> Attachment:
+    filename = (upload.name or "file").replace("\\", "/").rsplit("/", 1)[-1][:200]
+    attachment = Attachment(
+        issue=issue, comment=comment, uploaded_by=actor, filename=filename, size=upload.size or 0
+    )
+    attachment.file.save(upload.name or "file", upload, save=False)
+    stored.append(attachment)
+    attachment.save()
+    record_event(
+        issue,
+        EventKind.ATTACHED,
+        actor=actor,
+        new=filename,
+        data={"attachment_id": attachment.pk, "comment_id": comment.pk if comment else None},
+    )
+    return attachment
+
+
+def add_attachment(issue: Issue, *, actor, upload: UploadedFile) -> Attachment:
+    """Attach a file to the issue (size checked, stored through Django's storage API)."""
+    _check_upload(upload)
+    with _atomic_with_files() as stored:
+        attachment = _store_attachment(issue, upload, actor=actor, comment=None, stored=stored)
+        _touch(issue)
+    return attachment
+
+
+def add_comment(
+    issue: Issue, *, author, body: str, attachments: Iterable[UploadedFile] = ()
+) -> Comment:
+    """Comment on an issue. `@username` of project members become links and are recorded in the
+    COMMENTED event (data: comment_id, mentions) for the notifications outbox."""
+    body = body.strip()
+    uploads = list(attachments)
+    if not body and not uploads:
+        raise IssueError("Write a comment or attach a file.", field="body")
+    for upload in uploads:
+        _check_upload(upload)
+    names = mentioned_usernames(body)
+    mentioned = list(
+        issue.project.memberships.filter(
+            user__username__in=names, user__is_active=True
+        ).values_list("user__username", "user_id")
+    )
+    with _atomic_with_files() as stored:
+        comment = Comment.objects.create(
+            issue=issue,
+            author=author,
+            body=body,
+            body_html=render_markdown(body, mentions=mentioned),
+        )
+        mention_ids = [user_id for _name, user_id in mentioned]
+        if mention_ids:
+            comment.mentions.add(*mention_ids)
+        record_event(
+            issue,
+            EventKind.COMMENTED,
+            actor=author,
+            data={"comment_id": comment.pk, "mentions": mention_ids},
+        )
+        for upload in uploads:
+            _store_attachment(issue, upload, actor=author, comment=comment, stored=stored)
+        _touch(issue)
+        refresh_search_vectors([issue.pk])
+    return comment
+
+
+def watch_issue(issue: Issue, *, user) -> bool:
+    """Start watching; False when already watching."""
+    with transaction.atomic():
+        return _watch(issue, user, actor=user, automatic=False)
+
+
+def unwatch_issue(issue: Issue, *, user) -> bool:
+    """Stop watching; False when not watching."""
+    with transaction.atomic():
+        if not issue.watchers.filter(pk=user.pk).exists():
+            return False
+        issue.watchers.remove(user)
+        record_event(
+            issue, EventKind.UNWATCHED, actor=user, old=user.username, data={"user_id": user.pk}
+        )
+    return True
+
+
+def link_issues(issue: Issue, *, target: Issue, kind: str, actor) -> IssueLink:
+    """Link two issues; recorded on both. The caller fetched `target` through the access
+    selector."""
+    if kind not in LinkKind.values:
+        raise IssueError("Choose a kind of link.", field="kind")
+    if target.pk == issue.pk:
+        raise IssueError("An issue cannot be linked to itself.", field="target")
+    with transaction.atomic():
+        same = Q(source=issue, target=target, kind=kind)
+        if kind == LinkKind.RELATES:
+            same |= Q(source=target, target=issue, kind=kind)
+        if IssueLink.objects.filter(same).exists():
+            raise IssueError(f"{issue.key} already {LinkKind(kind).label} {target.key}.")
+        link = IssueLink.objects.create(source=issue, target=target, kind=kind, created_by=actor)
+        data = {"link_id": link.pk, "kind": kind, "source": issue.key, "target": target.key}
+        record_event(issue, EventKind.LINKED, actor=actor, field=kind, new=target.key, data=data)
+        record_event(target, EventKind.LINKED, actor=actor, field=kind, new=issue.key, data=data)
+    return link
+
+
+def unlink_issues(link: IssueLink, *, actor) -> None:
+    """Remove a link; recorded on both issues."""
+    with transaction.atomic():
+        source, target = link.source, link.target
+        data = {"link_id": link.pk, "kind": link.kind, "source": source.key, "target": target.key}
+        link.delete()
+        record_event(
+            source, EventKind.UNLINKED, actor=actor, field=link.kind, old=target.key, data=data
+        )
+        record_event(
+            target, EventKind.UNLINKED, actor=actor, field=link.kind, old=source.key, data=data
+        )
+
+
+def bulk_update_issues(
+    issues: Iterable[Issue],
+    *,
+    actor,
+    owner=None,
+    unassign: bool = False,
+    priority: int | None = None,
+    severity: int | None = None,
+    label: str = "",
+    reason: str = "",
+) -> int:
+    """Apply the same change to several issues through the single-edit services, all or nothing.
+    Raises IssueError naming the first issue that refused."""
+    changes: dict[str, Any] = {}
+    if unassign:
+        changes["owner"] = None
+    elif owner is not None:
+        changes["owner"] = owner
+    if priority is not None:
+        changes["priority"] = priority
+    if severity is not None:
+        changes["severity"] = severity
+    if not changes and not label:
+        raise IssueError("Choose what to change.")
+    count = 0
+    with transaction.atomic():
+        for issue in issues:
+            try:
+                if changes:
+                    update_issue(issue, actor=actor, changes=changes, reason=reason)
+                if label:
+                    add_label(issue, actor=actor, name=label)
+            except IssueError as error:
+                raise type(error)(f"{issue.key}: {error}", field=error.field) from error
+            count += 1
+    return count
+
+
+def save_filter(user, *, name: str, query: str) -> SavedFilter:
+    """Save (or overwrite) a named list view for this user."""
+    name = name.strip()
+    if not name:
+        raise IssueError("Give the filter a name.", field="name")
+    query = query.lstrip("?")[:1000]
+    saved, _ = SavedFilter.objects.update_or_create(
+        user=user, name=name[:80], defaults={"query": query}
+    )
+    return saved
+
+
+def delete_saved_filter(saved: SavedFilter, *, user) -> None:
+    if saved.user_id != user.pk:
+        raise IssueError("Not your filter.")
+    saved.delete()

@@ -1,17 +1,501 @@
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+"""Issue pages. Thin: fetch through the access selectors, GET renders, POST calls one service."""
 
-from .selectors import get_issue_for_user, issues_visible_to
+import csv
+import mimetypes
+import re
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.functional import cached_property
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from projects.selectors import get_project_for_user, projects_visible_to
+
+from .filters import IssueFilter
+from .forms import (
+    AttachmentForm,
+    BulkForm,
+    CommentForm,
+    IssueCreateForm,
+    IssueEditForm,
+    LinkForm,
+    SaveFilterForm,
+)
+from .models import OPEN_STATUSES, Attachment, Issue, IssueLink, SavedFilter
+from .selectors import (
+    get_issue_for_user,
+    issue_page_data,
+    issues_visible_to,
+    parse_issue_key,
+    saved_filters_of,
+    similar_issues,
+)
+from .services import (
+    IssueError,
+    add_attachment,
+    add_comment,
+    bulk_update_issues,
+    create_issue,
+    delete_saved_filter,
+    link_issues,
+    save_filter,
+    unlink_issues,
+    unwatch_issue,
+    update_issue,
+    watch_issue,
+)
+
+KEY_RE = re.compile(r"^\s*[A-Za-z][A-Za-z0-9]{1,9}-\d+\s*$")
+PAGE_SIZES = (25, 50, 100)
+BUILTIN_FILTERS = [
+    ("My open issues", urlencode({"owner": "me", "status": list(OPEN_STATUSES)}, doseq=True)),
+    ("Reported by me", "reporter=me"),
+    (
+        "Unassigned critical",
+        urlencode(
+            {"owner": "unassigned", "severity": 4, "status": list(OPEN_STATUSES)}, doseq=True
+        ),
+    ),
+    ("SLA breached", "sla=breached"),
+]
+
+
+def _people(user) -> list[tuple[int, str]]:
+    return list(
+        get_user_model()
+        .objects.filter(memberships__project__in=projects_visible_to(user))
+        .distinct()
+        .order_by("username")
+        .values_list("pk", "username")
+    )
+
+
+class CappedPaginator(Paginator):
+    """Counts at most COUNT_CAP rows: an exact COUNT(*) over 100,000 issues costs more than the
+    page itself. Past the cap the list says "10,000+" and offers pages up to it."""
+
+    COUNT_CAP = 10_000
+
+    @cached_property
+    def _limited_count(self) -> int:
+        # No ORDER BY and no rank: only whether there are more than COUNT_CAP rows matters.
+        return self.object_list.order_by().values("pk")[: self.COUNT_CAP + 1].count()
+
+    @cached_property
+    def count(self) -> int:
+        return min(self._limited_count, self.COUNT_CAP)
+
+    @property
+    def capped(self) -> bool:
+        return self._limited_count > self.COUNT_CAP
+
+
+def _filtered(request: HttpRequest) -> IssueFilter:
+    base = (
+        issues_visible_to(request.user)
+        .select_related("owner", "reporter", "team")
+        .defer("description", "resolution_summary", "lessons_learned")
+    )
+    return IssueFilter(request.GET, queryset=base, request=request)
+
+
+def _safe_next(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return fallback
 
 
 @login_required
 def issue_list(request: HttpRequest) -> HttpResponse:
-    issues = issues_visible_to(request.user).select_related("owner")[:100]
-    return render(request, "issues/list.html", {"issues": issues})
+    q = request.GET.get("q", "")
+    if KEY_RE.match(q):
+        project_key, number = parse_issue_key(q) or ("", 0)
+        issue = (
+            issues_visible_to(request.user)
+            .filter(project__key=project_key, number=number)
+            .only("pk", "number", "project__key")
+            .first()
+        )
+        if issue is not None:
+            return redirect(issue)
+    filterset = _filtered(request)
+    try:
+        per_page = int(request.GET.get("per_page", 50))
+    except ValueError:
+        per_page = 50
+    per_page = per_page if per_page in PAGE_SIZES else 50
+    issues = (
+        filterset.qs.prefetch_related("labels") if filterset.is_valid() else Issue.objects.none()
+    )
+    page = CappedPaginator(issues, per_page).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "issues/list.html",
+        {
+            "filter": filterset,
+            "page": page,
+            "query": query.urlencode(),
+            "saved_filters": saved_filters_of(request.user),
+            "builtin_filters": BUILTIN_FILTERS,
+            "bulk_form": BulkForm(issue_ids=[], people=filterset.people),
+            "per_page": per_page,
+            "page_sizes": PAGE_SIZES,
+        },
+    )
+
+
+def _csv_cell(value) -> str:
+    # Spreadsheets run cells starting with these as formulas: defuse them.
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@login_required
+def issue_export(request: HttpRequest) -> HttpResponse:
+    """CSV of exactly the filtered list (all pages), streamed."""
+    filterset = _filtered(request)
+    if not filterset.is_valid():
+        messages.error(request, "Fix the filters before exporting.")
+        return redirect(f"{reverse('issue_list')}?{request.GET.urlencode()}")
+    issues = filterset.qs.prefetch_related("labels")
+    header = [
+        "key", "title", "type", "priority", "severity", "status", "owner", "reporter", "team",
+        "labels", "environment", "affected_version", "created_at", "updated_at",
+        "resolution_due_at",
+    ]  # fmt: skip
+
+    def rows():
+        writer = csv.writer(_Echo())
+        yield writer.writerow(header)
+        for issue in issues.iterator(chunk_size=2000):
+            yield writer.writerow(
+                _csv_cell(v)
+                for v in (
+                    issue.key,
+                    issue.title,
+                    issue.get_type_display(),
+                    issue.get_priority_display(),
+                    issue.get_severity_display(),
+                    issue.get_status_display(),
+                    issue.owner.username if issue.owner else "",
+                    issue.reporter.username,
+                    issue.team.name if issue.team else "",
+                    ", ".join(label.name for label in issue.labels.all()),
+                    issue.environment,
+                    issue.affected_version,
+                    issue.created_at.isoformat(),
+                    issue.updated_at.isoformat(),
+                    issue.resolution_due_at.isoformat() if issue.resolution_due_at else "",
+                )
+            )
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="issues.csv"'
+    return response
+
+
+@login_required
+@require_POST
+def issue_bulk(request: HttpRequest) -> HttpResponse:
+    back = _safe_next(request, reverse("issue_list"))
+    visible = issues_visible_to(request.user)
+    ids = [int(pk) for pk in request.POST.getlist("issues") if pk.isdigit()]
+    people = _people(request.user)
+    form = BulkForm(request.POST, issue_ids=ids, people=people)
+    if not ids:
+        messages.error(request, "Select at least one issue.")
+        return HttpResponseRedirect(back)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return HttpResponseRedirect(back)
+    owner_choice = form.cleaned_data["owner"]
+    owner = None
+    if owner_choice and owner_choice != "unassigned":
+        owner = get_user_model().objects.filter(pk=int(owner_choice)).first()
+    issues = list(visible.filter(pk__in=ids).select_related("owner", "team").order_by("pk"))
+    try:
+        count = bulk_update_issues(
+            issues,
+            actor=request.user,
+            owner=owner,
+            unassign=owner_choice == "unassigned",
+            priority=form.cleaned_data["priority"],
+            severity=form.cleaned_data["severity"],
+            label=form.cleaned_data["label"],
+            reason=form.cleaned_data["reason"],
+        )
+    except IssueError as error:
+        messages.error(request, f"Nothing was changed. {error}")
+    else:
+        messages.success(request, f"Updated {count} issue{'s' if count != 1 else ''}.")
+    return HttpResponseRedirect(back)
+
+
+def _render_new(request: HttpRequest, form: IssueCreateForm, project=None, status: int = 200):
+    similar = []
+    chosen = getattr(form, "cleaned_data", {}).get("project")
+    if chosen is not None:
+        similar = similar_issues(request.user, chosen, form.data.get("title", ""))
+    return render(
+        request,
+        "issues/new.html",
+        {"form": form, "project": project, "similar": similar},
+        status=status,
+    )
+
+
+@login_required
+def issue_new(request: HttpRequest, project_key: str | None = None) -> HttpResponse:
+    project = get_project_for_user(request.user, project_key) if project_key else None
+    initial = {"project": project} if project else {}
+    if request.method != "POST":
+        return _render_new(request, IssueCreateForm(user=request.user, initial=initial), project)
+    form = IssueCreateForm(request.POST, request.FILES, user=request.user, initial=initial)
+    if not form.is_valid():
+        return _render_new(request, form, project, status=400)
+    data = form.cleaned_data
+    try:
+        issue = create_issue(
+            data["project"],
+            reporter=request.user,
+            title=data["title"],
+            description=data["description"],
+            type=data["type"],
+            priority=data["priority"],
+            severity=data["severity"],
+            owner=data["owner"],
+            team=data["team"],
+            environment=data["environment"],
+            affected_version=data["affected_version"],
+            labels=data["labels"],
+            attachments=[data["attachment"]] if data.get("attachment") else [],
+        )
+    except IssueError as error:
+        form.add_error(error.field if error.field in form.fields else None, str(error))
+        return _render_new(request, form, project, status=400)
+    messages.success(request, f"Filed {issue.key}.")
+    return redirect(issue)
+
+
+@login_required
+def issue_similar(request: HttpRequest) -> HttpResponse:
+    """Likely duplicates for the new-issue form (htmx partial)."""
+    project_id = request.GET.get("project", "")
+    project = (
+        projects_visible_to(request.user).filter(pk=int(project_id)).first()
+        if project_id.isdigit()
+        else None
+    )
+    text = f"{request.GET.get('title', '')} {request.GET.get('description', '')}"
+    similar = similar_issues(request.user, project, text) if project else []
+    return render(request, "issues/_similar.html", {"similar": similar})
+
+
+def _render_detail(request: HttpRequest, issue, *, status: int = 200, **forms) -> HttpResponse:
+    context = {
+        "issue": issue,
+        "comment_form": forms.get("comment_form") or CommentForm(),
+        "attachment_form": forms.get("attachment_form") or AttachmentForm(),
+        "link_form": forms.get("link_form") or LinkForm(),
+        **issue_page_data(issue, request.user),
+    }
+    return render(request, "issues/detail.html", context, status=status)
 
 
 @login_required
 def issue_detail(request: HttpRequest, key: str) -> HttpResponse:
     issue = get_issue_for_user(request.user, key)
-    return render(request, "issues/detail.html", {"issue": issue})
+    return _render_detail(request, issue)
+
+
+@login_required
+def issue_edit(request: HttpRequest, key: str) -> HttpResponse:
+    issue = get_issue_for_user(request.user, key)
+    if request.method != "POST":
+        initial = {f: getattr(issue, f) for f in IssueEditForm.base_fields if hasattr(issue, f)}
+        initial["labels"] = list(issue.labels.all())
+        form = IssueEditForm(initial=initial, issue=issue)
+        return render(request, "issues/edit.html", {"issue": issue, "form": form})
+    form = IssueEditForm(request.POST, issue=issue)
+    if form.is_valid():
+        try:
+            changed = update_issue(
+                issue,
+                actor=request.user,
+                changes=form.changes(),
+                expected_version=form.cleaned_data["version"],
+                reason=form.cleaned_data["reason"],
+            )
+        except IssueError as error:
+            form.add_error(error.field if error.field in form.fields else None, str(error))
+        else:
+            if changed:
+                messages.success(request, f"Saved {issue.key}.")
+            else:
+                messages.info(request, "Nothing changed.")
+            return redirect(issue)
+    return render(request, "issues/edit.html", {"issue": issue, "form": form}, status=400)
+
+
+@login_required
+@require_POST
+def issue_comment(request: HttpRequest, key: str) -> HttpResponse:
+    issue = get_issue_for_user(request.user, key)
+    form = CommentForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            comment = add_comment(
+                issue,
+                author=request.user,
+                body=form.cleaned_data["body"],
+                attachments=form.cleaned_data["files"],
+            )
+        except IssueError as error:
+            form.add_error(error.field if error.field in form.fields else None, str(error))
+        else:
+            return redirect(f"{issue.get_absolute_url()}#comment-{comment.pk}")
+    return _render_detail(request, issue, comment_form=form, status=400)
+
+
+@login_required
+@require_POST
+def issue_attach(request: HttpRequest, key: str) -> HttpResponse:
+    issue = get_issue_for_user(request.user, key)
+    form = AttachmentForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            attachment = add_attachment(issue, actor=request.user, upload=form.cleaned_data["file"])
+        except IssueError as error:
+            form.add_error("file", str(error))
+        else:
+            messages.success(request, f"Attached {attachment.filename}.")
+            return redirect(issue)
+    return _render_detail(request, issue, attachment_form=form, status=400)
+
+
+# Served inline-safe types keep their type; anything else (HTML, SVG, scripts) is a byte stream.
+SAFE_CONTENT_TYPES = {
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "application/pdf",
+    "text/plain",
+    "text/csv",
+    "application/zip",
+    "application/json",
+}
+
+
+@login_required
+def attachment_download(request: HttpRequest, key: str, pk: int) -> FileResponse:
+    issue = get_issue_for_user(request.user, key)
+    attachment = get_object_or_404(Attachment, pk=pk, issue=issue)
+    guessed, _ = mimetypes.guess_type(attachment.filename)
+    content_type = guessed if guessed in SAFE_CONTENT_TYPES else "application/octet-stream"
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError:
+        raise Http404("The file is missing.") from None
+    response = FileResponse(
+        handle, as_attachment=True, filename=attachment.filename, content_type=content_type
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@login_required
+@require_POST
+def issue_watch(request: HttpRequest, key: str) -> HttpResponse:
+    issue = get_issue_for_user(request.user, key)
+    if request.POST.get("action") == "unwatch":
+        unwatch_issue(issue, user=request.user)
+        messages.info(request, f"You no longer watch {issue.key}.")
+    else:
+        watch_issue(issue, user=request.user)
+        messages.success(request, f"You now watch {issue.key}.")
+    return redirect(issue)
+
+
+@login_required
+@require_POST
+def issue_link(request: HttpRequest, key: str) -> HttpResponse:
+    issue = get_issue_for_user(request.user, key)
+    form = LinkForm(request.POST)
+    if form.is_valid():
+        try:
+            target = get_issue_for_user(request.user, form.cleaned_data["target"])
+        except Http404:
+            form.add_error("target", "No issue with this key that you can see.")
+        else:
+            try:
+                link_issues(
+                    issue, target=target, kind=form.cleaned_data["kind"], actor=request.user
+                )
+            except IssueError as error:
+                form.add_error(error.field if error.field in form.fields else None, str(error))
+            else:
+                messages.success(request, f"Linked {issue.key} and {target.key}.")
+                return redirect(issue)
+    return _render_detail(request, issue, link_form=form, status=400)
+
+
+@login_required
+@require_POST
+def issue_unlink(request: HttpRequest, key: str, pk: int) -> HttpResponse:
+    issue = get_issue_for_user(request.user, key)
+    link = get_object_or_404(
+        IssueLink.objects.select_related("source__project", "target__project"), pk=pk
+    )
+    if issue.pk not in (link.source_id, link.target_id):
+        raise Http404("No such link.")
+    unlink_issues(link, actor=request.user)
+    messages.info(request, "Link removed.")
+    return redirect(issue)
+
+
+@login_required
+@require_POST
+def filter_save(request: HttpRequest) -> HttpResponse:
+    form = SaveFilterForm(request.POST)
+    query = request.POST.get("query", "")
+    if form.is_valid():
+        save_filter(request.user, name=form.cleaned_data["name"], query=form.cleaned_data["query"])
+        messages.success(request, f"Saved the filter “{form.cleaned_data['name']}”.")
+    else:
+        messages.error(request, "Give the filter a name (at most 80 characters).")
+    return redirect(f"{reverse('issue_list')}?{query.lstrip('?')}")
+
+
+@login_required
+@require_POST
+def filter_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    saved = get_object_or_404(SavedFilter, pk=pk, user=request.user)
+    delete_saved_filter(saved, user=request.user)
+    messages.info(request, f"Deleted the filter “{saved.name}”.")
+    return redirect("issue_list")

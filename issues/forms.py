@@ -1,0 +1,223 @@
+"""Forms validate input and hand clean values to the services; they never save themselves."""
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from projects.models import Project, Team
+from projects.selectors import projects_visible_to
+
+from .models import IssueType, Label, LinkKind, Priority, Severity
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    widget = MultipleFileInput
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(d, initial) for d in data if d]
+        return [single(data, initial)] if data else []
+
+
+def _check_size(upload) -> None:
+    if upload is not None and upload.size > settings.ATTACHMENT_MAX_BYTES:
+        limit_mb = settings.ATTACHMENT_MAX_BYTES / (1024 * 1024)
+        raise forms.ValidationError(
+            f"“{upload.name}” is too large: files may be at most {limit_mb:.0f} MB."
+        )
+
+
+def _members():
+    return get_user_model().objects.filter(is_active=True).order_by("username")
+
+
+class IssueFieldsForm(forms.Form):
+    """The fields shared by the new and edit forms (never the status: workflows owns it)."""
+
+    title = forms.CharField(max_length=200)
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 8}),
+        required=False,
+        help_text="Markdown. HTML is stripped to a safe subset.",
+    )
+    type = forms.ChoiceField(choices=IssueType.choices, initial=IssueType.BUG)
+    priority = forms.TypedChoiceField(choices=Priority.choices, coerce=int, initial=Priority.MEDIUM)
+    severity = forms.TypedChoiceField(choices=Severity.choices, coerce=int, initial=Severity.MINOR)
+    owner = forms.ModelChoiceField(queryset=None, required=False, empty_label="Unassigned")
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.all(), required=False, empty_label="No team"
+    )
+    labels = forms.ModelMultipleChoiceField(queryset=None, required=False)
+    environment = forms.CharField(max_length=120, required=False)
+    affected_version = forms.CharField(max_length=60, required=False)
+
+    def _limit_to_projects(self, projects) -> None:
+        self.fields["owner"].queryset = (
+            _members().filter(memberships__project__in=projects).distinct()
+        )
+        self.fields["labels"].queryset = Label.objects.filter(project__in=projects)
+
+    def clean_title(self):
+        title = self.cleaned_data["title"].strip()
+        if not title:
+            raise forms.ValidationError("A title is required.")
+        return title
+
+    def _check_project_fit(self, project: Project) -> None:
+        owner = self.cleaned_data.get("owner")
+        if owner is not None and not owner.memberships.filter(project=project).exists():
+            self.add_error("owner", f"{owner} is not a member of {project.key}.")
+        labels = self.cleaned_data.get("labels") or []
+        if any(label.project_id != project.pk for label in labels):
+            self.add_error("labels", f"Choose labels of {project.key}.")
+
+
+class IssueCreateForm(IssueFieldsForm):
+    project = forms.ModelChoiceField(queryset=None, empty_label="Choose a project")
+    attachment = forms.FileField(required=False, help_text="Optional file.")
+
+    field_order = ["project", "title", "description"]
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        projects = projects_visible_to(user).active()
+        self.fields["project"].queryset = projects
+        self._limit_to_projects(projects)
+        # Likely duplicates appear under the title while typing (htmx; the form works without).
+        self.fields["title"].widget.attrs.update(
+            {
+                "hx-get": reverse("issue_similar"),
+                "hx-trigger": "input changed delay:400ms, change",
+                "hx-target": "#similar",
+                "hx-include": "[name=project]",
+                "autocomplete": "off",
+            }
+        )
+
+    def clean_attachment(self):
+        upload = self.cleaned_data.get("attachment")
+        _check_size(upload)
+        return upload
+
+    def clean(self):
+        cleaned = super().clean()
+        project = cleaned.get("project")
+        if project is not None:
+            self._check_project_fit(project)
+        return cleaned
+
+
+class IssueEditForm(IssueFieldsForm):
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    reason = forms.CharField(
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Needed when a priority or severity change moves the SLA deadline.",
+    )
+
+    def __init__(self, *args, issue, **kwargs):
+        self.issue = issue
+        super().__init__(*args, **kwargs)
+        self._limit_to_projects([issue.project])
+
+    def clean(self):
+        from workflows.services import sla_change_needs_reason
+
+        cleaned = super().clean()
+        self._check_project_fit(self.issue.project)
+        priority = cleaned.get("priority", self.issue.priority)
+        severity = cleaned.get("severity", self.issue.severity)
+        moved = priority != self.issue.priority or severity != self.issue.severity
+        if (
+            moved
+            and not cleaned.get("reason", "").strip()
+            and sla_change_needs_reason(self.issue, priority=priority, severity=severity)
+        ):
+            self.add_error("reason", "This change moves the SLA deadline: say why.")
+        return cleaned
+
+    def changes(self) -> dict:
+        fields = [f for f in self.fields if f not in ("version", "reason")]
+        return {f: self.cleaned_data[f] for f in fields}
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(
+        label="Comment",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "Markdown; @username mentions"}),
+    )
+    files = MultipleFileField(required=False, label="Attach files")
+
+    def clean_files(self):
+        files = self.cleaned_data.get("files") or []
+        for upload in files:
+            _check_size(upload)
+        return files
+
+    def clean(self):
+        cleaned = super().clean()
+        if not (cleaned.get("body") or "").strip() and not cleaned.get("files"):
+            self.add_error("body", "Write a comment or attach a file.")
+        return cleaned
+
+
+class AttachmentForm(forms.Form):
+    file = forms.FileField()
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        _check_size(upload)
+        return upload
+
+
+class LinkForm(forms.Form):
+    kind = forms.ChoiceField(choices=LinkKind.choices)
+    target = forms.CharField(
+        max_length=30, label="Issue key", widget=forms.TextInput(attrs={"placeholder": "WEB-42"})
+    )
+
+
+class BulkForm(forms.Form):
+    issues = forms.TypedMultipleChoiceField(coerce=int, choices=[], label="Selected issues")
+    owner = forms.ChoiceField(required=False, choices=[])
+    priority = forms.TypedChoiceField(
+        choices=[("", "—"), *Priority.choices], coerce=int, required=False, empty_value=None
+    )
+    severity = forms.TypedChoiceField(
+        choices=[("", "—"), *Severity.choices], coerce=int, required=False, empty_value=None
+    )
+    label = forms.CharField(max_length=50, required=False)
+    reason = forms.CharField(max_length=500, required=False)
+
+    def __init__(self, *args, issue_ids, people, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["issues"].choices = [(pk, pk) for pk in issue_ids]
+        self.fields["owner"].choices = [
+            ("", "—"),
+            ("unassigned", "Unassigned"),
+            *[(str(pk), name) for pk, name in people],
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        if not (
+            cleaned.get("owner")
+            or cleaned.get("priority")
+            or cleaned.get("severity")
+            or (cleaned.get("label") or "").strip()
+        ):
+            raise forms.ValidationError("Choose what to change for the selected issues.")
+        return cleaned
+
+
+class SaveFilterForm(forms.Form):
+    name = forms.CharField(max_length=80)
+    query = forms.CharField(max_length=1000, required=False)

@@ -1,0 +1,290 @@
+"""The issue list: filters, search, sort, pagination, CSV, bulk actions, saved filters."""
+
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+
+from issues.models import EventKind, IssueEvent, Label, SavedFilter
+from issues.services import add_comment
+from tests.factories import make_issue
+
+pytestmark = pytest.mark.django_db
+
+
+def _keys(response) -> list[str]:
+    return [issue.key for issue in response.context["page"].object_list]
+
+
+@pytest.fixture
+def issues(project, reporter, developer, team):
+    return {
+        "checkout": make_issue(
+            project, reporter, title="Checkout times out", priority=3, severity=4, owner=developer
+        ),
+        "badge": make_issue(project, reporter, title="Cart badge stale", priority=1, severity=2),
+        "login": make_issue(
+            project, developer, title="Login misaligned", priority=2, severity=1, team=team
+        ),
+    }
+
+
+def test_filters_combine_and_stay_in_the_query_string(client, issues, reporter, developer):
+    client.force_login(developer)
+    url = reverse("issue_list")
+    assert _keys(client.get(url, {"priority": [3]})) == ["WEB-1"]
+    assert sorted(_keys(client.get(url, {"priority": [1, 3]}))) == ["WEB-1", "WEB-2"]
+    assert _keys(client.get(url, {"owner": "me"})) == ["WEB-1"]
+    assert sorted(_keys(client.get(url, {"owner": "unassigned"}))) == ["WEB-2", "WEB-3"]
+    assert _keys(client.get(url, {"reporter": str(developer.pk)})) == ["WEB-3"]
+    assert _keys(client.get(url, {"severity": [4], "status": ["new"]})) == ["WEB-1"]
+    assert _keys(client.get(url, {"status": ["closed"]})) == []
+    assert _keys(client.get(url, {"team": issues["login"].team_id})) == ["WEB-3"]
+    page = client.get(url, {"priority": [3]})
+    assert "Priority: High" in page.text  # an active filter chip
+    assert "Export CSV" in page.text and "priority=3" in page.text
+
+
+def test_label_and_date_filters(client, issues, developer):
+    from issues.services import add_label
+
+    add_label(issues["badge"], actor=developer, name="frontend")
+    client.force_login(developer)
+    url = reverse("issue_list")
+    assert _keys(client.get(url, {"label": "Frontend"})) == ["WEB-2"]
+    assert len(_keys(client.get(url, {"created_after": "2000-01-01"}))) == 3
+    assert _keys(client.get(url, {"updated_before": "2000-01-01"})) == []
+
+
+def test_bad_filter_values_are_explained_not_a_500(client, issues, developer):
+    client.force_login(developer)
+    response = client.get(reverse("issue_list"), {"priority": ["9"], "created_after": "nope"})
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.text
+    assert "Enter a valid date." in response.text
+
+
+def test_sla_state_filter_uses_workflows_rule(client, issues, developer):
+    client.force_login(developer)
+    response = client.get(reverse("issue_list"), {"sla": "breached"})
+    assert response.status_code == 200
+    assert _keys(response) == []
+
+
+def test_text_search_covers_title_description_and_comments(client, project, issues, developer):
+    add_comment(issues["badge"], author=developer, body="Reproduced with the PayPal sandbox")
+    make_issue(project, developer, title="Other", description="The paypal button is grey")
+    client.force_login(developer)
+    url = reverse("issue_list")
+    assert _keys(client.get(url, {"q": "checkout"})) == ["WEB-1"]
+    assert sorted(_keys(client.get(url, {"q": "paypal"}))) == ["WEB-2", "WEB-4"]
+
+
+def test_exact_key_jumps_to_the_issue(client, issues, project, other_project, outsider, developer):
+    secret = make_issue(other_project, outsider, title="Secret outage")
+    client.force_login(developer)
+    response = client.get(reverse("issue_list"), {"q": " web-2 "})
+    assert response.status_code == 302
+    assert response["Location"] == "/issues/WEB-2/"
+    response = client.get(reverse("issue_list"), {"q": secret.key})
+    assert response.status_code == 200
+    assert "Secret outage" not in response.text
+
+
+def test_sorting_by_columns(client, issues, developer):
+    client.force_login(developer)
+    url = reverse("issue_list")
+    assert _keys(client.get(url, {"sort": "priority"})) == ["WEB-2", "WEB-3", "WEB-1"]
+    assert _keys(client.get(url, {"sort": "-priority"})) == ["WEB-1", "WEB-3", "WEB-2"]
+    assert _keys(client.get(url, {"sort": "-severity"})) == ["WEB-1", "WEB-2", "WEB-3"]
+    assert _keys(client.get(url, {"sort": "key"})) == ["WEB-1", "WEB-2", "WEB-3"]
+    assert _keys(client.get(url, {"sort": "owner"}))[0] == "WEB-1"
+    assert client.get(url, {"sort": "due"}).status_code == 200
+    assert client.get(url, {"sort": "bogus"}).status_code == 200
+
+
+def test_pagination(client, project, reporter):
+    for n in range(30):
+        make_issue(project, reporter, title=f"Issue {n}")
+    client.force_login(reporter)
+    first = client.get(reverse("issue_list"), {"per_page": 25, "sort": "key"})
+    assert len(_keys(first)) == 25
+    assert "page 1 of 2" in first.text
+    second = client.get(reverse("issue_list"), {"per_page": 25, "sort": "key", "page": 2})
+    assert _keys(second) == [f"WEB-{n}" for n in range(26, 31)]
+    assert client.get(reverse("issue_list"), {"page": "999"}).status_code == 200
+
+
+def test_list_query_count_is_constant(
+    client, project, reporter, developer, team, django_assert_num_queries
+):
+    from issues.services import add_label
+
+    def page(**params):
+        return client.get(reverse("issue_list"), params)
+
+    client.force_login(reporter)
+    issue = make_issue(project, reporter, owner=developer, team=team)
+    add_label(issue, actor=reporter, name="x")
+    page()
+    # session, user, people (owner/reporter choices), count, issues, labels, nav projects,
+    # saved filters, project choices, teams
+    with django_assert_num_queries(10):
+        page()
+    for n in range(40):
+        i = make_issue(project, reporter, owner=developer, team=team, priority=3)
+        add_label(i, actor=reporter, name=f"l{n % 5}")
+    with django_assert_num_queries(10):
+        page()
+    with django_assert_num_queries(10):
+        page(priority=3, status="new", owner=developer.pk, sort="due", q="broken", per_page=100)
+
+
+def test_list_and_csv_never_show_other_projects(client, issues, other_project, outsider, reporter):
+    make_issue(other_project, outsider, title="Secret outage in payments")
+    client.force_login(reporter)
+    for params in ({}, {"q": "Secret"}, {"project": other_project.pk}):
+        listing = client.get(reverse("issue_list"), params)
+        assert "Secret outage" not in listing.text
+        export = client.get(reverse("issue_export"), params)
+        if export.status_code == 200:
+            assert b"Secret outage" not in b"".join(export.streaming_content)
+        else:  # an invalid filter (a project you cannot see) goes back to the list
+            assert export.status_code == 302
+
+
+def test_csv_exports_exactly_the_filtered_list(client, project, reporter):
+    for n in range(3):
+        make_issue(project, reporter, title=f"High {n}", priority=3)
+    make_issue(project, reporter, title="=HYPERLINK(evil)", priority=1)
+    client.force_login(reporter)
+    response = client.get(reverse("issue_export"), {"priority": 3, "per_page": 25, "page": 1})
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0][:3] == ["key", "title", "type"]
+    assert sorted(r[0] for r in rows[1:]) == ["WEB-1", "WEB-2", "WEB-3"]
+    low = client.get(reverse("issue_export"), {"priority": 1})
+    body = b"".join(low.streaming_content).decode()
+    assert "'=HYPERLINK(evil)" in body  # formulas are defused
+
+
+def test_bulk_actions_go_through_the_same_rules_and_audit(
+    client, issues, project, developer, tester
+):
+    client.force_login(developer)
+    ids = [issues["badge"].pk, issues["login"].pk]
+    response = client.post(
+        reverse("issue_bulk"),
+        {
+            "issues": ids,
+            "owner": str(tester.pk),
+            "priority": 3,
+            "label": "triaged",
+            "next": "/issues/?priority=3",
+        },
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/issues/?priority=3"
+    for key in ("badge", "login"):
+        issue = issues[key]
+        issue.refresh_from_db()
+        assert (issue.owner, issue.priority) == (tester, 3)
+        assert [label.name for label in issue.labels.all()] == ["triaged"]
+        assert tester in issue.watchers.all()
+        fields = set(
+            IssueEvent.objects.filter(issue=issue, kind=EventKind.CHANGED).values_list(
+                "field", flat=True
+            )
+        )
+        assert fields == {"owner", "priority", "labels"}
+    assert Label.objects.filter(name="triaged").count() == 1
+
+
+def test_bulk_is_all_or_nothing_and_ignores_invisible_issues(
+    client, issues, other_project, outsider, developer
+):
+    secret = make_issue(other_project, outsider)
+    client.force_login(developer)
+    # An owner who is not a member of WEB: refused, nothing changed.
+    response = client.post(
+        reverse("issue_bulk"),
+        {
+            "issues": [issues["badge"].pk, issues["login"].pk],
+            "owner": str(outsider.pk),
+            "priority": 3,
+        },
+        follow=True,
+    )
+    assert "Nothing was changed" in response.text or "Select a valid choice" in response.text
+    issues["badge"].refresh_from_db()
+    assert issues["badge"].priority == 1
+    client.post(reverse("issue_bulk"), {"issues": [secret.pk], "priority": 3})
+    secret.refresh_from_db()
+    assert secret.priority == 2
+
+
+def test_saved_filters_are_per_user(client, issues, reporter, developer):
+    client.force_login(developer)
+    client.post(reverse("issue_filter_save"), {"name": "Hot", "query": "priority=3&sort=due"})
+    saved = SavedFilter.objects.get()
+    assert (saved.user, saved.query) == (developer, "priority=3&sort=due")
+    page = client.get(reverse("issue_list"))
+    assert 'href="/issues/?priority=3&amp;sort=due">Hot</a>' in page.text
+    assert "My open issues" in page.text and "Unassigned critical" in page.text
+    client.force_login(reporter)
+    assert ">Hot</a>" not in client.get(reverse("issue_list")).text
+    assert client.post(reverse("issue_filter_delete", args=[saved.pk])).status_code == 404
+    client.force_login(developer)
+    client.post(reverse("issue_filter_delete", args=[saved.pk]))
+    assert not SavedFilter.objects.exists()
+
+
+def test_new_issue_button_and_row_links(client, issues, reporter):
+    client.force_login(reporter)
+    text = client.get(reverse("issue_list")).text
+    assert 'href="/issues/new/" data-shortcut-new' in text
+    assert 'data-row-link="/issues/WEB-1/"' in text
+
+
+def test_similar_issues_are_suggested_before_filing(
+    client, project, other_project, issues, outsider, reporter
+):
+    make_issue(other_project, outsider, title="Checkout secret outage")
+    client.force_login(reporter)
+    response = client.get(
+        reverse("issue_similar"), {"project": project.pk, "title": "checkout slow"}
+    )
+    assert "WEB-1" in response.text and "Checkout times out" in response.text
+    assert "secret" not in response.text
+    response = client.get(
+        reverse("issue_similar"), {"project": other_project.pk, "title": "checkout"}
+    )
+    assert "secret" not in response.text
+
+
+def test_huge_lists_say_more_than_instead_of_counting_everything(
+    client, project, reporter, monkeypatch
+):
+    from issues.views import CappedPaginator
+
+    monkeypatch.setattr(CappedPaginator, "COUNT_CAP", 5)
+    for _ in range(8):
+        make_issue(project, reporter)
+    client.force_login(reporter)
+    response = client.get(reverse("issue_list"), {"per_page": 25})
+    assert "More than 5 issues" in response.text
+    assert len(_keys(response)) == 5
+
+
+@pytest.mark.parametrize(
+    "q", ['a:b & | !( "unclosed', "'; DROP TABLE issues_issue; --", "ü" * 300, "-"]
+)
+def test_odd_search_input_never_breaks_the_list(client, issues, developer, q):
+    client.force_login(developer)
+    response = client.get(reverse("issue_list"), {"q": q})
+    assert response.status_code == 200
+    similar = client.get(
+        reverse("issue_similar"), {"project": issues["badge"].project_id, "title": q}
+    )
+    assert similar.status_code == 200
