@@ -208,8 +208,9 @@ def test_detail_page_query_count_is_constant(
     link_issues(issue, target=other, kind="relates", actor=reporter)
     assert count() == baseline
     # session, user, issue, comments, their attachments, events, links out/in, watchers,
-    # labels, issue attachments, navigation projects
-    with django_assert_num_queries(12):
+    # labels, issue attachments, navigation projects, unread bell; then the workflow panel
+    # (rules, role, cycles, ledger, stage periods, outcomes) and the who-is-notified preview
+    with django_assert_num_queries(27):
         client.get(issue.get_absolute_url())
 
 

@@ -134,6 +134,7 @@ def test_edit_records_each_change_with_display_values(client, project, reporter,
             owner=developer.pk,
             team=team.pk,
             labels=[label.pk],
+            reason="Customer escalation",
         ),
     )
     assert response.status_code == 302

@@ -129,15 +129,15 @@ def test_list_query_count_is_constant(
     add_label(issue, actor=reporter, name="x")
     page()
     # session, user, people (owner/reporter choices), count, issues, labels, nav projects,
-    # saved filters, project choices, teams
-    with django_assert_num_queries(10):
+    # saved filters, project choices, teams, unread notifications (bell)
+    with django_assert_num_queries(11):
         page()
     for n in range(40):
         i = make_issue(project, reporter, owner=developer, team=team, priority=3)
         add_label(i, actor=reporter, name=f"l{n % 5}")
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         page()
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         page(priority=3, status="new", owner=developer.pk, sort="due", q="broken", per_page=100)
 
 
@@ -181,6 +181,7 @@ def test_bulk_actions_go_through_the_same_rules_and_audit(
             "owner": str(tester.pk),
             "priority": 3,
             "label": "triaged",
+            "reason": "Customer escalation",
             "next": "/issues/?priority=3",
         },
     )

@@ -187,7 +187,12 @@ def test_ladder_is_configurable_but_managers_are_always_told(project, manager, d
 
 
 def test_outsider_owner_is_not_alerted(project, outsider, reporter):
+    from projects.models import Membership
+
+    # The owner has left the project since the issue was assigned.
+    Membership.objects.create(project=project, user=outsider, role="developer")
     issue = due_issue(project, reporter, owner=outsider)
+    Membership.objects.filter(project=project, user=outsider).delete()
     checkpoint(issue, due_at=timezone.now())
     assert sweep_sla().flagged == 1
     assert not Notification.objects.exists()
