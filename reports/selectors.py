@@ -321,6 +321,9 @@ def stage_medians(scope: Scope) -> list[dict[str, Any]]:
         | found.get(str(s), {})
         for s in STAGES
     ]
+    for r in rows:  # whole seconds (SQLite's julianday arithmetic is a float)
+        for k in ("mean", "median"):
+            r[k] = None if r[k] is None else float(round(r[k]))
     longest = max((r["median"] or 0 for r in rows), default=0)
     for r in rows:
         r["bottleneck"] = bool(longest) and r["median"] == longest
