@@ -151,3 +151,32 @@ def second_dev(project):
     user = UserFactory(username="devon", display_name="Devon")
     MembershipFactory(project=project, user=user, role=Role.DEVELOPER)
     return user
+
+
+FRIDAY_4PM = datetime(2026, 11, 13, 16, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def open_issues(time_machine, project, manager, developer, second_dev, reporter):
+    def go(moment):
+        time_machine.move_to(moment, tick=False)
+
+    def new(title, priority, severity):
+        return make_issue(project, reporter, title=title, priority=priority, severity=severity)
+
+    go(at(2, 9))
+    p = new("P overdue", Priority.MEDIUM, Severity.MINOR)  # 40 business h: due Fri 6th 17:00
+    transition_issue(p, "assigned", actor=manager, owner=developer.pk)
+    go(at(13, 9))
+    t = new("T waiting", Priority.MEDIUM, Severity.MINOR)
+    go(at(13, 10))
+    # 8 business hours from Fri 10:00: due Mon 10:00 (66 h of wall-clock time away at 16:00).
+    u = new("U over the weekend", Priority.HIGH, Severity.MAJOR)
+    transition_issue(u, "assigned", actor=manager, owner=second_dev.pk)
+    hold_sla_clock(t, actor=manager, reason="waiting_on_vendor")
+    go(at(13, 14))
+    r = new("R critical", Priority.HIGH, Severity.CRITICAL)  # 4 h, 24x7: due 18:00
+    go(at(13, 15))
+    s = new("S critical but low", Priority.LOW, Severity.CRITICAL)  # 16 h: due Sat 07:00
+    go(FRIDAY_4PM)
+    return {"P": p, "T": t, "U": u, "R": r, "S": s}
