@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
+from functools import cached_property
 from typing import Any
 
 from django.db.models import (
@@ -105,19 +106,47 @@ class Scope:
             qs = qs.filter(severity=self.severity)
         return qs
 
+    @cached_property
+    def memo(self) -> dict[str, Any]:
+        return {}
+
+    @cached_property
+    def visible_project_ids(self) -> tuple[int, ...]:
+        from projects.selectors import projects_visible_to
+
+        visible = projects_visible_to(self.user).values_list("pk", flat=True)
+        return tuple(visible.filter(pk__in=self.project_ids) if self.project_ids else visible)
+
+    def issue_filter(self, prefix: str = "issue__") -> Q:
+        """The rule of `issues_visible_to` plus the dashboard filters, as a join condition on
+        related rows (cycles, stays): a semi-join on the issues misleads the planner badly."""
+        q = Q(
+            **{
+                f"{prefix}project_id__in": self.visible_project_ids,
+                f"{prefix}archived_at__isnull": True,
+            }
+        )
+        if self.team_id:
+            q &= Q(**{f"{prefix}team_id": self.team_id})
+        if self.type:
+            q &= Q(**{f"{prefix}type": self.type})
+        if self.severity:
+            q &= Q(**{f"{prefix}severity": self.severity})
+        return q
+
     def open_issues(self) -> QuerySet[Issue]:
         return self.issues().filter(status__in=OPEN_VALUES)
 
     def finished_cycles(self) -> QuerySet[SlaCycle]:
         return SlaCycle.objects.filter(
-            issue__in=self.issues().values("pk"),
+            self.issue_filter(),
             stopped_at__gte=self.start,
             stopped_at__lt=self.end,
         )
 
     def stage_stays(self) -> QuerySet[StatusPeriod]:
         return StatusPeriod.objects.filter(
-            issue__in=self.issues().values("pk"),
+            self.issue_filter(),
             status__in=[str(s) for s in STAGES],
             left_at__gte=self.start,
             left_at__lt=self.end,
@@ -155,11 +184,7 @@ def _policies(scope: Scope, project_ids: Iterable[int]) -> dict[int, SlaPolicy]:
 def forecast_condition(scope: Scope) -> Q:
     """Open issues whose running clock reaches the resolution deadline within the next
     FORECAST_HOURS business hours of their own calendar (not yet breached, not paused)."""
-    from projects.selectors import projects_visible_to
-
-    project_ids = list(scope.project_ids) or list(
-        projects_visible_to(scope.user).values_list("pk", flat=True)
-    )
+    project_ids = list(scope.visible_project_ids)
     policies = _policies(scope, project_ids)
     amount = timedelta(hours=FORECAST_HOURS)
     # Group projects by horizon so the condition stays small with many projects.
@@ -267,7 +292,14 @@ def total(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
 
 def compliance_by_week(scope: Scope) -> list[dict[str, Any]]:
-    """Per week (viewer's zone) of the period: finished cycles, met, responded, response met."""
+    """Per week (viewer's zone) of the period: finished cycles, met, responded, response met.
+    Computed once per scope (the compliance trend and created-vs-resolved both show it)."""
+    if "by_week" not in scope.memo:
+        scope.memo["by_week"] = _compliance_by_week(scope)
+    return scope.memo["by_week"]
+
+
+def _compliance_by_week(scope: Scope) -> list[dict[str, Any]]:
     rows = {
         r["week"]: r
         for r in scope.finished_cycles()
