@@ -196,5 +196,5 @@ class Command(BaseCommand):
             Project.objects.filter(pk=project.pk).update(last_issue_number=wanted)
         with connection.cursor() as cursor:
             for table in ("issues_issue", "workflows_slacycle", "workflows_statusperiod"):
-                cursor.execute(f"ANALYZE {table}")  # noqa: S608  # nosec - fixed table names
+                cursor.execute(f"ANALYZE {table}")  # noqa: S608  # nosec
         return round(time.perf_counter() - started, 1)
