@@ -142,3 +142,12 @@ def test_viewer_time_zone_sets_the_period(client, manager, history):
     # B was filed at 23:30 UTC on Friday 13th: Saturday in Berlin.
     rows = rows_of(client.get("/dashboard/flow.csv?range=custom&start=2026-11-14&end=2026-11-14"))
     assert rows[1][:2] == ["2026-11-09", "1"]
+
+
+def test_user_without_projects_gets_an_empty_dashboard(client, db):
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(username="loner"))
+    response = client.get("/dashboard/")
+    assert response.status_code == 200
+    assert client.get("/dashboard/issues/?metric=forecast").status_code == 200
