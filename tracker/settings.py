@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "issues",
     "workflows",
     "notifications",
+    "reports",
 ]
 
 MIDDLEWARE = [

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("issues.urls")),
     path("", include("workflows.urls")),
     path("notifications/", include("notifications.urls")),
+    path("dashboard/", include("reports.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -177,7 +177,13 @@ def move_clock_on_transition(
         cycle.response_outcome = (
             CycleOutcome.MET if due is None or now <= due else CycleOutcome.MISSED
         )
-        cycle.save(update_fields=["responded_at", "response_outcome"])
+        # For the reports app (MTTA): business time on the clock until the response.
+        cycle.response_seconds = int(
+            sla.derive_clock(sla.cycle_events(issue, n))
+            .consumed(cycle.policy.calendar_for(issue.severity), now)
+            .total_seconds()
+        )
+        cycle.save(update_fields=["responded_at", "response_outcome", "response_seconds"])
         _ledger(issue, n, ClockEventKind.RESPONDED, at=now, actor=actor)
     paused = cycle.policy.paused_statuses
     if old_status in paused and issue.status not in paused:

@@ -194,6 +194,10 @@ class SlaCycle(models.Model):
     # Filled when the cycle stops: time on the clock vs. time paused (status or hold).
     working_seconds = models.PositiveIntegerField(null=True, blank=True)
     waiting_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # Added for the reports app (MTTA in SQL): business seconds on the clock from the start of
+    # the cycle to the response (Assigned), pauses excluded; set when the cycle responds.
+    # Empty for cycles without a response target (reopens) or never responded to.
+    response_seconds = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["issue", "number"]

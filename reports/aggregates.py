@@ -1,0 +1,76 @@
+"""SQL building blocks for the dashboard: a median aggregate and seconds between two moments.
+
+PostgreSQL computes medians with `percentile_cont(0.5) WITHIN GROUP (ORDER BY …)`; SQLite
+(embedded default and fast tests) gets a `MEDIAN` aggregate registered on each connection
+with the same interpolating definition, so every metric is one SQL query on both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Aggregate, FloatField, Func
+
+
+class Median(Aggregate):
+    """The median (interpolated, like percentile_cont(0.5)) of a numeric expression."""
+
+    function = "percentile_cont"
+    name = "Median"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+    allow_distinct = False
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler,
+            connection,
+            function="resolve_median",
+            template="%(function)s(%(expressions)s)",
+            **extra_context,
+        )
+
+
+class SecondsBetween(Func):
+    """Elapsed seconds from the first to the second datetime expression (a float)."""
+
+    arity = 2
+    output_field = FloatField()
+
+    def _compiled(self, compiler):
+        start, end = self.source_expressions
+        start_sql, start_params = compiler.compile(start)
+        end_sql, end_params = compiler.compile(end)
+        return start_sql, end_sql, (*end_params, *start_params)
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        start_sql, end_sql, params = self._compiled(compiler)
+        return f"EXTRACT(EPOCH FROM ({end_sql} - {start_sql}))::float", params
+
+    def as_sql(self, compiler, connection, **extra_context):
+        # SQLite: julianday() keeps fractions of a second; stored values are UTC.
+        start_sql, end_sql, params = self._compiled(compiler)
+        return f"((julianday({end_sql}) - julianday({start_sql})) * 86400.0)", params
+
+
+class _MedianAggregate:
+    def __init__(self) -> None:
+        self.values: list[float] = []
+
+    def step(self, value: Any) -> None:
+        if value is not None:
+            self.values.append(float(value))
+
+    def finalize(self) -> float | None:
+        values = sorted(self.values)
+        n = len(values)
+        if not n:
+            return None
+        mid = (n - 1) / 2
+        lo, hi = int(mid), min(int(mid) + 1, n - 1)
+        return values[lo] + (values[hi] - values[lo]) * (mid - lo)
+
+
+def register_sqlite_functions(sender, connection, **kwargs) -> None:
+    if connection.vendor == "sqlite":
+        connection.connection.create_aggregate("resolve_median", 1, _MedianAggregate)

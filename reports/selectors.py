@@ -1,0 +1,521 @@
+"""Dashboard metrics: SQL aggregation over the issues a viewer may see.
+
+Every function takes a `Scope` (who is looking, which issues, which period, in which zone)
+and runs one grouped query (annotations, conditional aggregates, `Median`), returning a few
+plain rows per group; nothing loops over issues in Python. Access is `issues_visible_to`,
+SLA state is `workflows.selectors.annotate_sla_state`: the same rules as everywhere.
+
+Cohorts (documented on the page):
+- finished cycles: SLA cycles whose clock stopped (Fixed, or closed) inside the period;
+  compliance, MTTA/MTTR, breaches and "resolved" count these, by the issue's current
+  priority, severity and type.
+- stage stays: status periods that ended inside the period (wall-clock time in the status).
+- right now, ageing and workload: open issues at this moment (the period does not apply).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, tzinfo
+from functools import cached_property
+from typing import Any
+
+from django.db.models import (
+    Avg,
+    BooleanField,
+    Case,
+    Count,
+    DateField,
+    F,
+    IntegerField,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import TruncWeek
+
+from issues.models import OPEN_STATUSES, Issue, Severity, Status
+from issues.selectors import issues_visible_to
+from workflows.models import CycleOutcome, SlaCycle, SlaPolicy, StatusPeriod
+from workflows.selectors import SlaState, annotate_sla_state
+
+from .aggregates import Median, SecondsBetween
+
+FORECAST_HOURS = 4
+STAGES = (Status.ASSIGNED, Status.REVISE, Status.RETEST, Status.FIXED)
+# Workload weight of one open issue per severity.
+SEVERITY_WEIGHTS = {
+    Severity.CRITICAL: 8,
+    Severity.MAJOR: 4,
+    Severity.MINOR: 2,
+    Severity.TRIVIAL: 1,
+}
+# Ageing buckets in whole local days since the issue was filed: (label, first day, last day).
+AGE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
+    ("< 1 day", 0, 0),
+    ("1–3 days", 1, 2),
+    ("3–7 days", 3, 6),
+    ("1–4 weeks", 7, 27),
+    ("older", 28, None),
+)
+OPEN_VALUES = [str(s) for s in OPEN_STATUSES]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the dashboard looks at. Dates are inclusive days in the viewer's zone `tz`."""
+
+    user: Any
+    first_day: date
+    last_day: date
+    tz: tzinfo
+    now: datetime
+    project_ids: tuple[int, ...] = ()
+    team_id: int | None = None
+    type: str = ""
+    severity: int | None = None
+
+    def midnight(self, day: date) -> datetime:
+        return datetime.combine(day, time(0), tzinfo=self.tz)
+
+    @property
+    def start(self) -> datetime:
+        return self.midnight(self.first_day)
+
+    @property
+    def end(self) -> datetime:
+        """Exclusive: midnight after the last day."""
+        return self.midnight(self.last_day + timedelta(days=1))
+
+    @property
+    def today(self) -> date:
+        return self.now.astimezone(self.tz).date()
+
+    def issues(self) -> QuerySet[Issue]:
+        qs = issues_visible_to(self.user)
+        if self.project_ids:
+            qs = qs.filter(project_id__in=self.project_ids)
+        if self.team_id:
+            qs = qs.filter(team_id=self.team_id)
+        if self.type:
+            qs = qs.filter(type=self.type)
+        if self.severity:
+            qs = qs.filter(severity=self.severity)
+        return qs
+
+    @cached_property
+    def memo(self) -> dict[str, Any]:
+        return {}
+
+    @cached_property
+    def visible_project_ids(self) -> tuple[int, ...]:
+        from projects.selectors import projects_visible_to
+
+        visible = projects_visible_to(self.user).values_list("pk", flat=True)
+        return tuple(visible.filter(pk__in=self.project_ids) if self.project_ids else visible)
+
+    def issue_filter(self, prefix: str = "issue__") -> Q:
+        """The rule of `issues_visible_to` plus the dashboard filters, as a join condition on
+        related rows (cycles, stays): a semi-join on the issues misleads the planner badly."""
+        q = Q(
+            **{
+                f"{prefix}project_id__in": self.visible_project_ids,
+                f"{prefix}archived_at__isnull": True,
+            }
+        )
+        if self.team_id:
+            q &= Q(**{f"{prefix}team_id": self.team_id})
+        if self.type:
+            q &= Q(**{f"{prefix}type": self.type})
+        if self.severity:
+            q &= Q(**{f"{prefix}severity": self.severity})
+        return q
+
+    def open_issues(self) -> QuerySet[Issue]:
+        return self.issues().filter(status__in=OPEN_VALUES)
+
+    def finished_cycles(self) -> QuerySet[SlaCycle]:
+        return SlaCycle.objects.filter(
+            self.issue_filter(),
+            stopped_at__gte=self.start,
+            stopped_at__lt=self.end,
+        )
+
+    def stage_stays(self) -> QuerySet[StatusPeriod]:
+        return StatusPeriod.objects.filter(
+            self.issue_filter(),
+            status__in=[str(s) for s in STAGES],
+            left_at__gte=self.start,
+            left_at__lt=self.end,
+        )
+
+    def week_starts(self) -> list[date]:
+        """Mondays of every week the period touches (weeks in the viewer's zone)."""
+        monday = self.first_day - timedelta(days=self.first_day.weekday())
+        weeks = []
+        while monday <= self.last_day:
+            weeks.append(monday)
+            monday += timedelta(days=7)
+        return weeks
+
+
+def _week(expression: str, scope: Scope) -> TruncWeek:
+    return TruncWeek(expression, tzinfo=scope.tz, output_field=DateField())
+
+
+def _pct(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+# --- right now ---------------------------------------------------------------------------
+def _policies(scope: Scope, project_ids: Iterable[int]) -> dict[int, SlaPolicy]:
+    """Each project's newest policy (the defaults for a project without one)."""
+    newest: dict[int, SlaPolicy] = {}
+    for policy in SlaPolicy.objects.filter(project_id__in=list(project_ids)).order_by(
+        "project_id", "version"
+    ):
+        newest[policy.project_id] = policy
+    return newest
+
+
+def forecast_condition(scope: Scope) -> Q:
+    """Open issues whose running clock reaches the resolution deadline within the next
+    FORECAST_HOURS business hours of their own calendar (not yet breached, not paused)."""
+    project_ids = list(scope.visible_project_ids)
+    policies = _policies(scope, project_ids)
+    amount = timedelta(hours=FORECAST_HOURS)
+    # Group projects by horizon so the condition stays small with many projects.
+    by_horizon: dict[tuple[datetime, tuple[int, ...]], list[int]] = {}
+    for pk in project_ids:
+        policy = policies.get(pk) or SlaPolicy()
+        business = tuple(sorted(int(s) for s in policy.business_severities))
+        cal = policy.calendar_for(business[0]) if business else None
+        horizon = cal.add(scope.now, amount) if cal is not None else scope.now + amount
+        by_horizon.setdefault((horizon, business), []).append(pk)
+    clock_horizon = scope.now + amount
+    condition = Q(pk__in=[])
+    for (horizon, business), pks in by_horizon.items():
+        condition |= Q(project_id__in=pks) & (
+            Q(severity__in=business, resolution_due_at__lte=horizon)
+            | (~Q(severity__in=business) & Q(resolution_due_at__lte=clock_horizon))
+        )
+    return (
+        Q(status__in=OPEN_VALUES, sla_paused_at__isnull=True, resolution_due_at__gt=scope.now)
+        & condition
+    )
+
+
+@dataclass
+class RightNow:
+    open: int = 0
+    breached: int = 0
+    at_risk: int = 0
+    paused: int = 0
+    forecast: int = 0
+    urgent: list[Issue] = field(default_factory=list)
+
+
+def right_now(scope: Scope, *, limit: int = 50) -> RightNow:
+    """Counts of open issues by SLA state plus the forecast; the most urgent ones listed."""
+    forecast = forecast_condition(scope)
+    rows = (
+        annotate_sla_state(scope.open_issues(), scope.now)
+        .order_by()
+        .values("sla_state")  # type: ignore[misc]  # an annotation django-stubs cannot see
+        .annotate(n=Count("pk"), soon=Count("pk", filter=forecast))
+    )
+    result = RightNow()
+    for row in rows:
+        result.open += row["n"]
+        result.forecast += row["soon"]
+        if row["sla_state"] == SlaState.BREACHED:
+            result.breached = row["n"]
+        elif row["sla_state"] == SlaState.AT_RISK:
+            result.at_risk = row["n"]
+        elif row["sla_state"] == SlaState.PAUSED:
+            result.paused = row["n"]
+    result.urgent = list(
+        annotate_sla_state(scope.open_issues(), scope.now)
+        .annotate(
+            forecast=Case(
+                When(forecast, then=Value(True)), default=False, output_field=BooleanField()
+            )
+        )
+        .filter(Q(sla_state__in=[SlaState.BREACHED, SlaState.AT_RISK]) | forecast)
+        .select_related("project", "owner", "team")
+        .order_by("resolution_due_at", "pk")[:limit]
+    )
+    return result
+
+
+# --- history: finished cycles --------------------------------------------------------------
+def _outcome_counts() -> dict[str, Count]:
+    return {
+        "finished": Count("pk"),
+        "met": Count("pk", filter=Q(outcome=CycleOutcome.MET)),
+        "responded": Count(
+            "pk", filter=Q(response_outcome__in=[CycleOutcome.MET, CycleOutcome.MISSED])
+        ),
+        "response_met": Count("pk", filter=Q(response_outcome=CycleOutcome.MET)),
+    }
+
+
+def _with_pct(row: dict[str, Any]) -> dict[str, Any]:
+    row["met_pct"] = _pct(row["met"], row["finished"])
+    row["response_pct"] = _pct(row["response_met"], row["responded"])
+    return row
+
+
+def compliance_grid(scope: Scope) -> list[dict[str, Any]]:
+    """Per (priority, severity): finished cycles, met, responded, response met, and %."""
+    rows = (
+        scope.finished_cycles()
+        .order_by()
+        .values(priority=F("issue__priority"), severity=F("issue__severity"))
+        .annotate(**_outcome_counts())
+        .order_by("-priority", "-severity")
+    )
+    return [_with_pct(dict(r)) for r in rows]
+
+
+def total(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Overall compliance from the grid's rows (sums of counts, not of percentages)."""
+    keys = ("finished", "met", "responded", "response_met")
+    out: dict[str, Any] = dict.fromkeys(keys, 0)
+    for row in rows:
+        for k in keys:
+            out[k] += row[k]
+    return _with_pct(out)
+
+
+def compliance_by_week(scope: Scope) -> list[dict[str, Any]]:
+    """Per week (viewer's zone) of the period: finished cycles, met, responded, response met.
+    Computed once per scope (the compliance trend and created-vs-resolved both show it)."""
+    if "by_week" not in scope.memo:
+        scope.memo["by_week"] = _compliance_by_week(scope)
+    return scope.memo["by_week"]
+
+
+def _compliance_by_week(scope: Scope) -> list[dict[str, Any]]:
+    rows = {
+        r["week"]: r
+        for r in scope.finished_cycles()
+        .order_by()
+        .annotate(week=_week("stopped_at", scope))
+        .values("week")
+        .annotate(**_outcome_counts())
+    }
+    empty = dict.fromkeys(("finished", "met", "responded", "response_met"), 0)
+    return [_with_pct({**empty, **rows.get(w, {}), "week": w}) for w in scope.week_starts()]
+
+
+def time_to_respond_and_resolve(scope: Scope, by: str) -> list[dict[str, Any]]:
+    """MTTA (business seconds to Assigned) and MTTR (business seconds on the clock until it
+    stopped), mean and median, per `by` ("priority" or "severity")."""
+    if by not in ("priority", "severity"):
+        raise ValueError(by)
+    rows = (
+        scope.finished_cycles()
+        .order_by()
+        .values(key=F(f"issue__{by}"))
+        .annotate(
+            n_respond=Count("response_seconds"),
+            mtta_mean=Avg("response_seconds"),
+            mtta_median=Median("response_seconds"),
+            n_resolve=Count("working_seconds"),
+            mttr_mean=Avg("working_seconds"),
+            mttr_median=Median("working_seconds"),
+        )
+        .order_by("-key")
+    )
+    return [dict(r) for r in rows]
+
+
+def stage_medians(scope: Scope) -> list[dict[str, Any]]:
+    """Per stage (Assigned, Revise, Retest, Fixed): stays that ended in the period, their
+    mean and median wall-clock seconds; `bottleneck` marks the longest median."""
+    found = {
+        r["status"]: r
+        for r in scope.stage_stays()
+        .order_by()
+        .values("status")
+        .annotate(
+            n=Count("pk"),
+            mean=Avg(SecondsBetween("entered_at", "left_at")),
+            median=Median(SecondsBetween("entered_at", "left_at")),
+        )
+    }
+    rows: list[dict[str, Any]] = [
+        {"status": str(s), "label": Status(s).label, "n": 0, "mean": None, "median": None}
+        | found.get(str(s), {})
+        for s in STAGES
+    ]
+    for r in rows:  # whole seconds (SQLite's julianday arithmetic is a float)
+        for k in ("mean", "median"):
+            r[k] = None if r[k] is None else float(round(r[k]))
+    longest = max((r["median"] or 0 for r in rows), default=0)
+    for r in rows:
+        r["bottleneck"] = bool(longest) and r["median"] == longest
+    return rows
+
+
+def resolved_and_created_by_week(scope: Scope) -> list[dict[str, Any]]:
+    """Per week: issues filed and cycles finished (resolved) — is the backlog growing?"""
+    created = dict(
+        scope.issues()
+        .filter(created_at__gte=scope.start, created_at__lt=scope.end)
+        .order_by()
+        .annotate(week=_week("created_at", scope))
+        .values("week")
+        .annotate(n=Count("pk"))
+        .values_list("week", "n")
+    )
+    resolved = {r["week"]: r["finished"] for r in compliance_by_week(scope)}
+    return [
+        {
+            "week": w,
+            "created": created.get(w, 0),
+            "resolved": resolved.get(w, 0),
+            "net": created.get(w, 0) - resolved.get(w, 0),
+        }
+        for w in scope.week_starts()
+    ]
+
+
+def breaches(scope: Scope) -> list[dict[str, Any]]:
+    """Missed finished cycles per (type, root-cause category)."""
+    return list(
+        scope.finished_cycles()  # type: ignore[arg-type]
+        .filter(outcome=CycleOutcome.MISSED)
+        .order_by()
+        .values(type=F("issue__type"), root_cause=F("issue__root_cause"))
+        .annotate(n=Count("pk"))
+        .order_by("type", "root_cause")
+    )
+
+
+def breaches_by(rows: Iterable[dict[str, Any]], key: str) -> list[tuple[str, int]]:
+    """Sum the (type, cause) groups by one of the keys, largest first."""
+    sums: dict[str, int] = {}
+    for row in rows:
+        sums[row[key]] = sums.get(row[key], 0) + row["n"]
+    return sorted(sums.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+# --- open issues now -----------------------------------------------------------------------
+def ageing(scope: Scope) -> list[dict[str, Any]]:
+    """Open issues per severity in each age bucket (whole local days since filed)."""
+    counts = {}
+    for i, (_label, first, last) in enumerate(AGE_BUCKETS):
+        cond = Q(created_at__lt=scope.midnight(scope.today - timedelta(days=first - 1)))
+        if last is not None:
+            cond &= Q(created_at__gte=scope.midnight(scope.today - timedelta(days=last)))
+        counts[f"b{i}"] = Count("pk", filter=cond)
+    found: dict[int, dict[str, Any]] = {
+        r["severity"]: dict(r)
+        for r in scope.open_issues().order_by().values("severity").annotate(**counts)
+    }
+    rows = []
+    for sev in sorted(Severity, reverse=True):
+        row: dict[str, Any] = found.get(int(sev), {})
+        buckets: list[int] = [row.get(f"b{i}", 0) for i in range(len(AGE_BUCKETS))]
+        rows.append(
+            {"severity": int(sev), "label": sev.label, "buckets": buckets, "total": sum(buckets)}
+        )
+    return rows
+
+
+def age_bucket_dates(scope: Scope, index: int) -> tuple[date | None, date]:
+    """The inclusive local creation dates (after, before) of an ageing bucket."""
+    _label, first, last = AGE_BUCKETS[index]
+    before = scope.today - timedelta(days=first)
+    after = scope.today - timedelta(days=last) if last is not None else None
+    return after, before
+
+
+def workload(scope: Scope) -> list[dict[str, Any]]:
+    """Per owner (None: unassigned): open issues, at risk, breached, severity-weighted load."""
+    weight = Case(
+        *(When(severity=int(s), then=Value(w)) for s, w in SEVERITY_WEIGHTS.items()),
+        default=Value(1),
+        output_field=IntegerField(),
+    )
+    rows = (
+        annotate_sla_state(scope.open_issues(), scope.now)
+        .order_by()
+        .values("owner_id", "owner__username", "owner__display_name")
+        .annotate(
+            open=Count("pk"),
+            at_risk=Count("pk", filter=Q(sla_state=SlaState.AT_RISK)),
+            breached=Count("pk", filter=Q(sla_state=SlaState.BREACHED)),
+            weighted=Sum(weight),
+        )
+        .order_by("-weighted", "-open", "owner__username")
+    )
+    return [dict(r) for r in rows]
+
+
+def lessons(scope: Scope, *, search: str = "", limit: int = 20) -> list[Issue]:
+    """Closed issues with lessons learned (all time), newest first; `search` matches the
+    lessons, the title, the resolution summary and the root-cause category."""
+    qs = scope.issues().filter(status=Status.CLOSED).exclude(lessons_learned="")
+    search = search.strip()
+    if search:
+        qs = qs.filter(
+            Q(lessons_learned__icontains=search)
+            | Q(title__icontains=search)
+            | Q(resolution_summary__icontains=search)
+            | Q(root_cause__icontains=search)
+        )
+    return list(qs.order_by("-updated_at", "-pk")[:limit])
+
+
+# --- drill-down: exactly the issues behind a number ------------------------------------------
+DRILL_METRICS = ("finished", "stage", "forecast")
+
+
+def drill_issues(scope: Scope, metric: str, params: dict[str, str]) -> QuerySet[Issue]:
+    """The issues behind one number of the dashboard that the issue list cannot filter by
+    itself (cycle outcomes in the period, stage stays, the forecast)."""
+    issues = scope.issues()
+    if metric == "forecast":
+        return issues.filter(forecast_condition(scope))
+    if metric == "stage":
+        stays = scope.stage_stays().filter(status=params.get("stage", ""))
+        return issues.filter(pk__in=stays.values("issue_id"))
+    if metric != "finished":
+        return issues.none()
+    cycles = scope.finished_cycles()
+    week = params.get("week")
+    if week:
+        try:
+            monday = date.fromisoformat(week)
+        except ValueError:
+            return issues.none()
+        cycles = cycles.filter(
+            stopped_at__gte=scope.midnight(monday),
+            stopped_at__lt=scope.midnight(monday + timedelta(days=7)),
+        )
+    for name in ("priority", "severity"):
+        value = params.get(name, "")
+        if value:
+            if not value.isdigit():
+                return issues.none()
+            cycles = cycles.filter(**{f"issue__{name}": int(value)})
+    for name, lookup in (
+        ("outcome", "outcome"),
+        ("response_outcome", "response_outcome"),
+        ("cause", "issue__root_cause"),
+        ("type", "issue__type"),
+    ):
+        if name in params:
+            value = params[name]
+            cycles = cycles.filter(**{lookup: "" if name == "cause" and value == "none" else value})
+    if params.get("responded"):  # MTTA's cohort: cycles with a measured time to assign
+        cycles = cycles.filter(response_seconds__isnull=False)
+    if params.get("response_measured"):  # response compliance's cohort
+        cycles = cycles.filter(response_outcome__in=[CycleOutcome.MET, CycleOutcome.MISSED])
+    return issues.filter(pk__in=cycles.values("issue_id"))
