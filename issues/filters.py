@@ -3,14 +3,14 @@
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Q
 
 from projects.models import Team
 from projects.selectors import projects_visible_to
 from workflows.selectors import SLA_STATE_CHOICES, filter_sla_state
 
 from .models import Issue, IssueType, Priority, Severity, Status
-from .selectors import search_issues
+from .selectors import parse_issue_key, search_issues
 
 ME = "me"
 UNASSIGNED = "unassigned"
@@ -44,7 +44,7 @@ def _order_by(sort: str) -> list:
 
 class IssueFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_q", label="Search")
-    project = django_filters.ModelChoiceFilter(queryset=None, empty_label="Any project")
+    project = django_filters.ModelMultipleChoiceFilter(queryset=None, distinct=False)
     status = django_filters.MultipleChoiceFilter(
         distinct=False, choices=Status.choices, widget=forms.CheckboxSelectMultiple
     )
@@ -70,11 +70,16 @@ class IssueFilter(django_filters.FilterSet):
     updated = django_filters.DateFromToRangeFilter(
         field_name="updated_at", widget=django_filters.widgets.DateRangeWidget
     )
+    keys = django_filters.CharFilter(method="filter_keys", label="Keys")
     sort = django_filters.ChoiceFilter(
         choices=SORT_CHOICES, method="filter_sort", label="Sort", empty_label="Best match / newest"
     )
 
     def __init__(self, data=None, queryset=None, *, request=None, **kwargs):
+        if data is not None and "" in data.getlist("project"):
+            # The "Any project" option submits an empty value; drop it from the several allowed.
+            data = data.copy()
+            data.setlist("project", [v for v in data.getlist("project") if v])
         super().__init__(data, queryset, request=request, **kwargs)
         user = request.user
         projects = projects_visible_to(user).active()
@@ -146,6 +151,15 @@ class IssueFilter(django_filters.FilterSet):
             issue_id=OuterRef("pk"), label__name__iexact=value.strip()
         )
         return queryset.filter(Exists(tagged))
+
+    def filter_keys(self, queryset, name, value):
+        """An explicit set of issues, e.g. keys=WEB-1,WEB-7 (the dashboard's drill-down)."""
+        wanted = Q(pk__in=[])
+        for key in value.split(",")[:200]:
+            parsed = parse_issue_key(key.strip())
+            if parsed is not None:
+                wanted |= Q(project__key=parsed[0], number=parsed[1])
+        return queryset.filter(wanted)
 
     def filter_sla(self, queryset, name, value):
         return filter_sla_state(queryset, value)

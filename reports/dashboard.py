@@ -502,7 +502,7 @@ def workload_section(scope: Scope) -> Section:
         ["Owner", "Open", "At risk", "Breached", "Weighted load"],
     )
     for r in rows:
-        owner = str(r["owner_id"]) if r["owner_id"] else "none"
+        owner = str(r["owner_id"]) if r["owner_id"] else "unassigned"
         name = r["owner__display_name"] or r["owner__username"] or "Unassigned"
         table.rows.append(
             [

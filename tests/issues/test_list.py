@@ -289,3 +289,19 @@ def test_odd_search_input_never_breaks_the_list(client, issues, developer, q):
         reverse("issue_similar"), {"project": issues["badge"].project_id, "title": q}
     )
     assert similar.status_code == 200
+
+
+def test_dashboard_drill_down_parameters_filter_the_list(client, issues, project, reporter):
+    """The dashboard links here with keys=, several project=, owner=unassigned and dates."""
+    client.force_login(reporter)
+    keys = f"{issues['badge'].key},{issues['login'].key},NOPE-1,garbage"
+    listing = client.get(reverse("issue_list"), {"keys": keys})
+    assert issues["badge"].title in listing.text
+    assert issues["login"].title in listing.text
+    others = [i for k, i in issues.items() if k not in ("badge", "login")]
+    assert all(i.title not in listing.text for i in others)
+    several = client.get(reverse("issue_list"), {"project": [project.pk], "owner": "unassigned"})
+    assert several.status_code == 200
+    today = issues["badge"].created_at.date().isoformat()
+    dated = client.get(reverse("issue_list"), {"created_after": today, "created_before": today})
+    assert issues["badge"].title in dated.text
