@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "issues",
     "workflows",
     "notifications",
+    "intake",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -189,6 +191,18 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The beat schedule lives in one place; each entry says what it is for.
 CELERY_BEAT_SCHEDULE: dict = {}
+
+# --- Intake (intake app) --------------------------------------------------
+# The per-token intake rate limit counts in the "intake" cache: Redis when REDIS_URL is set
+# (shared by every gunicorn worker), process memory otherwise.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "intake": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "intake"}
+    ),
+}
 
 # --- Security -------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -9,5 +9,6 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("projects/", include("projects.urls")),
     path("", include("issues.urls")),
+    path("", include("intake.urls")),
     path("admin/", admin.site.urls),
 ]
