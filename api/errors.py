@@ -1,5 +1,7 @@
 """One error shape for the whole API: `{"error": code, "detail": message, "field": name}`."""
 
+import json
+
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -38,6 +40,13 @@ def _respond(api, request, status: int, code: str, detail: str, field: str = "",
     return response
 
 
+def _is_json_object(body: bytes) -> bool:
+    try:
+        return isinstance(json.loads(body), dict)
+    except (ValueError, RecursionError):
+        return False
+
+
 def install_error_handlers(api) -> None:
     @api.exception_handler(ApiError)
     def api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
@@ -60,6 +69,8 @@ def install_error_handlers(api) -> None:
 
     @api.exception_handler(ValidationError)
     def invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+        if request.method in ("POST", "PUT", "PATCH") and not _is_json_object(request.body):
+            return _respond(api, request, 400, "invalid_body", "The body must be a JSON object.")
         first = exc.errors[0] if exc.errors else {}
         loc = [
             str(p) for p in first.get("loc", []) if p not in ("body", "payload", "query", "path")
