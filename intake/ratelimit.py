@@ -17,20 +17,34 @@ CACHE_ALIAS = "intake"
 PERIOD_SECONDS = 60
 
 
+def _count(cache_key: str, period: int) -> int:
+    cache = caches[CACHE_ALIAS]
+    raw = getattr(cache, "_cache", None)
+    if raw is not None and hasattr(raw, "get_client"):
+        # Django's Redis cache: one INCR (plus EXPIRE on the window's first hit) instead of
+        # the generic add/exists/incr round trips.
+        key = cache.make_and_validate_key(cache_key)
+        client = getattr(raw, "_intake_client", None)
+        if client is None:  # one client per process (redis-py pools its connections)
+            client = raw._intake_client = raw.get_client(key, write=True)
+        count = int(client.incr(key))
+        if count == 1:
+            client.expire(key, period + 5)
+        return count
+    if cache.add(cache_key, 1, timeout=period + 5):
+        return 1
+    try:
+        return cache.incr(cache_key)
+    except ValueError:  # expired between add and incr
+        cache.set(cache_key, 1, timeout=period + 5)
+        return 1
+
+
 def retry_after(key: str, *, limit: int, period: int = PERIOD_SECONDS) -> int | None:
     """Count one request for `key`; None when allowed, else the seconds to wait."""
     now = time.time()
     window = int(now // period)
-    cache = caches[CACHE_ALIAS]
-    cache_key = f"intake-rl:{key}:{window}"
-    if cache.add(cache_key, 1, timeout=period + 5):
-        count = 1
-    else:
-        try:
-            count = cache.incr(cache_key)
-        except ValueError:  # expired between add and incr
-            cache.set(cache_key, 1, timeout=period + 5)
-            count = 1
+    count = _count(f"intake-rl:{key}:{window}", period)
     if count <= limit:
         return None
     return max(1, math.ceil((window + 1) * period - now))
