@@ -83,10 +83,12 @@ def _matches(rule: AssignmentRule, *, component: str, labels: set[str]) -> bool:
 def choose_assignee(issue: Issue, *, component: str = "", today: date | None = None) -> Choice:
     """The person the project's rules choose for the issue, the rule, and why (no writes)."""
     today = today or timezone.localdate()
-    labels = {name.lower() for name in issue.labels.values_list("name", flat=True)}
     rules = list(
         AssignmentRule.objects.filter(project_id=issue.project_id).select_related("owner", "team")
     )
+    if not rules:
+        return Choice(None, None, "The project has no assignment rules.")
+    labels = {name.lower() for name in issue.labels.values_list("name", flat=True)}
     skipped: list[str] = []
     for rule in rules:
         if not _matches(rule, component=component, labels=labels):

@@ -82,6 +82,7 @@ class Command(BaseCommand):
         parser.add_argument("--clients", type=int, default=8, help="concurrent client threads")
         parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
         parser.add_argument("--threads", type=int, default=2, help="threads per worker (gthread)")
+        parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
         parser.add_argument(
             "--new-share", type=float, default=0.05, help="share of new fingerprints"
         )
@@ -95,10 +96,10 @@ class Command(BaseCommand):
             raise CommandError("bench_intake measures PostgreSQL: set DATABASE_URL=postgres://...")
         secret, project = self._setup()
         port = _free_port()
-        server = self._start_gunicorn(port, opts["workers"], opts["threads"])
+        server = self._start_gunicorn(port, opts["workers"], opts["threads"], opts["worker_class"])
         try:
             self._wait_ready(port, server)
-            rng = random.Random(opts["seed"])  # noqa: S311  # nosec B311 - a reproducible mix, not a secret
+            rng = random.Random(opts["seed"])  # noqa: S311  # nosec B311
             base = [f"bench-{i}" for i in range(BASE_FINGERPRINTS)]
             self.stderr.write(f"Warming up: {len(base)} fingerprints …")
             warm = self._run(port, secret, base, opts["clients"], label="warm-up")
@@ -113,10 +114,15 @@ class Command(BaseCommand):
             ]
             self.stderr.write(f"Measuring: {len(plan)} events, {opts['clients']} clients …")
             load_before = os.getloadavg()[0]
-            pids = [server.pid, *_children(server.pid), *_database_backends()]
-            cpu_before = _cpu_seconds(pids) + time.process_time()
+            web = [server.pid, *_children(server.pid)]
+            database = _database_backends()
+            before_parts = (_cpu_seconds(web), _cpu_seconds(database), time.process_time())
             measured = self._run(port, secret, plan, opts["clients"], label="measured")
-            cpu_used = _cpu_seconds(pids) + time.process_time() - cpu_before
+            after_parts = (_cpu_seconds(web), _cpu_seconds(database), time.process_time())
+            parts = [
+                after - before for after, before in zip(after_parts, before_parts, strict=True)
+            ]
+            cpu_used = sum(parts)
             self._expect_ok(measured)
         finally:
             server.send_signal(signal.SIGTERM)
@@ -151,10 +157,15 @@ class Command(BaseCommand):
             )
             if cpu_used
             else None,
+            "cpu_ms_per_event_by_part": {
+                name: round(seconds * 1000 / len(plan), 3)
+                for name, seconds in zip(("gunicorn", "postgresql", "client"), parts, strict=True)
+            },
             "load_average_at_start": round(load_before, 2),
             "warm_up_events_per_second": round(BASE_FINGERPRINTS / warm["seconds"], 1),
             "setup": {
-                "server": f"gunicorn gthread, {opts['workers']} workers x {opts['threads']} threads",
+                "server": f"gunicorn {opts['worker_class']}, {opts['workers']} workers"
+                + (f" x {opts['threads']} threads" if opts["worker_class"] == "gthread" else ""),
                 "clients": opts["clients"],
                 "cpus": os.cpu_count(),
                 "database": "PostgreSQL",
@@ -197,7 +208,9 @@ class Command(BaseCommand):
         _, secret = create_intake_token(project, name=f"bench {uuid.uuid4().hex[:6]}", actor=user)
         return secret, project
 
-    def _start_gunicorn(self, port: int, workers: int, threads: int) -> subprocess.Popen:
+    def _start_gunicorn(
+        self, port: int, workers: int, threads: int, worker_class: str
+    ) -> subprocess.Popen:
         env = {
             **os.environ,
             "DEBUG": "false",
@@ -217,7 +230,7 @@ class Command(BaseCommand):
             "--workers",
             str(workers),
             "--worker-class",
-            "gthread",
+            worker_class,
             "--threads",
             str(threads),
             "--keep-alive",
