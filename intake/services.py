@@ -170,7 +170,11 @@ def ingest_event(
     created_issue, regression = False, ""
     try:
         with transaction.atomic():
-            bumped = _bump_group(project, event, now)
+            if connection.vendor == "postgresql":
+                bumped = _record_repeat(project, event, token=token, now=now)
+                recorded = bumped is not None
+            else:
+                bumped, recorded = _bump_group(project, event, now), False
             if bumped is None:
                 # First sight of the fingerprint (or a creation race we lost: get_or_create
                 # waits for the winner's row, which we then bump like any repeat).
@@ -196,8 +200,9 @@ def ingest_event(
                 if bumped is None:  # pragma: no cover - the row exists by now
                     raise IntakeError("The event group vanished.")
             group_id, count, issue_id, issue_status, issue_number = bumped
-            _insert_occurrence(group_id, project, event, token=token, now=now)
-            _bump_daily_count(group_id, now.date())
+            if not recorded:
+                _insert_occurrence(group_id, project, event, token=token, now=now)
+                _bump_daily_count(group_id, now.date())
             if issue_id is not None and issue_status not in (Status.FIXED, Status.CLOSED):
                 issue_key: str | None = f"{project.key}-{issue_number}"
             else:
@@ -252,6 +257,59 @@ def _bump_group(project: Project, event: NormalizedEvent, now: datetime) -> tupl
                 event.release,
                 project.pk,
                 event.fingerprint_hash,
+            ],
+        )
+        return cursor.fetchone()
+
+
+# PostgreSQL: a repeat in ONE statement (bump the group, record the occurrence, count the
+# day, read the issue); it records nothing when the group does not exist yet.
+_RECORD_REPEAT = (
+    "WITH g AS ("
+    " UPDATE intake_eventgroup SET count = count + 1, last_seen = %s::timestamptz,"
+    " level = %s, last_environment = %s, last_release = %s"
+    " WHERE project_id = %s AND fingerprint = %s RETURNING id, count, issue_id"
+    "), o AS ("
+    ' INSERT INTO intake_occurrence ("group_id", "project_id", "token_id", "event_id",'
+    ' "source", "received_at", "timestamp", "level", "message", "environment", "release",'
+    ' "url", "tags", "extra")'
+    " SELECT g.id, %s::bigint, %s::bigint, %s::varchar, %s::varchar, %s::timestamptz,"
+    " %s::timestamptz, %s::varchar, %s::text, %s::varchar, %s::varchar, %s::varchar,"
+    " %s::jsonb, %s::jsonb FROM g"
+    "), d AS ("
+    " INSERT INTO intake_dailycount (group_id, day, count) SELECT g.id, %s::date, 1 FROM g"
+    " ON CONFLICT (group_id, day) DO UPDATE SET count = intake_dailycount.count + 1"
+    ")"
+    " SELECT g.id, g.count, g.issue_id, i.status, i.number"
+    " FROM g LEFT JOIN issues_issue i ON i.id = g.issue_id"
+)
+
+
+def _record_repeat(project: Project, event: NormalizedEvent, *, token, now: datetime):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _RECORD_REPEAT,
+            [
+                now,
+                event.level,
+                event.environment,
+                event.release,
+                project.pk,
+                event.fingerprint_hash,
+                project.pk,
+                token.pk if token is not None else None,
+                event.event_id,
+                event.source,
+                now,
+                event.timestamp,
+                event.level,
+                event.message,
+                event.environment,
+                event.release,
+                event.url,
+                json.dumps(event.tags),
+                json.dumps(event.extra),
+                now.date(),
             ],
         )
         return cursor.fetchone()
