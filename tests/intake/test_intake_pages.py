@@ -160,3 +160,40 @@ def test_other_projects_group_is_404(client, outsider, send):
     client.force_login(outsider)
     assert client.get(reverse("intake_group", args=["WEB", group.pk])).status_code == 404
     assert client.get(reverse("intake_group", args=["OPS", group.pk])).status_code == 404
+
+
+def test_intake_page_query_count_does_not_grow_with_groups(
+    client, manager, send, django_assert_max_num_queries
+):
+    for i in range(5):
+        send({"title": f"Error {i}"})
+    client.force_login(manager)
+    url = reverse("intake_page", args=["WEB"])
+    client.get(url)
+    with django_assert_max_num_queries(10):
+        page = client.get(url)
+    assert page.text.count('class="issue-key"') == 5
+    assert "used " in page.text  # the token's last use is shown
+
+
+def test_issue_chart_tag_for_the_issue_page(send, project):
+    from django.template import Context, Template
+
+    from issues.models import Issue
+
+    with time_machine.travel(T0, tick=False):
+        send({"title": "Checkout times out"})
+        send({"title": "Checkout times out"})
+        issue = Issue.objects.get()
+        html = Template("{% load intake_tags %}{% issue_occurrence_chart issue %}").render(
+            Context({"issue": issue})
+        )
+    assert html.count('class="chart-bar"') == 30
+    assert "2 events · peak 2/day" in html
+    manual = Issue.objects.create(
+        project=project, number=99, title="By hand", reporter=issue.reporter
+    )
+    empty = Template("{% load intake_tags %}{% issue_occurrence_chart issue %}").render(
+        Context({"issue": manual})
+    )
+    assert "<svg" not in empty
