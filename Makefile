@@ -11,7 +11,7 @@ PYTEST_WORKERS ?= 2
 # then pyenv's installs (the pyenv shims fail unless PYENV_VERSION is set).
 BASE_PYTHON := $(shell scripts/find-python)
 
-.PHONY: help run test lint bench migrations-check venv demo clean reliability
+.PHONY: help run test lint bench migrations-check venv demo clean reliability bench-intake
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -43,7 +43,7 @@ test: venv ## Run the whole test suite
 lint: venv ## Ruff (lint + format check), bandit and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/bandit -q -ll -c pyproject.toml -r tracker accounts projects issues workflows notifications
+	$(VENV)/bin/bandit -q -ll -c pyproject.toml -r tracker accounts projects issues workflows notifications intake api
 	DEBUG=true $(VENV)/bin/mypy $(wildcard */services.py */selectors.py */tasks.py)
 
 migrations-check: venv ## Fail if models changed without a migration
@@ -51,6 +51,10 @@ migrations-check: venv ## Fail if models changed without a migration
 
 bench: venv ## Seed PostgreSQL and print page timings (needs DATABASE_URL=postgres://...)
 	$(PY) manage.py bench $(BENCH_ARGS)
+	$(PY) manage.py bench_intake $(BENCH_INTAKE_ARGS)
+
+bench-intake: venv ## Intake events/s through gunicorn (needs DATABASE_URL=postgres://...)
+	$(PY) manage.py bench_intake $(BENCH_INTAKE_ARGS)
 
 demo: export DEBUG ?= true
 demo: venv ## Load the demo data (idempotent)

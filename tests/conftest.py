@@ -63,10 +63,16 @@ def _fresh_cache(settings):
     """Each test starts with empty rate-limit counters, in a per-process memory cache."""
     from django.core.cache import cache
 
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "intake": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "intake"},
+    }
     # A fast hasher: the tests are not about PBKDF2's cost.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()
+    from django.core.cache import caches
+
+    caches["intake"].clear()
 
 
 @pytest.fixture(autouse=True)

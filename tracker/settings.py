@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "workflows",
     "notifications",
     "reports",
+    "intake",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -116,13 +118,13 @@ AUTH_ATTEMPTS_RATE = env.str("AUTH_ATTEMPTS_RATE", default="10/m")
 
 # --- Cache ----------------------------------------------------------------
 # Shared across processes when Redis is there (rate limits must hold across gunicorn workers).
-CACHES = {
-    "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env.str("REDIS_URL")}
-        if env.str("REDIS_URL", default="")
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
-}
+# The intake app's per-token rate limit counts in the "intake" alias.
+_shared_cache = (
+    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env.str("REDIS_URL")}
+    if env.str("REDIS_URL", default="")
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+)
+CACHES = {"default": _shared_cache, "intake": {**_shared_cache, "KEY_PREFIX": "intake"}}
 
 # --- I18N / time ----------------------------------------------------------
 LANGUAGE_CODE = "en-gb"

@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("workflows.urls")),
     path("notifications/", include("notifications.urls")),
     path("dashboard/", include("reports.urls")),
+    path("", include("intake.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -1,0 +1,90 @@
+"""One error shape for the whole API: `{"error": code, "detail": message, "field": name}`."""
+
+import json
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import Schema
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+
+class ErrorOut(Schema):
+    error: str
+    detail: str
+    field: str = ""
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        field: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.field = field
+        self.headers = headers or {}
+
+
+def _respond(api, request, status: int, code: str, detail: str, field: str = "", headers=None):
+    response = api.create_response(
+        request, {"error": code, "detail": detail, "field": field}, status=status
+    )
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def _is_json_object(body: bytes) -> bool:
+    try:
+        return isinstance(json.loads(body), dict)
+    except (ValueError, RecursionError):
+        return False
+
+
+def install_error_handlers(api) -> None:
+    @api.exception_handler(ApiError)
+    def api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+        return _respond(api, request, exc.status, exc.code, exc.detail, exc.field, exc.headers)
+
+    @api.exception_handler(AuthenticationError)
+    def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+        return _respond(
+            api,
+            request,
+            401,
+            "unauthorized",
+            "Missing, unknown or revoked token: send `Authorization: Bearer <token>`.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    @api.exception_handler(Http404)
+    def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+        return _respond(api, request, 404, "not_found", str(exc) or "Not found.")
+
+    @api.exception_handler(ValidationError)
+    def invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+        if request.method in ("POST", "PUT", "PATCH") and not _is_json_object(request.body):
+            return _respond(api, request, 400, "invalid_body", "The body must be a JSON object.")
+        first = exc.errors[0] if exc.errors else {}
+        loc = [
+            str(p) for p in first.get("loc", []) if p not in ("body", "payload", "query", "path")
+        ]
+        field = ".".join(loc)
+        if first.get("type") == "missing":
+            detail = f"“{field}” is required."
+            code = "missing_field"
+        else:
+            detail = f"“{field}”: {first.get('msg', 'invalid value')}."
+            code = "invalid_field"
+        return _respond(api, request, 400, code, detail, field)
+
+    @api.exception_handler(HttpError)
+    def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        code = "malformed_json" if exc.status_code == 400 else "error"
+        return _respond(api, request, exc.status_code, code, str(exc))

@@ -1,0 +1,91 @@
+from django import forms
+
+from issues.models import Severity
+
+from .models import AssignmentRule, IntakeSettings
+
+LEVELS = ("fatal", "critical", "error", "warning", "info", "debug")
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=80, help_text="What will use it, e.g. “Sentry production” or “Alertmanager”."
+    )
+
+
+class IntakeSettingsForm(forms.Form):
+    threshold = forms.IntegerField(
+        min_value=1,
+        max_value=100_000,
+        help_text="Events of one group needed within the window before an issue is filed.",
+    )
+    window_minutes = forms.IntegerField(
+        min_value=1, max_value=60 * 24 * 30, label="Window (minutes)"
+    )
+    regression_policy = forms.ChoiceField(
+        choices=IntakeSettings._meta.get_field("regression_policy").choices,
+        help_text="What an event does to an issue that is Fixed or Closed (won't fix only counts).",
+    )
+    rate_limit_per_minute = forms.IntegerField(
+        min_value=1, max_value=100_000, label="Rate limit (requests a minute per token)"
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for level in LEVELS:
+            self.fields[f"level_{level}"] = forms.TypedChoiceField(
+                label=f"Severity for “{level}”", choices=Severity.choices, coerce=int
+            )
+
+    @classmethod
+    def initial_from(cls, row: IntakeSettings) -> dict:
+        initial = {
+            "threshold": row.threshold,
+            "window_minutes": row.window_minutes,
+            "regression_policy": row.regression_policy,
+            "rate_limit_per_minute": row.rate_limit_per_minute,
+        }
+        for level in LEVELS:
+            initial[f"level_{level}"] = row.severity_for(level)
+        return initial
+
+    def service_kwargs(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "threshold": data["threshold"],
+            "window_minutes": data["window_minutes"],
+            "regression_policy": data["regression_policy"],
+            "rate_limit_per_minute": data["rate_limit_per_minute"],
+            "level_severity": {level: data[f"level_{level}"] for level in LEVELS},
+        }
+
+
+class RuleForm(forms.ModelForm):
+    class Meta:
+        model = AssignmentRule
+        fields = ["position", "match_component", "match_label", "owner", "team"]
+
+    def __init__(self, *args, project, **kwargs):
+        super().__init__(*args, **kwargs)
+        from projects.models import Team
+        from projects.selectors import members_with_role
+
+        self.fields["owner"].queryset = members_with_role(project, "developer", "tester", "manager")
+        self.fields["team"].queryset = Team.objects.all()
+        self.fields["owner"].required = False
+        self.fields["team"].required = False
+
+    def clean(self):
+        data = super().clean()
+        if bool(data.get("owner")) == bool(data.get("team")):
+            raise forms.ValidationError("Choose either an owner or a team (one of the two).")
+        return data
+
+
+class AvailabilityForm(forms.Form):
+    away_until = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Out of office until this day (inclusive). Leave empty when you are back.",
+    )
+    note = forms.CharField(max_length=120, required=False)

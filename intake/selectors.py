@@ -1,0 +1,213 @@
+"""Reads of the intake app: tokens, groups and the per-day chart."""
+
+import json
+from datetime import UTC, date, datetime, timedelta
+
+from django.db import models
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from api.tokens import token_digest
+from issues.models import Issue
+from projects.models import Project
+
+from .models import DailyCount, EventGroup, IntakeToken
+
+# The hot path of every intake request: token, project and settings in one query, written
+# out because compiling the equivalent ORM query cost more CPU than running it.
+_LOOKUP_SQL = (
+    'SELECT t."id", t."last_used_at", t."created_by_id", t."digest", '
+    'p."id", p."key", p."name", p."archived_at", '
+    's."id", s."threshold", s."window_minutes", s."level_severity", s."regression_policy", '
+    's."issue_type", s."rate_limit_per_minute" '
+    'FROM "intake_intaketoken" t JOIN "projects_project" p ON p."id" = t."project_id" '
+    'LEFT JOIN "intake_intakesettings" s ON s."project_id" = p."id" '
+    'WHERE t."digest" = %s AND t."revoked_at" IS NULL'
+)
+
+
+def active_intake_token(raw: str) -> IntakeToken | None:
+    """The unrevoked token with this secret, with its project and the project's intake
+    settings attached (other fields load lazily), in one query."""
+    from django.db import connection
+
+    from .models import IntakeSettings
+
+    with connection.cursor() as cursor:
+        cursor.execute(_LOOKUP_SQL, [token_digest(raw)])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    db = connection.alias
+    last_used = _as_datetime(row[1])
+    token = IntakeToken.from_db(
+        db,
+        # from_db wants the values in the model's field order.
+        ["id", "project_id", "digest", "created_by_id", "last_used_at"],
+        [row[0], row[4], row[3], row[2], last_used],
+    )
+    project = Project.from_db(
+        db, ["id", "key", "name", "archived_at"], [row[4], row[5], row[6], _as_datetime(row[7])]
+    )
+    token.project = project
+    if row[8] is not None:
+        severity = row[11]
+        cfg = IntakeSettings.from_db(
+            db,
+            [
+                "id",
+                "project_id",
+                "threshold",
+                "window_minutes",
+                "level_severity",
+                "regression_policy",
+                "issue_type",
+                "rate_limit_per_minute",
+            ],
+            [
+                row[8],
+                row[4],
+                row[9],
+                row[10],
+                json.loads(severity) if isinstance(severity, str | bytes) else severity,
+                row[12],
+                row[13],
+                row[14],
+            ],
+        )
+        cfg.project = project
+        project.intake_settings = cfg
+    return token
+
+
+def _as_datetime(value) -> datetime | None:
+    """Raw datetimes come back as datetimes on PostgreSQL and as UTC text on SQLite."""
+    if value is not None and not isinstance(value, datetime):
+        value = parse_datetime(str(value))
+    if value is not None and timezone.is_naive(value):
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def groups_of_project(project: Project) -> QuerySet[EventGroup]:
+    return EventGroup.objects.filter(project=project).select_related("issue__project")
+
+
+def daily_counts(
+    group: EventGroup, *, days: int = 30, today: date | None = None
+) -> list[tuple[date, int]]:
+    """One (day, count) per day of the last `days` days, zeros included, oldest first."""
+    today = today or timezone.now().date()
+    start = today - timedelta(days=days - 1)
+    counts = dict(
+        DailyCount.objects.filter(group=group, day__gte=start).values_list("day", "count")
+    )
+    return [
+        (start + timedelta(days=i), counts.get(start + timedelta(days=i), 0)) for i in range(days)
+    ]
+
+
+def daily_counts_for_issue(issue: Issue, *, days: int = 30) -> list[tuple[date, int]]:
+    """The per-day counts of every group feeding the issue, summed."""
+    totals: dict[date, int] = {}
+    for group in EventGroup.objects.filter(issue=issue):
+        for day, count in daily_counts(group, days=days):
+            totals[day] = totals.get(day, 0) + count
+    if not totals:
+        return []
+    return sorted(totals.items())
+
+
+# --- Triage ------------------------------------------------------------------------------
+
+# The risk score of a New issue (higher = look first), computed in SQL, each part shown:
+SEVERITY_POINTS = {4: 40, 3: 25, 2: 10, 1: 0}  # Critical, Major, Minor, Trivial
+PRIORITY_POINTS = {3: 20, 2: 10, 1: 0}  # High, Medium, Low
+# Time left to the resolution deadline: (at most this long, points); breached = 30.
+SLA_POINTS = (
+    (timedelta(0), 30),
+    (timedelta(hours=4), 25),
+    (timedelta(hours=24), 15),
+    (timedelta(hours=72), 5),
+)
+# Events of the issue's groups in the last 24 hours: (at least, points).
+FREQUENCY_POINTS = ((100, 20), (10, 12), (1, 5))
+
+
+def triage_queue(user, *, now=None) -> QuerySet[Issue]:
+    """New issues of the user's projects, highest risk score first."""
+    from django.db.models import Case, Count, IntegerField, OuterRef, Subquery, Value, When
+    from django.db.models.functions import Coalesce
+
+    from issues.models import Status
+    from issues.selectors import issues_visible_to
+
+    from .models import Occurrence
+
+    now = now or timezone.now()
+    recent = (
+        Occurrence.objects.filter(
+            group__issue=OuterRef("pk"), received_at__gte=now - timedelta(hours=24)
+        )
+        .order_by()
+        .values("group__issue")
+        .annotate(n=Count("pk"))
+        .values("n")[:1]
+    )
+
+    def points(field: str, table: dict[int, int]):
+        return Case(
+            *(When(**{field: value}, then=Value(pts)) for value, pts in table.items()),
+            default=Value(0),
+            output_field=IntegerField(),
+        )
+
+    sla = Case(
+        *(When(resolution_due_at__lte=now + delta, then=Value(pts)) for delta, pts in SLA_POINTS),
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+    return (
+        issues_visible_to(user)
+        .filter(status=Status.NEW)
+        .select_related("owner")
+        .annotate(events_24h=Coalesce(Subquery(recent, output_field=IntegerField()), 0))
+        .annotate(
+            severity_points=points("severity", SEVERITY_POINTS),
+            priority_points=points("priority", PRIORITY_POINTS),
+            sla_points=sla,
+            frequency_points=Case(
+                *(When(events_24h__gte=n, then=Value(pts)) for n, pts in FREQUENCY_POINTS),
+                default=Value(0),
+                output_field=IntegerField(),
+            ),
+        )
+        .annotate(
+            risk_score=models.F("severity_points")
+            + models.F("priority_points")
+            + models.F("sla_points")
+            + models.F("frequency_points")
+        )
+        .order_by("-risk_score", "created_at", "pk")
+    )
+
+
+def score_reasons(issue: Issue, *, now=None) -> list[str]:
+    """Why an issue from `triage_queue` has its score, one phrase per part."""
+    now = now or timezone.now()
+    reasons = [
+        f"{issue.get_severity_display()} +{issue.severity_points}",  # type: ignore[attr-defined]
+        f"{issue.get_priority_display()} priority +{issue.priority_points}",  # type: ignore[attr-defined]
+    ]
+    if issue.resolution_due_at is None:
+        reasons.append("no SLA deadline +0")
+    elif issue.resolution_due_at <= now:
+        reasons.append(f"SLA breached +{issue.sla_points}")  # type: ignore[attr-defined]
+    else:
+        hours = (issue.resolution_due_at - now).total_seconds() / 3600
+        reasons.append(f"{hours:.0f} h left on the SLA +{issue.sla_points}")  # type: ignore[attr-defined]
+    events = issue.events_24h  # type: ignore[attr-defined]
+    if events:
+        reasons.append(f"{events} events in 24 h +{issue.frequency_points}")  # type: ignore[attr-defined]
+    return reasons

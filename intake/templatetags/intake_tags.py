@@ -1,0 +1,55 @@
+"""Intake pieces for other templates.
+
+Contract: `{% load intake_tags %}`, then `{% issue_occurrence_chart issue %}` in the issue
+page's side panel (per-day event counts of the monitoring groups feeding the issue; renders
+nothing for issues filed by hand), or `{% occurrence_chart counts %}` with (day, count) pairs.
+The chart is server-side SVG (no inline style or script: CSP).
+"""
+
+from django import template
+
+register = template.Library()
+
+WIDTH, HEIGHT, GAP = 300, 60, 1
+
+
+def chart_context(counts) -> dict:
+    counts = list(counts)
+    if not counts:
+        return {"bars": [], "total": 0}
+    peak = max(c for _, c in counts) or 1
+    slot = WIDTH / len(counts)
+    bars = []
+    for i, (day, count) in enumerate(counts):
+        h = round(HEIGHT * count / peak, 1) if count else 0
+        bars.append(
+            {
+                "x": round(i * slot, 2),
+                "y": round(HEIGHT - h, 1),
+                "w": round(max(slot - GAP, 1), 2),
+                "h": h,
+                "day": day,
+                "count": count,
+            }
+        )
+    return {
+        "bars": bars,
+        "total": sum(c for _, c in counts),
+        "peak": peak,
+        "first": counts[0][0],
+        "last": counts[-1][0],
+        "width": WIDTH,
+        "height": HEIGHT,
+    }
+
+
+@register.inclusion_tag("intake/_chart.html")
+def occurrence_chart(counts):
+    return chart_context(counts)
+
+
+@register.inclusion_tag("intake/_chart.html")
+def issue_occurrence_chart(issue):
+    from intake.selectors import daily_counts_for_issue
+
+    return chart_context(daily_counts_for_issue(issue))

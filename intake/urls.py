@@ -1,0 +1,29 @@
+"""Intake, triage and the JSON API (one include in tracker/urls.py)."""
+
+from django.urls import include, path
+
+from api.main import api
+
+from . import views
+
+urlpatterns = [
+    path("api/v1/", api.urls),
+    path("", include("api.urls")),
+    path("projects/<str:key>/intake/", views.intake_page, name="intake_page"),
+    path("projects/<str:key>/intake/tokens/", views.token_create, name="intake_token_create"),
+    path(
+        "projects/<str:key>/intake/tokens/<int:pk>/revoke/",
+        views.token_revoke,
+        name="intake_token_revoke",
+    ),
+    path("projects/<str:key>/intake/settings/", views.settings_update, name="intake_settings"),
+    path("projects/<str:key>/intake/groups/<int:pk>/", views.group_detail, name="intake_group"),
+    path("projects/<str:key>/intake/rules/", views.rules_page, name="intake_rules"),
+    path(
+        "projects/<str:key>/intake/rules/<int:pk>/delete/",
+        views.rule_delete,
+        name="intake_rule_delete",
+    ),
+    path("triage/", views.triage, name="triage"),
+    path("triage/availability/", views.availability, name="intake_availability"),
+]

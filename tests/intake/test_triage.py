@@ -1,0 +1,84 @@
+"""/triage/: New issues of the user's projects ranked by the documented risk score."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from intake.selectors import triage_queue
+from issues.models import Issue, Status
+from tests.factories import make_issue
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
+
+
+def _due(issue: Issue, delta: timedelta) -> None:
+    Issue.objects.filter(pk=issue.pk).update(resolution_due_at=NOW + delta)
+
+
+@pytest.fixture
+def queue_issues(project, reporter, other_project, outsider):
+    with time_machine.travel(NOW - timedelta(days=1), tick=False):
+        low = make_issue(project, reporter, title="Typo in footer", severity=1, priority=1)
+        critical = make_issue(project, reporter, title="Checkout down", severity=4, priority=3)
+        breached = make_issue(project, reporter, title="Slow search", severity=2, priority=2)
+        soon = make_issue(project, reporter, title="Broken export", severity=2, priority=2)
+        assigned = make_issue(project, reporter, title="Already assigned", severity=4, priority=3)
+        make_issue(other_project, outsider, title="Secret outage", severity=4, priority=3)
+    _due(breached, -timedelta(hours=1))
+    _due(soon, timedelta(hours=3))
+    _due(low, timedelta(days=10))
+    Issue.objects.filter(pk=assigned.pk).update(status=Status.ASSIGNED)
+    return {"low": low, "critical": critical, "breached": breached, "soon": soon}
+
+
+def test_score_combines_severity_priority_sla_and_frequency(queue_issues, reporter, send):
+    with time_machine.travel(NOW - timedelta(hours=2), tick=False):
+        for _ in range(12):
+            send({"title": "Payment webhook fails"})  # files WEB-7 (Major, Medium)
+    with time_machine.travel(NOW, tick=False):
+        rows = list(triage_queue(reporter))
+    scores = {issue.title: issue.risk_score for issue in rows}
+    assert scores == {
+        "Checkout down": 40 + 20,
+        "Payment webhook fails": 25 + 10 + 12,  # 12 events in 24 h
+        "Slow search": 10 + 10 + 30,  # breached
+        "Broken export": 10 + 10 + 25,  # under 4 h left
+        "Typo in footer": 0,
+    }
+    assert [issue.title for issue in rows] == [
+        "Checkout down",
+        "Slow search",
+        "Payment webhook fails",
+        "Broken export",
+        "Typo in footer",
+    ]
+
+
+def test_page_shows_score_and_why_and_only_new_issues_of_my_projects(
+    client, queue_issues, reporter, django_assert_num_queries
+):
+    client.force_login(reporter)
+    url = reverse("triage")
+    with time_machine.travel(NOW, tick=False):
+        client.get(url)
+        with django_assert_num_queries(5):
+            page = client.get(url)
+    assert page.status_code == 200
+    text = page.text
+    assert "<title>Triage queue · Resolve</title>" in text
+    assert "Secret outage" not in text
+    assert "Already assigned" not in text
+    assert text.index("Checkout down") < text.index("Slow search") < text.index("Typo in footer")
+    assert "Critical +40 · High priority +20 · no SLA deadline +0" in text
+    assert "SLA breached +30" in text
+    assert "3 h left on the SLA +25" in text
+    assert 'style="' not in text
+
+
+def test_empty_queue_says_so(client, reporter):
+    client.force_login(reporter)
+    assert "Nothing to triage" in client.get(reverse("triage")).text
