@@ -144,7 +144,7 @@ def test_group_page_shows_the_per_day_chart(client, developer, send, django_asse
     url = reverse("intake_group", args=["WEB", group.pk])
     with time_machine.travel(T0, tick=False):
         client.get(url)  # warm the session
-        with django_assert_num_queries(8):
+        with django_assert_num_queries(9):
             page = client.get(url)
     assert page.status_code == 200
     assert "<svg" in page.text

@@ -31,6 +31,7 @@ def queue_issues(project, reporter, other_project, outsider):
     _due(breached, -timedelta(hours=1))
     _due(soon, timedelta(hours=3))
     _due(low, timedelta(days=10))
+    _due(critical, timedelta(days=10))  # its real 4 h clock would have run out by NOW
     Issue.objects.filter(pk=assigned.pk).update(status=Status.ASSIGNED)
     return {"low": low, "critical": critical, "breached": breached, "soon": soon}
 
@@ -65,7 +66,7 @@ def test_page_shows_score_and_why_and_only_new_issues_of_my_projects(
     url = reverse("triage")
     with time_machine.travel(NOW, tick=False):
         client.get(url)
-        with django_assert_num_queries(5):
+        with django_assert_num_queries(6):
             page = client.get(url)
     assert page.status_code == 200
     text = page.text
@@ -73,7 +74,7 @@ def test_page_shows_score_and_why_and_only_new_issues_of_my_projects(
     assert "Secret outage" not in text
     assert "Already assigned" not in text
     assert text.index("Checkout down") < text.index("Slow search") < text.index("Typo in footer")
-    assert "Critical +40 · High priority +20 · no SLA deadline +0" in text
+    assert "Critical +40 · High priority +20 · 240 h left on the SLA +0" in text
     assert "SLA breached +30" in text
     assert "3 h left on the SLA +25" in text
     assert 'style="' not in text
