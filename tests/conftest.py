@@ -65,7 +65,10 @@ def _fresh_cache(settings):
 
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-        "intake": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "intake"},
+        "intake": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "intake",
+        },
     }
     # A fast hasher: the tests are not about PBKDF2's cost.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
