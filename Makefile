@@ -49,9 +49,23 @@ lint: venv ## Ruff (lint + format check), bandit and mypy
 migrations-check: venv ## Fail if models changed without a migration
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
 
-bench: venv ## Seed PostgreSQL and print page timings (needs DATABASE_URL=postgres://...)
+# Dashboard sizes for `make bench` (each its own project; seeded once, reused later).
+BENCH_DASHBOARD_SIZES ?= 100000 1000000
+
+bench: venv ## All benchmarks on PostgreSQL: issue pages, SLA sweep, dashboard, intake (needs DATABASE_URL=postgres://...)
+	@case "$$DATABASE_URL" in postgres://*|postgresql://*|pgsql://*) ;; \
+	  *) echo "make bench measures PostgreSQL: set DATABASE_URL=postgres://user@host:5432/dbname (got '$${DATABASE_URL:-nothing}')."; exit 2;; esac
+	@echo "== Issue pages (manage.py bench)"
 	$(PY) manage.py bench $(BENCH_ARGS)
+	@echo "== SLA sweep (manage.py bench_sweep)"
+	$(PY) manage.py bench_sweep $(BENCH_SWEEP_ARGS)
+	@for n in $(BENCH_DASHBOARD_SIZES); do \
+	  echo "== Dashboard at $$n issues (manage.py bench_dashboard)"; \
+	  $(PY) manage.py bench_dashboard --issues $$n $(BENCH_DASHBOARD_ARGS) || exit 1; \
+	done
+	@echo "== Intake (manage.py bench_intake)"
 	$(PY) manage.py bench_intake $(BENCH_INTAKE_ARGS)
+	@echo "Figures written to var/bench/*.json"
 
 bench-intake: venv ## Intake events/s through gunicorn (needs DATABASE_URL=postgres://...)
 	$(PY) manage.py bench_intake $(BENCH_INTAKE_ARGS)

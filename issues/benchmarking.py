@@ -91,3 +91,36 @@ class BenchContext:
             "queries": query_count,
             "requests": self.requests,
         }
+
+
+def production_like_settings() -> dict[str, Any]:
+    """Settings for `override_settings` while timing pages: DEBUG off (no query log; query
+    counts are captured explicitly), the cached template loader even when started with DEBUG
+    on, and static URLs without the manifest so that no collectstatic is needed."""
+    from django.conf import settings
+
+    storages = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    templates = [
+        {
+            **engine,
+            "APP_DIRS": False,
+            "OPTIONS": {
+                **engine.get("OPTIONS", {}),
+                "debug": False,
+                "loaders": [
+                    (
+                        "django.template.loaders.cached.Loader",
+                        [
+                            "django.template.loaders.filesystem.Loader",
+                            "django.template.loaders.app_directories.Loader",
+                        ],
+                    )
+                ],
+            },
+        }
+        for engine in settings.TEMPLATES
+    ]
+    return {"DEBUG": False, "STORAGES": storages, "TEMPLATES": templates}

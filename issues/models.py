@@ -131,7 +131,8 @@ class Issue(models.Model):
             models.Index(fields=["project", "status"]),
             models.Index(fields=["status", "priority"]),
             models.Index(fields=["owner", "status"]),
-            models.Index(fields=["-updated_at"]),
+            # The list's default order (newest first, ties by id): a LIMIT reads 50 entries.
+            models.Index(fields=["-updated_at", "-id"], name="issue_updated_id"),
             models.Index(fields=["severity"]),
             models.Index(fields=["project", "-updated_at"], name="issue_project_updated"),
             models.Index(fields=["priority", "-updated_at"], name="issue_priority_updated"),

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import prefetch_related_objects
 from django.http import (
     FileResponse,
     Http404,
@@ -24,6 +25,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from projects.selectors import get_project_for_user, projects_visible_to
+from workflows.selectors import cycles_prefetch
 
 from .filters import IssueFilter
 from .forms import (
@@ -316,6 +318,8 @@ def issue_similar(request: HttpRequest) -> HttpResponse:
 
 
 def _render_detail(request: HttpRequest, issue, *, status: int = 200, **forms) -> HttpResponse:
+    # The SLA box and the stage durations both read the cycles: fetch them once.
+    prefetch_related_objects([issue], cycles_prefetch())
     context = {
         "issue": issue,
         "comment_form": forms.get("comment_form") or CommentForm(),

@@ -7,6 +7,7 @@ sweep and the outbox stay set-based (no query per issue).
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -85,10 +86,13 @@ def managers_of(project_ids: Iterable[int]) -> dict[int, list[int]]:
     return out
 
 
-def who_can_see(pairs: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
+def who_can_see(
+    pairs: Iterable[tuple[int, int]], *, users: Iterable[Any] | None = None
+) -> set[tuple[int, int]]:
     """The (user id, project id) pairs where the user is active and may see the project.
 
-    The same rule as `projects.selectors.projects_visible_to`: members, plus staff.
+    The same rule as `projects.selectors.projects_visible_to`: members, plus staff. `users`:
+    the user objects of the pairs when the caller already loaded them (saves a query).
     """
     pairs = set(pairs)
     if not pairs:
@@ -97,11 +101,14 @@ def who_can_see(pairs: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
     project_ids = {p for _, p in pairs}
     staff: set[int] = set()
     active: set[int] = set()
-    for uid, is_staff, is_superuser in (
-        get_user_model()
+    flags = (
+        [(u.pk, u.is_staff, u.is_superuser) for u in users if u.pk in user_ids and u.is_active]
+        if users is not None
+        else get_user_model()
         .objects.filter(id__in=user_ids, is_active=True)
         .values_list("id", "is_staff", "is_superuser")
-    ):
+    )
+    for uid, is_staff, is_superuser in flags:
         active.add(uid)
         if is_staff or is_superuser:
             staff.add(uid)

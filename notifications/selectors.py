@@ -90,10 +90,16 @@ def who_is_notified(issue: Issue, *, viewer) -> list[PreviewRow]:
     breach = rcpt.ladder_recipients(issue, Step.BREACH, ladder)
     managers = rcpt.managers_of([issue.project_id])[issue.project_id]
     everyone = watcher_ids | set(warning) | set(breach) | set(managers)
-    visible = {
-        u for u, _ in rcpt.who_can_see((u, issue.project_id) for u in everyone if u is not None)
+    candidates = {
+        u.pk: u for u in get_user_model().objects.filter(pk__in=[u for u in everyone if u])
     }
-    users = {u.pk: u for u in get_user_model().objects.filter(pk__in=visible)}
+    visible = {
+        u
+        for u, _ in rcpt.who_can_see(
+            ((u, issue.project_id) for u in candidates), users=candidates.values()
+        )
+    }
+    users = {pk: u for pk, u in candidates.items() if pk in visible}
     modes = rcpt.modes_for(visible, Kind.values)
 
     def listed(ids, kind: str, *, skip_viewer: bool) -> list[Recipient]:

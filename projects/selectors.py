@@ -32,6 +32,15 @@ def role_in_project(user, project: Project) -> str | None:
     )
 
 
+def role_for_request(request, project: Project) -> str | None:
+    """`role_in_project` of the request's user, looked up once per request and project (the
+    issue page's panels all ask)."""
+    cache = request.__dict__.setdefault("_resolve_project_roles", {})
+    if project.pk not in cache:
+        cache[project.pk] = role_in_project(request.user, project)
+    return cache[project.pk]
+
+
 def is_manager(user, project: Project) -> bool:
     return user.is_superuser or role_in_project(user, project) == Role.MANAGER
 

@@ -21,6 +21,8 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from functools import cached_property
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
 from django.db.models import (
     Avg,
     BooleanField,
@@ -28,17 +30,14 @@ from django.db.models import (
     Count,
     DateField,
     F,
-    IntegerField,
     Q,
     QuerySet,
-    Sum,
     Value,
     When,
 )
 from django.db.models.functions import TruncWeek
 
 from issues.models import OPEN_STATUSES, Issue, Severity, Status
-from issues.selectors import issues_visible_to
 from workflows.models import CycleOutcome, SlaCycle, SlaPolicy, StatusPeriod
 from workflows.selectors import SlaState, annotate_sla_state
 
@@ -95,16 +94,14 @@ class Scope:
         return self.now.astimezone(self.tz).date()
 
     def issues(self) -> QuerySet[Issue]:
-        qs = issues_visible_to(self.user)
-        if self.project_ids:
-            qs = qs.filter(project_id__in=self.project_ids)
-        if self.team_id:
-            qs = qs.filter(team_id=self.team_id)
-        if self.type:
-            qs = qs.filter(type=self.type)
-        if self.severity:
-            qs = qs.filter(severity=self.severity)
-        return qs
+        """`issues_visible_to` plus the filters, with the visible projects as a list of ids
+        (`issue_filter`): a semi-join on the projects hides from the planner how many issues
+        match, and it then picks slow plans (no ordered index scan for the urgent list)."""
+        return (
+            Issue.objects.filter(self.issue_filter(prefix=""))
+            .select_related("project")
+            .defer("search_vector")
+        )
 
     @cached_property
     def memo(self) -> dict[str, Any]:
@@ -184,6 +181,12 @@ def _policies(scope: Scope, project_ids: Iterable[int]) -> dict[int, SlaPolicy]:
 def forecast_condition(scope: Scope) -> Q:
     """Open issues whose running clock reaches the resolution deadline within the next
     FORECAST_HOURS business hours of their own calendar (not yet breached, not paused)."""
+    if "forecast" not in scope.memo:
+        scope.memo["forecast"] = _forecast_condition(scope)
+    return scope.memo["forecast"]
+
+
+def _forecast_condition(scope: Scope) -> Q:
     project_ids = list(scope.visible_project_ids)
     policies = _policies(scope, project_ids)
     amount = timedelta(hours=FORECAST_HOURS)
@@ -221,22 +224,16 @@ class RightNow:
 def right_now(scope: Scope, *, limit: int = 50) -> RightNow:
     """Counts of open issues by SLA state plus the forecast; the most urgent ones listed."""
     forecast = forecast_condition(scope)
-    rows = (
-        annotate_sla_state(scope.open_issues(), scope.now)
-        .order_by()
-        .values("sla_state")  # type: ignore[misc]  # an annotation django-stubs cannot see
-        .annotate(n=Count("pk"), soon=Count("pk", filter=forecast))
-    )
     result = RightNow()
-    for row in rows:
+    for row in _open_groups(scope):
         result.open += row["n"]
         result.forecast += row["soon"]
         if row["sla_state"] == SlaState.BREACHED:
-            result.breached = row["n"]
+            result.breached += row["n"]
         elif row["sla_state"] == SlaState.AT_RISK:
-            result.at_risk = row["n"]
+            result.at_risk += row["n"]
         elif row["sla_state"] == SlaState.PAUSED:
-            result.paused = row["n"]
+            result.paused += row["n"]
     result.urgent = list(
         annotate_sla_state(scope.open_issues(), scope.now)
         .annotate(
@@ -271,14 +268,9 @@ def _with_pct(row: dict[str, Any]) -> dict[str, Any]:
 
 def compliance_grid(scope: Scope) -> list[dict[str, Any]]:
     """Per (priority, severity): finished cycles, met, responded, response met, and %."""
-    rows = (
-        scope.finished_cycles()
-        .order_by()
-        .values(priority=F("issue__priority"), severity=F("issue__severity"))
-        .annotate(**_outcome_counts())
-        .order_by("-priority", "-severity")
-    )
-    return [_with_pct(dict(r)) for r in rows]
+    rows = [r for r in _cycle_groups(scope) if r["g"] == "grid"]
+    rows.sort(key=lambda r: (-r["k1"], -r["k2"]))
+    return [_with_pct({"priority": r["k1"], "severity": r["k2"], **_counts_of(r)}) for r in rows]
 
 
 def total(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -292,23 +284,9 @@ def total(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
 
 def compliance_by_week(scope: Scope) -> list[dict[str, Any]]:
-    """Per week (viewer's zone) of the period: finished cycles, met, responded, response met.
-    Computed once per scope (the compliance trend and created-vs-resolved both show it)."""
-    if "by_week" not in scope.memo:
-        scope.memo["by_week"] = _compliance_by_week(scope)
-    return scope.memo["by_week"]
-
-
-def _compliance_by_week(scope: Scope) -> list[dict[str, Any]]:
-    rows = {
-        r["week"]: r
-        for r in scope.finished_cycles()
-        .order_by()
-        .annotate(week=_week("stopped_at", scope))
-        .values("week")
-        .annotate(**_outcome_counts())
-    }
-    empty = dict.fromkeys(("finished", "met", "responded", "response_met"), 0)
+    """Per week (viewer's zone) of the period: finished cycles, met, responded, response met."""
+    rows = {_as_date(r["k1"]): _counts_of(r) for r in _cycle_groups(scope) if r["g"] == "week"}
+    empty = dict.fromkeys(_COUNT_KEYS, 0)
     return [_with_pct({**empty, **rows.get(w, {}), "week": w}) for w in scope.week_starts()]
 
 
@@ -317,21 +295,140 @@ def time_to_respond_and_resolve(scope: Scope, by: str) -> list[dict[str, Any]]:
     stopped), mean and median, per `by` ("priority" or "severity")."""
     if by not in ("priority", "severity"):
         raise ValueError(by)
-    rows = (
+    keys = ("n_respond", "mtta_mean", "mtta_median", "n_resolve", "mttr_mean", "mttr_median")
+    rows = [
+        {"key": r["k1"], **{k: r[k] for k in keys}} for r in _cycle_groups(scope) if r["g"] == by
+    ]
+    return sorted(rows, key=lambda r: -r["key"])
+
+
+def breaches(scope: Scope) -> list[dict[str, Any]]:
+    """Missed finished cycles per (type, root-cause category)."""
+    rows = [
+        {"type": r["k1"], "root_cause": r["k2"], "n": r["missed"]}
+        for r in _cycle_groups(scope)
+        if r["g"] == "cause" and r["missed"]
+    ]
+    return sorted(rows, key=lambda r: (r["type"], r["root_cause"]))
+
+
+# The finished-cycle cohort is read once: one statement groups it five ways (UNION ALL over a
+# CTE that PostgreSQL materialises), instead of five joins of the cycles with the issues.
+_COUNT_KEYS = ("finished", "met", "responded", "response_met")
+_GROUPINGS = (  # (name, first key, second key)
+    ("grid", "c_priority", "c_severity"),
+    ("week", "c_week", None),
+    ("priority", "c_priority", None),
+    ("severity", "c_severity", None),
+    ("cause", "c_type", "c_cause"),
+)
+
+
+def _counts_of(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: row[k] for k in _COUNT_KEYS}
+
+
+def _as_date(value: Any) -> date:
+    """A week start as the backend returns it from raw SQL (datetime on PostgreSQL, text on
+    SQLite) as a date."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def _cycle_groups(scope: Scope) -> list[dict[str, Any]]:
+    if "cycle_groups" not in scope.memo:
+        scope.memo["cycle_groups"] = _query_cycle_groups(scope)
+    return scope.memo["cycle_groups"]
+
+
+def _query_cycle_groups(scope: Scope) -> list[dict[str, Any]]:
+    cohort = (
         scope.finished_cycles()
         .order_by()
-        .values(key=F(f"issue__{by}"))
         .annotate(
-            n_respond=Count("response_seconds"),
-            mtta_mean=Avg("response_seconds"),
-            mtta_median=Median("response_seconds"),
-            n_resolve=Count("working_seconds"),
-            mttr_mean=Avg("working_seconds"),
-            mttr_median=Median("working_seconds"),
+            c_priority=F("issue__priority"),
+            c_severity=F("issue__severity"),
+            c_type=F("issue__type"),
+            c_cause=F("issue__root_cause"),
+            c_week=_week("stopped_at", scope),
+            c_outcome=F("outcome"),
+            c_response_outcome=F("response_outcome"),
+            c_response=F("response_seconds"),
+            c_working=F("working_seconds"),
         )
-        .order_by("-key")
+        .values(
+            "c_priority",
+            "c_severity",
+            "c_type",
+            "c_cause",
+            "c_week",
+            "c_outcome",
+            "c_response_outcome",
+            "c_response",
+            "c_working",
+        )
     )
-    return [dict(r) for r in rows]
+    try:
+        cohort_sql, params = cohort.query.sql_with_params()
+    except EmptyResultSet:  # no visible project: nothing to group
+        return []
+    postgres = connection.vendor == "postgresql"
+
+    def median(column: str) -> str:
+        if postgres:
+            return f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {column})"
+        return f"resolve_median({column})"
+
+    def mean(column: str) -> str:
+        return f"CAST(AVG({column}) AS double precision)" if postgres else f"AVG({column})"
+
+    aggregates = (
+        "COUNT(*) AS finished, "
+        "SUM(CASE WHEN c_outcome = 'met' THEN 1 ELSE 0 END) AS met, "
+        "SUM(CASE WHEN c_response_outcome IN ('met', 'missed') THEN 1 ELSE 0 END) AS responded, "
+        "SUM(CASE WHEN c_response_outcome = 'met' THEN 1 ELSE 0 END) AS response_met, "
+        "SUM(CASE WHEN c_outcome = 'missed' THEN 1 ELSE 0 END) AS missed, "
+        f"COUNT(c_response) AS n_respond, {mean('c_response')} AS mtta_mean, "
+        f"{median('c_response')} AS mtta_median, "
+        f"COUNT(c_working) AS n_resolve, {mean('c_working')} AS mttr_mean, "
+        f"{median('c_working')} AS mttr_median"
+    )
+    # Keys of different types go to columns of their own (UNION needs one type per column).
+    key_columns = {"c_priority": "kp", "c_severity": "ks", "c_type": "kt", "c_cause": "kc"}
+    selects = []
+    for name, first, second in _GROUPINGS:
+        keys = [k for k in (first, second) if k]
+        columns = ", ".join(
+            f"{src if src in keys else 'NULL'} AS {alias}"
+            for src, alias in (*key_columns.items(), ("c_week", "kw"))
+        )
+        selects.append(
+            f"SELECT '{name}' AS g, {columns}, {aggregates} "  # noqa: S608  # nosec B608
+            f"FROM c GROUP BY {', '.join(keys)}"  # constant names only; values are parameters
+        )
+    sql = f"WITH c AS ({cohort_sql}) " + " UNION ALL ".join(selects)  # noqa: S608  # nosec B608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [col[0] for col in cursor.description]
+        raw = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    rows = []
+    by_name = {name: (first, second) for name, first, second in _GROUPINGS}
+    aliases = {**key_columns, "c_week": "kw"}
+    for r in raw:
+        first, second = by_name[r["g"]]
+        row = {
+            "g": r["g"],
+            "k1": r[aliases[first]],
+            "k2": r[aliases[second]] if second else None,
+            **{k: int(r[k] or 0) for k in (*_COUNT_KEYS, "missed", "n_respond", "n_resolve")},
+        }
+        for k in ("mtta_mean", "mtta_median", "mttr_mean", "mttr_median"):
+            row[k] = None if r[k] is None else float(r[k])
+        rows.append(row)
+    return rows
 
 
 def stage_medians(scope: Scope) -> list[dict[str, Any]]:
@@ -385,18 +482,6 @@ def resolved_and_created_by_week(scope: Scope) -> list[dict[str, Any]]:
     ]
 
 
-def breaches(scope: Scope) -> list[dict[str, Any]]:
-    """Missed finished cycles per (type, root-cause category)."""
-    return list(
-        scope.finished_cycles()  # type: ignore[arg-type]
-        .filter(outcome=CycleOutcome.MISSED)
-        .order_by()
-        .values(type=F("issue__type"), root_cause=F("issue__root_cause"))
-        .annotate(n=Count("pk"))
-        .order_by("type", "root_cause")
-    )
-
-
 def breaches_by(rows: Iterable[dict[str, Any]], key: str) -> list[tuple[str, int]]:
     """Sum the (type, cause) groups by one of the keys, largest first."""
     sums: dict[str, int] = {}
@@ -408,16 +493,11 @@ def breaches_by(rows: Iterable[dict[str, Any]], key: str) -> list[tuple[str, int
 # --- open issues now -----------------------------------------------------------------------
 def ageing(scope: Scope) -> list[dict[str, Any]]:
     """Open issues per severity in each age bucket (whole local days since filed)."""
-    counts = {}
-    for i, (_label, first, last) in enumerate(AGE_BUCKETS):
-        cond = Q(created_at__lt=scope.midnight(scope.today - timedelta(days=first - 1)))
-        if last is not None:
-            cond &= Q(created_at__gte=scope.midnight(scope.today - timedelta(days=last)))
-        counts[f"b{i}"] = Count("pk", filter=cond)
-    found: dict[int, dict[str, Any]] = {
-        r["severity"]: dict(r)
-        for r in scope.open_issues().order_by().values("severity").annotate(**counts)
-    }
+    found: dict[int, dict[str, Any]] = {}
+    for group in _open_groups(scope):
+        acc = found.setdefault(group["severity"], dict.fromkeys(_BUCKET_KEYS, 0))
+        for k in _BUCKET_KEYS:
+            acc[k] += group[k]
     rows = []
     for sev in sorted(Severity, reverse=True):
         row: dict[str, Any] = found.get(int(sev), {})
@@ -438,24 +518,61 @@ def age_bucket_dates(scope: Scope, index: int) -> tuple[date | None, date]:
 
 def workload(scope: Scope) -> list[dict[str, Any]]:
     """Per owner (None: unassigned): open issues, at risk, breached, severity-weighted load."""
-    weight = Case(
-        *(When(severity=int(s), then=Value(w)) for s, w in SEVERITY_WEIGHTS.items()),
-        default=Value(1),
-        output_field=IntegerField(),
-    )
-    rows = (
-        annotate_sla_state(scope.open_issues(), scope.now)
-        .order_by()
-        .values("owner_id", "owner__username", "owner__display_name")
-        .annotate(
-            open=Count("pk"),
-            at_risk=Count("pk", filter=Q(sla_state=SlaState.AT_RISK)),
-            breached=Count("pk", filter=Q(sla_state=SlaState.BREACHED)),
-            weighted=Sum(weight),
+    owners: dict[int | None, dict[str, Any]] = {}
+    for group in _open_groups(scope):
+        row = owners.setdefault(
+            group["owner_id"],
+            {
+                "owner_id": group["owner_id"],
+                "owner__username": group["owner__username"],
+                "owner__display_name": group["owner__display_name"],
+                "open": 0,
+                "at_risk": 0,
+                "breached": 0,
+                "weighted": 0,
+            },
         )
-        .order_by("-weighted", "-open", "owner__username")
+        row["open"] += group["n"]
+        row["weighted"] += group["n"] * SEVERITY_WEIGHTS.get(group["severity"], 1)
+        if group["sla_state"] == SlaState.AT_RISK:
+            row["at_risk"] += group["n"]
+        elif group["sla_state"] == SlaState.BREACHED:
+            row["breached"] += group["n"]
+    return sorted(
+        owners.values(),
+        key=lambda r: (
+            -r["weighted"],
+            -r["open"],
+            r["owner__username"] is None,
+            r["owner__username"] or "",
+        ),
     )
-    return [dict(r) for r in rows]
+
+
+_BUCKET_KEYS = tuple(f"b{i}" for i in range(len(AGE_BUCKETS)))
+
+
+def _open_groups(scope: Scope) -> list[dict[str, Any]]:
+    """Open issues counted once per (owner, severity, SLA state): the "right now" counts,
+    the ageing table and the workload are sums of these few groups, so the open issues are
+    read in one pass (forecast and age buckets as conditional counts)."""
+    if "open_groups" not in scope.memo:
+        buckets = {}
+        for i, (_label, first, last) in enumerate(AGE_BUCKETS):
+            cond = Q(created_at__lt=scope.midnight(scope.today - timedelta(days=first - 1)))
+            if last is not None:
+                cond &= Q(created_at__gte=scope.midnight(scope.today - timedelta(days=last)))
+            buckets[f"b{i}"] = Count("pk", filter=cond)
+        rows = (
+            annotate_sla_state(scope.open_issues(), scope.now)
+            .order_by()
+            .values(  # type: ignore[misc]  # an annotation django-stubs cannot see
+                "owner_id", "owner__username", "owner__display_name", "severity", "sla_state"
+            )
+            .annotate(n=Count("pk"), soon=Count("pk", filter=forecast_condition(scope)), **buckets)
+        )
+        scope.memo["open_groups"] = [dict(r) for r in rows]
+    return scope.memo["open_groups"]
 
 
 def lessons(scope: Scope, *, search: str = "", limit: int = 20) -> list[Issue]:

@@ -264,7 +264,11 @@ class StatusPeriod(models.Model):
 
     class Meta:
         ordering = ["entered_at", "id"]
-        indexes = [models.Index(fields=["issue", "cycle"])]
+        indexes = [
+            models.Index(fields=["issue", "cycle"]),
+            # The dashboard's stage stays: the ones that ended in a period.
+            models.Index(fields=["left_at", "status"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.status} of issue {self.issue_id}"

@@ -8,9 +8,10 @@ at_risk (a warning threshold passed), on_track otherwise. Finished cycles are me
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Case, CharField, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from issues.models import OPEN_STATUSES, Issue, Status
@@ -118,14 +119,19 @@ def transition_overrides(project: Project) -> dict[str, frozenset[str]]:
     }
 
 
-def available_transitions(issue: Issue, user) -> list[Transition]:
-    """The transitions `user` may take on `issue` now (what the buttons show)."""
+_UNKNOWN = object()
+
+
+def available_transitions(issue: Issue, user, *, role: Any = _UNKNOWN) -> list[Transition]:
+    """The transitions `user` may take on `issue` now (what the buttons show); `role` is the
+    user's role in the project when the caller already knows it."""
     from .services import may_take
 
     if not user.is_authenticated:
         return []
     overrides = transition_overrides(issue.project)
-    role = role_in_project(user, issue.project)
+    if role is _UNKNOWN:
+        role = role_in_project(user, issue.project)
     return [
         t
         for t in transitions_from(issue.status)
@@ -160,9 +166,27 @@ class CycleStages:
     outcome: str = ""
 
 
+def cycles_prefetch() -> Prefetch:
+    """Prefetch an issue's SLA cycles (with their policy) once for the SLA box and the stage
+    durations: `prefetch_related_objects([issue], cycles_prefetch())`."""
+    from .models import SlaCycle
+
+    return Prefetch("sla_cycles", queryset=SlaCycle.objects.select_related("policy"))
+
+
+def cycles_of(issue: Issue) -> list:
+    """The issue's SLA cycles with their policy: the prefetched ones when the page did so."""
+    from .models import SlaCycle
+
+    prefetched = getattr(issue, "_prefetched_objects_cache", {}).get("sla_cycles")
+    if prefetched is not None:
+        return list(prefetched)
+    return list(SlaCycle.objects.filter(issue=issue).select_related("policy"))
+
+
 def stage_durations(issue: Issue, now: datetime | None = None) -> list[CycleStages]:
     """Time spent in each status, per SLA cycle (the current stay counts up to now)."""
-    from .models import SlaCycle, StatusPeriod
+    from .models import StatusPeriod
 
     now = now or timezone.now()
     per_cycle: dict[int, dict[str, timedelta]] = {}
@@ -170,7 +194,7 @@ def stage_durations(issue: Issue, now: datetime | None = None) -> list[CycleStag
         spent = (p.left_at or now) - p.entered_at
         stages = per_cycle.setdefault(p.cycle, {})
         stages[p.status] = stages.get(p.status, ZERO) + spent
-    outcomes = dict(SlaCycle.objects.filter(issue=issue).values_list("number", "outcome"))
+    outcomes = {c.number: c.outcome for c in cycles_of(issue)}
     return [
         CycleStages(
             number=n,
@@ -217,11 +241,11 @@ class SlaSummary:
 
 def sla_summary(issue: Issue, now: datetime | None = None) -> SlaSummary:
     """What the SLA box shows: state, target, due, business time left, hold reason, cycles."""
-    from .models import ClockEvent, CycleOutcome, SlaCycle
+    from .models import ClockEvent, CycleOutcome
     from .sla import derive_clock
 
     now = now or timezone.now()
-    cycles = list(SlaCycle.objects.filter(issue=issue).select_related("policy"))
+    cycles = cycles_of(issue)
     current = next((c for c in cycles if c.number == issue.sla_cycle), None)
     past = [c for c in cycles if c.stopped_at is not None and c is not current]
     state = sla_state(issue, now)

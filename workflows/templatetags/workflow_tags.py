@@ -14,7 +14,7 @@ from django.utils.html import format_html
 
 from issues.models import Status
 from projects.models import Role
-from projects.selectors import role_in_project
+from projects.selectors import role_for_request, role_in_project
 
 from ..businesstime import format_duration
 from ..forms import HoldForm, TransitionForm
@@ -51,7 +51,11 @@ ICONS = {
 def transition_buttons(context, issue):
     request = context.get("request")
     user = getattr(request, "user", None)
-    transitions = available_transitions(issue, user) if user is not None else []
+    transitions = (
+        available_transitions(issue, user, role=role_for_request(request, issue.project))
+        if user is not None
+        else []
+    )
     return {
         "issue": issue,
         "request": request,
@@ -111,7 +115,12 @@ def sla_box_context(request, issue) -> dict:
         and (
             user.is_superuser
             or issue.owner_id == user.pk
-            or role_in_project(user, issue.project) == Role.MANAGER
+            or (
+                role_for_request(request, issue.project)
+                if request is not None
+                else role_in_project(user, issue.project)
+            )
+            == Role.MANAGER
         )
     )
     return {

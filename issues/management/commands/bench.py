@@ -19,7 +19,7 @@ from django.test.utils import override_settings
 from django.utils.module_loading import autodiscover_modules
 
 from accounts.models import User
-from issues.benchmarking import SECTIONS, BenchContext
+from issues.benchmarking import SECTIONS, BenchContext, production_like_settings
 from issues.management.commands.seed_bench import BENCH_USER
 
 
@@ -74,34 +74,7 @@ class Command(BaseCommand):
         out_dir = Path(options["output"] or settings.VAR_DIR / "bench")
         out_dir.mkdir(parents=True, exist_ok=True)
         names = options["only"] or sorted(SECTIONS)
-        # Timings without DEBUG's query log (query counts are captured explicitly); static URLs
-        # without the manifest so that no collectstatic is needed.
-        storages = {
-            **settings.STORAGES,
-            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        }
-        # Production template settings (cached loader) even when started with DEBUG on.
-        templates = [
-            {
-                **engine,
-                "APP_DIRS": False,
-                "OPTIONS": {
-                    **engine.get("OPTIONS", {}),
-                    "debug": False,
-                    "loaders": [
-                        (
-                            "django.template.loaders.cached.Loader",
-                            [
-                                "django.template.loaders.filesystem.Loader",
-                                "django.template.loaders.app_directories.Loader",
-                            ],
-                        )
-                    ],
-                },
-            }
-            for engine in settings.TEMPLATES
-        ]
-        with override_settings(DEBUG=False, STORAGES=storages, TEMPLATES=templates):
+        with override_settings(**production_like_settings()):
             for name in names:
                 ctx = BenchContext(client=client, user=user, requests=options["requests"])
                 results = SECTIONS[name](ctx)

@@ -23,7 +23,7 @@ from notifications.services import sweep_sla
 from projects.models import Membership, Project, Role
 from workflows.models import SlaCheckpoint
 
-BENCH_KEY = "BENCH"
+BENCH_KEY = "SWEEP"  # a project of its own (the page benches use BENCH…, DASH…)
 BENCH_QUEUE = "resolve-bench-sweep"
 
 
