@@ -535,6 +535,7 @@ class Activity:
         self.comments: list[str] = []  # bodies of accepted comments
         self.moves: dict[str, int] = {}  # issue key -> accepted transitions
         self.keys: list[str] = []
+        self.mine: list[str] = []  # issues filed by this run: New or Assigned, safe to move
 
     def _note(self, page: str, started: float, code: int | None, detail: str = "") -> None:
         with self.lock:
@@ -566,6 +567,7 @@ class Activity:
                     with self.lock:
                         self.filed.append(title)
                         self.keys.append(_issue_key(r.headers["Location"]))
+                        self.mine.append(self.keys[-1])
             elif action == "comment":
                 body = f"comment {uuid.uuid4().hex}"
                 r = b.post(f"/issues/{random.choice(self.keys)}/comments/", {"body": body})
@@ -574,7 +576,9 @@ class Activity:
                     with self.lock:
                         self.comments.append(body)
             else:  # transition: assign a New issue or take it back (a race is a fair 409)
-                key = random.choice(self.keys)
+                if not self.mine:
+                    return
+                key = random.choice(self.mine)
                 page = b.get(f"/issues/{key}/")
                 if page.status_code != 200:
                     self._note(
@@ -684,15 +688,17 @@ def scenario_redis(w: World) -> None:
     down_at = timezone.now()
     w.redis.kill()
     stop = time.monotonic() + outage
-    weights = ["list", "open", "file", "comment", "transition"]
-    while time.monotonic() < stop:
-        for b in browsers:
-            action = random.choice(weights)  # nosec B311
-            if action == "transition" and b.username == "reporter":
-                action = "comment"
-            a.act(b, action, project.pk)
+    cycle = ["file", "transition", "comment", "list", "open"]
+    turn = 0
+    while time.monotonic() < stop:  # every kind of request, in turn, by several users
+        action = cycle[turn % len(cycle)]
+        b = browsers[0] if action == "transition" else browsers[turn % len(browsers)]
+        a.act(b, action, project.pk)
+        turn += 1
     w.redis.start()
     fivexx = sum(n for k, n in a.status.items() if k.startswith("5") or k == "conn-error")
+    if a.errors:
+        print("  errors:", a.errors[:5])
     record(name, f"requests during {outage} s outage / 5xx",
            f"{sum(a.status.values())} / {fivexx}", "0 5xx", fivexx == 0 and not a.errors)  # fmt: skip
     writes = len(a.filed) + len(a.comments) + sum(a.moves.values())
@@ -806,7 +812,7 @@ def scenario_beats(w: World) -> None:
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from issues.models import EventKind, IssueEvent, Status
+    from issues.models import EventKind, IssueEvent
     from notifications.models import Notification
     from projects.models import Project
     from tests.factories import make_issue
@@ -822,8 +828,7 @@ def scenario_beats(w: World) -> None:
     now = timezone.now()
     checkpoints = []
     for i in range(count):
-        issue = make_issue(project, reporter, owner=developer, status=Status.ASSIGNED,
-                           title=f"beats {i}")  # fmt: skip
+        issue = make_issue(project, reporter, owner=developer, title=f"beats {i}")
         SlaCheckpoint.objects.filter(issue=issue).delete()
         issue.resolution_due_at = now + timedelta(hours=5)
         issue.save(update_fields=["resolution_due_at"])
@@ -832,9 +837,12 @@ def scenario_beats(w: World) -> None:
             label="75 % elapsed", due_at=now + timedelta(seconds=5 + i * (duration - 15) / count),
         ).pk)  # fmt: skip
     w.procs.worker()
-    w.procs.beat(SLA_SWEEP_INTERVAL=1)
-    w.procs.beat(SLA_SWEEP_INTERVAL=1)
+    beats = [w.procs.beat(SLA_SWEEP_INTERVAL=1), w.procs.beat(SLA_SWEEP_INTERVAL=1)]
     time.sleep(duration)
+    sent = [b.log.read_bytes().count(b"Sending due task sla-sweep") for b in beats]
+    record(
+        name, "sweeps sent by beat A / beat B", f"{sent[0]} / {sent[1]}", "both > 0", min(sent) > 0
+    )
     notes = Notification.objects.filter(checkpoint_id__in=checkpoints)
     wait_for(lambda: not notes.exclude(email_status__in=["sent", "none", "batched"]).exists(), 60,
              "the alerts mailed")  # fmt: skip
