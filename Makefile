@@ -77,3 +77,6 @@ demo: venv ## Load the demo data (idempotent)
 
 clean: ## Remove the virtualenv and embedded data under var/
 	rm -rf $(VENV) var
+
+reliability: venv ## Fault and load scenarios on own PostgreSQL/Redis/SMTP (RELIABILITY_ARGS=--quick)
+	$(PY) reliability/run.py $(RELIABILITY_ARGS)

@@ -10,7 +10,15 @@ class EscalationLadderAdmin(admin.ModelAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "recipient", "kind", "summary", "email_status", "read_at")
+    list_display = (
+        "created_at",
+        "recipient",
+        "kind",
+        "summary",
+        "email_status",
+        "email_error",
+        "read_at",
+    )
     list_filter = ("kind", "email_status", "mode")
     search_fields = ("summary", "message_id", "recipient__username")
     raw_id_fields = ("recipient", "issue", "actor", "event", "checkpoint", "digest")
@@ -25,5 +33,12 @@ class NotificationPreferenceAdmin(admin.ModelAdmin):
 
 @admin.register(DigestEmail)
 class DigestEmailAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "recipient", "batch_key", "email_status", "email_sent_at")
+    list_display = (
+        "created_at",
+        "recipient",
+        "batch_key",
+        "email_status",
+        "email_error",
+        "email_sent_at",
+    )
     list_filter = ("email_status",)

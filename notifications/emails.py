@@ -7,6 +7,7 @@ which names the alert (`<resolve.notification.42@host>`), so nothing is sent twi
 """
 
 import logging
+import smtplib
 import zoneinfo
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -27,7 +28,7 @@ from .models import DigestEmail, EmailStatus, Kind, Notification
 log = logging.getLogger(__name__)
 
 # How long a sender owns a claimed row; a killed sender's rows are retried after this.
-CLAIM_FOR = timedelta(minutes=5)
+CLAIM_FOR = timedelta(seconds=getattr(settings, "NOTIFY_EMAIL_CLAIM_SECONDS", 300))
 # Give up re-queueing after this many attempts (the row is then marked failed).
 MAX_ATTEMPTS = 40
 
@@ -60,6 +61,23 @@ def _release(model: type[models.Model], pk: int, error: str) -> None:
     model._default_manager.filter(pk=pk, email_status=EmailStatus.SENDING).update(
         email_status=EmailStatus.PENDING, email_claimed_until=None, email_error=error[:300]
     )
+
+
+def _failed(model: type[models.Model], pk: int, error: str) -> None:
+    """A permanent refusal (5xx): shown to staff as failed, never retried."""
+    model._default_manager.filter(pk=pk, email_status=EmailStatus.SENDING).update(
+        email_status=EmailStatus.FAILED, email_claimed_until=None, email_error=error[:300]
+    )
+
+
+def is_permanent(exc: Exception) -> bool:
+    """True for an SMTP 5xx answer (bad mailbox, policy refusal): retrying cannot help."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return bool(codes) and all(500 <= code < 600 for code in codes)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 500 <= exc.smtp_code < 600
+    return False
 
 
 def _domain() -> str:
@@ -194,6 +212,10 @@ def _send_each(model: type[models.Model], ids: Sequence[int], build) -> list[int
                 opened = True
             connection.send_messages([msg])
         except Exception as exc:
+            if is_permanent(exc):
+                log.error("Email %s %s refused for good: %s", model.__name__, pk, exc)
+                _failed(model, pk, f"{type(exc).__name__}: {exc}")
+                continue  # the server works; the other messages still go out
             log.warning("Email %s %s failed: %s", model.__name__, pk, exc)
             _release(model, pk, f"{type(exc).__name__}: {exc}")
             # The server is likely down: keep the rest for the retry instead of timing out

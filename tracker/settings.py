@@ -190,6 +190,10 @@ NOTIFY_BATCH_MINUTES = env.int("NOTIFY_BATCH_MINUTES", default=60)
 # Email retries: exponential backoff 1 s, 2 s, 4 s ... capped, then the catch-up beat entry.
 NOTIFY_EMAIL_MAX_RETRIES = env.int("NOTIFY_EMAIL_MAX_RETRIES", default=10)
 NOTIFY_EMAIL_BACKOFF_MAX = env.int("NOTIFY_EMAIL_BACKOFF_MAX", default=600)
+# --- Reliability (issue 8) ---
+# How long an email sender owns a claimed row; a killed sender's rows are retried after it.
+NOTIFY_EMAIL_CLAIM_SECONDS = env.int("NOTIFY_EMAIL_CLAIM_SECONDS", default=300)
+# --- end reliability ---
 # Queue the web app publishes to and the worker consumes (tests use a unique one per run).
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 
