@@ -72,9 +72,13 @@ def install_error_handlers(api) -> None:
         if request.method in ("POST", "PUT", "PATCH") and not _is_json_object(request.body):
             return _respond(api, request, 400, "invalid_body", "The body must be a JSON object.")
         first = exc.errors[0] if exc.errors else {}
-        loc = [
-            str(p) for p in first.get("loc", []) if p not in ("body", "payload", "query", "path")
-        ]
+        loc = [str(p) for p in first.get("loc", [])]
+        # ("body", "payload", <field>) / ("query", <field>): keep the field's own name (which
+        # may itself be "body", e.g. a comment's).
+        if loc and loc[0] in ("body", "query", "path"):
+            loc = loc[1:]
+        if len(loc) > 1 and loc[0] in ("payload", "filters"):
+            loc = loc[1:]
         field = ".".join(loc)
         if first.get("type") == "missing":
             detail = f"“{field}” is required."

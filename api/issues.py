@@ -1,20 +1,28 @@
 """Issues for people's scripts: `Authorization: Bearer rsp_…` (a personal API token).
 
-Exactly the web pages' access rules: `issues.selectors.get_issue_for_user` and
-`projects.selectors.get_project_for_user` (another project's issue answers 404).
+Exactly the web pages' access rules: `issues.selectors.get_issue_for_user`,
+`issues_visible_to` and `projects.selectors.get_project_for_user` (another project's issue
+answers 404). Writes go through the same services as the pages: `create_issue`,
+`add_comment`, `workflows.services.transition_issue`. The list uses the list page's
+`issues.filters.IssueFilter` on the request's query string (one definition of the filters);
+`IssueListQuery` only documents and type-checks those parameters (a test keeps them equal).
 """
 
-from datetime import datetime
-from typing import Literal
+from datetime import date, datetime
+from typing import Any, Literal
 
+from django.contrib.auth import get_user_model
 from django.http import HttpRequest
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 
+from issues.filters import IssueFilter
 from issues.models import Issue, IssueType, Priority, Severity
-from issues.selectors import get_issue_for_user
-from issues.services import create_issue
+from issues.selectors import get_issue_for_user, issues_visible_to
+from issues.services import IssueError, add_comment, create_issue
 from projects.selectors import get_project_for_user
-from workflows.selectors import SlaState, sla_state
+from workflows.errors import StaleTransition, TransitionForbidden, WorkflowError
+from workflows.selectors import SlaState, available_transitions, sla_state, sla_summary
+from workflows.services import transition_issue
 
 from .auth import PersonalTokenAuth
 from .errors import ApiError, ErrorOut
@@ -31,6 +39,75 @@ class SlaOut(Schema):
     resolution_due_at: datetime | None
     at_risk_at: datetime | None
     paused_since: datetime | None
+
+
+class CommentOut(Schema):
+    id: int
+    author: str
+    body: str
+    body_html: str = Field(..., description="The sanitised Markdown rendering the page shows.")
+    created_at: datetime
+
+
+class SlaSummaryOut(Schema):
+    """The issue page's SLA box: the current cycle of the clock."""
+
+    cycle: int
+    outcome: str = Field(..., description="met / missed once the cycle stopped, else empty")
+    target_minutes: int | None
+    business_hours: bool
+    due_at: datetime | None
+    remaining_seconds: int | None = Field(..., description="Time left on the clock")
+    overdue_seconds: int | None = Field(..., description="Wall-clock time since the deadline")
+    paused_reason: str
+    on_hold: bool
+    responded_at: datetime | None
+    policy_version: int | None
+    text: str
+
+
+class TransitionFieldOut(Schema):
+    name: str
+    label: str
+    need: str
+
+
+class TransitionOut(Schema):
+    name: str
+    label: str
+    to: str
+    fields: list[TransitionFieldOut]
+
+
+class IssueSummaryOut(Schema):
+    """One row of the issue list."""
+
+    key: str
+    project: str
+    title: str
+    type: str
+    status: str
+    priority: int
+    severity: int
+    owner: str | None
+    reporter: str
+    team: str | None
+    labels: list[str]
+    sla_state: str
+    resolution_due_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    url: str
+
+
+class IssuePageOut(Schema):
+    count: int = Field(..., description="Matching issues, counted up to 10,000")
+    count_capped: bool = Field(..., description="True when more than 10,000 match")
+    page: int
+    per_page: int
+    pages: int
+    next_page: int | None
+    results: list[IssueSummaryOut]
 
 
 class IssueOut(Schema):
@@ -54,6 +131,14 @@ class IssueOut(Schema):
     updated_at: datetime
     sla: SlaOut
     url: str
+
+
+class IssueDetailOut(IssueOut):
+    sla_summary: SlaSummaryOut
+    comments: list[CommentOut]
+    available_transitions: list[TransitionOut] = Field(
+        ..., description="What this token's user may do now (the page's buttons)."
+    )
 
 
 class IssueIn(Schema):
@@ -100,21 +185,289 @@ def issue_out(request: HttpRequest, issue: Issue) -> dict:
     }
 
 
-@router.get(
-    "/{key}",
-    response={200: IssueOut, 401: ErrorOut, 404: ErrorOut},
-    summary="Read one issue with its SLA state",
-)
-def read_issue(request: HttpRequest, key: str):
+def _seconds(value) -> int | None:
+    return None if value is None else int(value.total_seconds())
+
+
+def issue_detail_out(request: HttpRequest, issue: Issue) -> dict:
+    summary = sla_summary(issue)
+    comments = issue.comments.select_related("author").order_by("created_at", "id")
+    return {
+        **issue_out(request, issue),
+        "sla_summary": {
+            "cycle": summary.cycle,
+            "outcome": summary.outcome,
+            "target_minutes": _seconds(summary.target) // 60 if summary.target else None,
+            "business_hours": summary.business_hours,
+            "due_at": summary.due_at,
+            "remaining_seconds": _seconds(summary.remaining),
+            "overdue_seconds": _seconds(summary.overdue),
+            "paused_reason": summary.paused_reason,
+            "on_hold": summary.on_hold,
+            "responded_at": summary.responded_at,
+            "policy_version": summary.policy_version,
+            "text": summary.text,
+        },
+        "comments": [
+            {
+                "id": c.pk,
+                "author": c.author.username,
+                "body": c.body,
+                "body_html": c.body_html,
+                "created_at": c.created_at,
+            }
+            for c in comments
+        ],
+        "available_transitions": [
+            {
+                "name": t.name,
+                "label": t.label,
+                "to": t.target,
+                "fields": [{"name": f.name, "label": f.label, "need": f.need} for f in t.fields],
+            }
+            for t in available_transitions(issue, request.auth)
+        ],
+    }
+
+
+def _visible_issue(request: HttpRequest, key: str) -> Issue:
+    """The issue through the pages' access selector (404 otherwise), with what `issue_out`
+    shows loaded."""
     if "\x00" in key:
         raise ApiError(404, "not_found", "No such issue.")
     issue = get_issue_for_user(request.auth, key)
-    issue = (
+    return (
         Issue.objects.select_related("project", "reporter", "owner", "team")
         .prefetch_related("labels")
         .get(pk=issue.pk)
     )
-    return Status(200, issue_out(request, issue))
+
+
+# --- the list: the list page's filters ----------------------------------------------------
+
+PAGE_SIZES = (25, 50, 100)  # as the list page offers
+
+
+class IssueListQuery(Schema):
+    """The list page's filters (`issues.filters.IssueFilter`), as query parameters; repeat a
+    parameter for several values (`status=new&status=assigned`)."""
+
+    q: str | None = Field(None, description="Full-text search (title, description, comments)")
+    project: list[str] = Field([], description="Project ids (several allowed)")
+    status: list[str] = Field([], description="new, assigned, revise, retest, fixed, closed")
+    type: list[str] = Field([], description="bug, feature, task, improvement …")
+    priority: list[str] = Field([], description="1 low … 3 high")
+    severity: list[str] = Field([], description="1 trivial … 4 critical")
+    owner: str | None = Field(None, description="A user id, `me` or `unassigned`")
+    reporter: str | None = Field(None, description="A user id or `me`")
+    team: str | None = Field(None, description="A team id")
+    label: str | None = Field(None, description="A label name (case-insensitive)")
+    sla: str | None = Field(None, description="on_track, at_risk, breached, paused, none")
+    created_after: date | None = None
+    created_before: date | None = None
+    updated_after: date | None = None
+    updated_before: date | None = None
+    keys: str | None = Field(None, description="Explicit issues, e.g. WEB-1,WEB-7")
+    sort: str | None = Field(
+        None, description="key, priority, severity, status, owner, due, updated, created; -x"
+    )
+    page: int = Field(1, ge=1, le=100_000)
+    per_page: int = Field(50, description="25, 50 or 100")
+
+
+def issue_summary_out(request: HttpRequest, issue: Issue, now: datetime) -> dict:
+    return {
+        "key": issue.key,
+        "project": issue.project.key,
+        "title": issue.title,
+        "type": issue.type,
+        "status": issue.status,
+        "priority": issue.priority,
+        "severity": issue.severity,
+        "owner": issue.owner.username if issue.owner else None,
+        "reporter": issue.reporter.username,
+        "team": issue.team.name if issue.team else None,
+        "labels": [label.name for label in issue.labels.all()],
+        "sla_state": sla_state(issue, now),
+        "resolution_due_at": issue.resolution_due_at,
+        "created_at": issue.created_at,
+        "updated_at": issue.updated_at,
+        "url": request.build_absolute_uri(issue.get_absolute_url()),
+    }
+
+
+@router.get(
+    "",
+    response={200: IssuePageOut, 400: ErrorOut, 401: ErrorOut},
+    summary="List issues with the list page's filters (paginated)",
+)
+def list_issues(request: HttpRequest, filters: Query[IssueListQuery]):
+    from django.utils import timezone
+
+    from issues.views import CappedPaginator
+
+    if filters.per_page not in PAGE_SIZES:
+        raise ApiError(400, "invalid_field", "“per_page”: 25, 50 or 100.", field="per_page")
+    base = (
+        issues_visible_to(request.auth)
+        .select_related("project", "owner", "reporter", "team")
+        .defer("description", "resolution_summary", "lessons_learned")
+    )
+    filterset = IssueFilter(request.GET, queryset=base, request=request)
+    if not filterset.is_valid():
+        field, errors = next(iter(filterset.errors.items()))
+        raise ApiError(400, "invalid_field", f"“{field}”: {errors[0]}", field=field)
+    paginator = CappedPaginator(filterset.qs.prefetch_related("labels"), filters.per_page)
+    page = paginator.get_page(filters.page)
+    now = timezone.now()
+    return Status(
+        200,
+        {
+            "count": paginator.count,
+            "count_capped": paginator.capped,
+            "page": page.number,
+            "per_page": filters.per_page,
+            "pages": paginator.num_pages,
+            "next_page": page.next_page_number() if page.has_next() else None,
+            "results": [issue_summary_out(request, issue, now) for issue in page],
+        },
+    )
+
+
+@router.get(
+    "/{key}",
+    response={200: IssueDetailOut, 401: ErrorOut, 404: ErrorOut},
+    summary="Read one issue with its comments, SLA state and SLA summary",
+)
+def read_issue(request: HttpRequest, key: str):
+    return Status(200, issue_detail_out(request, _visible_issue(request, key)))
+
+
+# --- comments -------------------------------------------------------------------------------
+
+
+class CommentIn(Schema):
+    body: str = Field(..., min_length=1, max_length=50_000, description="Markdown; @mentions")
+
+
+@router.post(
+    "/{key}/comments",
+    response={201: CommentOut, 400: ErrorOut, 401: ErrorOut, 404: ErrorOut},
+    summary="Comment on an issue",
+)
+def comment_issue(request: HttpRequest, key: str, payload: CommentIn):
+    issue = _visible_issue(request, key)
+    try:
+        comment = add_comment(issue, author=request.auth, body=payload.body)
+    except IssueError as error:
+        raise ApiError(400, "invalid_field", str(error), field=error.field or "") from None
+    return Status(
+        201,
+        {
+            "id": comment.pk,
+            "author": request.auth.username,
+            "body": comment.body,
+            "body_html": comment.body_html,
+            "created_at": comment.created_at,
+        },
+    )
+
+
+# --- transitions ----------------------------------------------------------------------------
+
+# The fields rows of workflows.transitions.TRANSITIONS ask for (a test keeps them equal).
+TRANSITION_FIELDS = (
+    "owner",
+    "reason",
+    "fix_summary",
+    "failure",
+    "resolution_summary",
+    "root_cause",
+    "lessons_learned",
+    "reopen_reason",
+    "resolution",
+    "duplicate_of",
+)
+
+
+class TransitionIn(Schema):
+    """`to` and the fields the transition requires (see `available_transitions` of the issue
+    and the lifecycle table); other fields are ignored."""
+
+    to: str = Field(..., max_length=20, description="The target status, e.g. assigned")
+    expected_status: str | None = Field(
+        None,
+        max_length=20,
+        description="The status you saw; a different current status answers 409 (stale).",
+    )
+    owner: str | None = Field(None, max_length=150, description="Username of a Developer")
+    reason: str | None = Field(None, max_length=10_000)
+    fix_summary: str | None = Field(None, max_length=10_000)
+    failure: str | None = Field(None, max_length=10_000)
+    resolution_summary: str | None = Field(None, max_length=10_000)
+    root_cause: str | None = Field(None, max_length=40)
+    lessons_learned: str | None = Field(None, max_length=10_000)
+    reopen_reason: str | None = Field(None, max_length=10_000)
+    resolution: str | None = Field(
+        None, max_length=40, description="duplicate, wont_fix, cannot_reproduce, invalid"
+    )
+    duplicate_of: str | None = Field(None, max_length=30, description="e.g. WEB-1")
+
+
+def _workflow_error(exc: WorkflowError, data: dict[str, Any]) -> ApiError:
+    if isinstance(exc, TransitionForbidden):
+        code = "forbidden"
+    elif isinstance(exc, StaleTransition):
+        code = "stale"
+    elif exc.field and data.get(exc.field) in (None, ""):
+        code = "missing_field"
+    elif exc.field:
+        code = "invalid_field"
+    else:
+        code = "transition_refused"
+    return ApiError(exc.status_code, code, str(exc), field=exc.field or "")
+
+
+@router.post(
+    "/{key}/transitions",
+    response={
+        200: IssueDetailOut,
+        400: ErrorOut,
+        401: ErrorOut,
+        403: ErrorOut,
+        404: ErrorOut,
+        409: ErrorOut,
+    },
+    summary="Move an issue along the lifecycle (the workflow's rules apply)",
+    description=(
+        "400: no such transition or a required field is missing/invalid (`field` names it); "
+        "403: your role may not take it (or the four-eyes rule); "
+        "409: the issue is no longer in `expected_status`."
+    ),
+)
+def transition(request: HttpRequest, key: str, payload: TransitionIn):
+    issue = _visible_issue(request, key)
+    data = {name: getattr(payload, name) for name in TRANSITION_FIELDS}
+    data = {name: value for name, value in data.items() if value is not None}
+    if "owner" in data:
+        owner_id = (
+            get_user_model()
+            .objects.filter(username=data["owner"])
+            .values_list("pk", flat=True)
+            .first()
+        )
+        data["owner"] = owner_id or 0  # unknown: the workflow says who may own it
+    try:
+        transition_issue(
+            issue,
+            payload.to,
+            actor=request.auth,
+            expected_status=payload.expected_status or None,
+            **data,
+        )
+    except WorkflowError as exc:
+        raise _workflow_error(exc, data) from None
+    return Status(200, issue_detail_out(request, _visible_issue(request, key)))
 
 
 @router.post(

@@ -5,8 +5,9 @@ AND yields someone available wins:
 - a rule matches when each of its non-empty criteria matches: `match_component` equals the
   issue's component (the `component` tag of intake events), `match_label` is one of the
   issue's labels (case-insensitive); a rule without criteria matches every issue;
-- an owner rule yields its owner when they can take work: active, a non-reporter member of
-  the project, and not out of office today;
+- an owner rule yields its owner when they can take work: active, a Developer of the
+  project (the lifecycle's owners are Developers: see the "assign" row of
+  workflows/transitions.py), and not out of office today;
 - a team rule yields the available team member with the least open work, weighted by
   severity (`SEVERITY_WEIGHT`; ties: fewer open issues, then username).
 A rule whose people are all unavailable is skipped (the reason is kept in `why`).
@@ -22,7 +23,7 @@ from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value,
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from issues.models import OPEN_STATUSES, EventKind, Issue, Severity
+from issues.models import OPEN_STATUSES, EventKind, Issue, Severity, Status
 from issues.services import record_event
 from projects.models import Role
 
@@ -51,7 +52,7 @@ def available_users(project, *, today: date) -> QuerySet:
         .objects.filter(
             is_active=True,
             memberships__project=project,
-            memberships__role__in=[Role.DEVELOPER, Role.TESTER, Role.MANAGER],
+            memberships__role=Role.DEVELOPER,
         )
         .filter(
             Q(availability__isnull=True)
@@ -117,39 +118,48 @@ def choose_assignee(issue: Issue, *, component: str = "", today: date | None = N
     return Choice(None, None, why)
 
 
-def auto_assign_issue(
-    issue: Issue, *, component: str = "", today: date | None = None, actor=None
-) -> Choice:
-    """Set the owner the rules choose (unless the issue has one) and record which rule chose
-    whom. The status move New -> Assigned is the workflows app's (see the report)."""
+def auto_assign_issue(issue: Issue, *, component: str = "", today: date | None = None) -> Choice:
+    """Assign a New issue without an owner to the person the rules choose: New -> Assigned
+    through the workflow's system row "auto_assign" (actor None), whose audit record says
+    which rule chose whom (data: rule, why, automatic). A team rule also sets the issue's
+    team when it has none. Anyone may override it later (Back to New, or edit the owner)."""
     if issue.owner_id is not None:
         return Choice(None, None, "The issue already has an owner.")
+    if issue.status != Status.NEW:
+        return Choice(None, None, "Only New issues are assigned automatically.")
     choice = choose_assignee(issue, component=component, today=today)
     if choice.user is None:
         return choice
-    with transaction.atomic():
-        locked = Issue.objects.select_for_update().get(pk=issue.pk)
-        if locked.owner_id is not None:
-            return Choice(None, None, "The issue already has an owner.")
-        issue.owner = choice.user
-        issue.version = locked.version + 1
-        fields = ["owner", "version", "updated_at"]
-        if choice.rule is not None and choice.rule.team_id and issue.team_id is None:
-            issue.team_id = choice.rule.team_id
-            fields.append("team")
-        issue.save(update_fields=fields)
-        record_event(
-            issue,
-            EventKind.CHANGED,
-            actor=actor,
-            field="owner",
-            old="",
-            new=str(choice.user),
-            data={
-                "owner_id": choice.user.pk,  # type: ignore[attr-defined]
-                "rule": choice.rule.pk if choice.rule else None,
-                "why": choice.why,
-                "automatic": True,
-            },
-        )
+    from workflows.services import WorkflowError, take_system_transition
+
+    audit = {
+        "rule": choice.rule.pk if choice.rule else None,
+        "why": choice.why,
+        "automatic": True,
+    }
+    try:
+        with transaction.atomic():
+            if choice.rule is not None and choice.rule.team_id and issue.team_id is None:
+                Issue.objects.filter(pk=issue.pk).update(team_id=choice.rule.team_id)
+                issue.team_id = choice.rule.team_id
+                record_event(
+                    issue,
+                    EventKind.CHANGED,
+                    actor=None,
+                    field="team",
+                    old="",
+                    new=str(choice.rule.team),
+                    data={"team_id": choice.rule.team_id, **audit},
+                )
+            take_system_transition(
+                issue,
+                "auto_assign",
+                expected_status=Status.NEW,
+                owner=choice.user.pk,  # type: ignore[attr-defined]
+                reason=choice.why,
+                audit=audit,
+            )
+    except WorkflowError as exc:
+        # Someone assigned it meanwhile (stale) or the person cannot own it: leave it New.
+        return Choice(None, None, f"Not assigned automatically: {exc}")
     return choice

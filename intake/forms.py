@@ -70,7 +70,7 @@ class RuleForm(forms.ModelForm):
         from projects.models import Team
         from projects.selectors import members_with_role
 
-        self.fields["owner"].queryset = members_with_role(project, "developer", "tester", "manager")
+        self.fields["owner"].queryset = members_with_role(project, "developer")
         self.fields["team"].queryset = Team.objects.all()
         self.fields["owner"].required = False
         self.fields["team"].required = False

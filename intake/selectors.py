@@ -109,14 +109,44 @@ def daily_counts(
 
 
 def daily_counts_for_issue(issue: Issue, *, days: int = 30) -> list[tuple[date, int]]:
-    """The per-day counts of every group feeding the issue, summed."""
-    totals: dict[date, int] = {}
-    for group in EventGroup.objects.filter(issue=issue):
-        for day, count in daily_counts(group, days=days):
-            totals[day] = totals.get(day, 0) + count
-    if not totals:
-        return []
-    return sorted(totals.items())
+    """The per-day counts of every group feeding the issue, summed (one query; zeros
+    included, oldest first); [] for an issue no monitoring group feeds."""
+    return (occurrence_summary(issue, days=days) or {}).get("days", [])
+
+
+def occurrence_summary(issue: Issue, *, days: int = 30, today: date | None = None) -> dict | None:
+    """What the issue page shows of the events feeding the issue, or None for issues filed by
+    hand: total, first/last seen, and per-day counts of the last `days` days. Two queries
+    for intake issues, one otherwise (a constant for the page's query budget)."""
+    from django.db.models import Max, Min, Sum
+
+    totals = EventGroup.objects.filter(issue=issue).aggregate(
+        total=Sum("count"),
+        first=Min("first_seen"),
+        last=Max("last_seen"),
+        groups=models.Count("pk"),
+    )
+    if not totals["groups"]:
+        return None
+    today = today or timezone.now().date()
+    start = today - timedelta(days=days - 1)
+    counts = dict(
+        DailyCount.objects.filter(group__issue=issue, day__gte=start)
+        .order_by()
+        .values("day")
+        .annotate(n=Sum("count"))
+        .values_list("day", "n")
+    )
+    return {
+        "total": totals["total"] or 0,
+        "first_seen": totals["first"],
+        "last_seen": totals["last"],
+        "groups": totals["groups"],
+        "days": [
+            (start + timedelta(days=i), counts.get(start + timedelta(days=i), 0))
+            for i in range(days)
+        ],
+    }
 
 
 # --- Triage ------------------------------------------------------------------------------

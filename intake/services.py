@@ -21,8 +21,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from api.tokens import new_token
-from issues.models import EventKind, Issue, Resolution, Status
-from issues.services import create_issue, record_event
+from issues.models import Issue, LinkKind, Resolution, Status
+from issues.services import create_issue, link_issues
 from projects.models import Project
 
 from .models import (
@@ -37,8 +37,8 @@ from .models import (
 )
 from .payloads import NormalizedEvent
 
-# Where "reopen" moves a regressed issue (through workflows.services.transition_issue).
-REOPEN_STATUS = Status.REVISE
+# Where "reopen" moves a regressed issue (workflows.services.reopen_for_regression).
+REOPEN_STATUS = Status.ASSIGNED
 # Closed with these resolutions: later events only count, nothing reopens.
 STAYS_CLOSED_RESOLUTIONS = (Resolution.WONT_FIX,)
 
@@ -401,7 +401,8 @@ def _describe(group: EventGroup, event: NormalizedEvent) -> str:
 def _file_issue(
     group: EventGroup, cfg: IntakeSettings, *, event: NormalizedEvent, reporter
 ) -> Issue:
-    issue = create_issue(
+    # create_issue runs the project's assignment rules (with the event's component tag).
+    return create_issue(
         group.project,
         reporter=reporter,
         title=group.title,
@@ -410,11 +411,8 @@ def _file_issue(
         severity=cfg.severity_for(event.level),
         environment=event.environment[:120],
         affected_version=event.release[:60],
+        component=group.component,
     )
-    from .assignment import auto_assign_issue
-
-    auto_assign_issue(issue, component=group.component)
-    return issue
 
 
 def _handle_regression(
@@ -424,14 +422,12 @@ def _handle_regression(
     if old is None:  # pragma: no cover - only called for a group with an issue
         raise IntakeError("A regression needs an issue.")
     if cfg.regression_policy == RegressionPolicy.REOPEN:
-        from workflows.services import WorkflowError, transition_issue
+        from workflows.services import WorkflowError, reopen_for_regression
 
         try:
             with transaction.atomic():
-                transition_issue(
+                reopen_for_regression(
                     old,
-                    REOPEN_STATUS,
-                    actor=None,
                     reason=f"Regression: a new {group.get_source_display()} event arrived.",
                 )
         except WorkflowError as exc:
@@ -452,15 +448,9 @@ def _file_regression_issue(
     Regression.objects.create(
         group=group, old_issue=old, new_issue=new, action=RegressionPolicy.NEW_ISSUE, note=note
     )
-    link = {"link": "regression_of", "issue": old.key, "note": note}
-    record_event(new, EventKind.LINKED, field="regression_of", new=old.key, data=link)
-    record_event(
-        old,
-        EventKind.LINKED,
-        field="regressed_as",
-        new=new.key,
-        data={"link": "regressed_as", "issue": new.key, "note": note},
-    )
+    # The new issue "relates to" the old one: an ordinary link (shown on both pages, recorded
+    # on both audit trails, by the intake reporter); the Regression row says why.
+    link_issues(new, target=old, kind=LinkKind.RELATES, actor=reporter)
     group.issue = new
     return new
 

@@ -148,9 +148,12 @@ def create_issue(
     affected_version: str = "",
     labels: Iterable[Label] = (),
     attachments: Iterable[UploadedFile] = (),
+    component: str = "",
 ) -> Issue:
     """File an issue: allocate its key under a lock, save it, record the creation; the reporter
-    and the owner watch it; attached files are stored in the same transaction."""
+    and the owner watch it; attached files are stored in the same transaction. Without an
+    owner, the project's assignment rules may assign it (`component`: the monitoring tool's
+    component tag the rules match on; intake.assignment.auto_assign_issue)."""
     if not title.strip():
         raise IssueError("A title is required.", field="title")
     if owner is not None and not _is_member(owner, project):
@@ -185,6 +188,10 @@ def create_issue(
             _store_attachment(issue, upload, actor=reporter, comment=None, stored=stored)
         refresh_search_vectors([issue.pk])
         start_sla_clock(issue, actor=reporter)
+        if owner is None:
+            from intake.assignment import auto_assign_issue
+
+            auto_assign_issue(issue, component=component)
     return issue
 
 

@@ -156,7 +156,7 @@ def move_clock_on_transition(
     issue: Issue, transition: Transition, old_status: str, *, actor, now: datetime
 ) -> None:
     StatusPeriod.objects.filter(issue=issue, left_at__isnull=True).update(left_at=now)
-    if transition.name == "reopen":
+    if transition.new_cycle:
         issue.sla_cycle += 1
         issue.save(update_fields=["sla_cycle"])
         _open_cycle(issue, number=issue.sla_cycle, at=now, actor=actor, responded=True)

@@ -6,6 +6,9 @@ Contract used by other apps:
   reason when a priority/severity change would move a deadline.
 - `recompute_sla(issue, *, actor, reason)`: called after priority/severity changes.
 - `transition_issue(issue, to, *, actor, **data)`: the one way to change `Issue.status`.
+- `take_system_transition(issue, name, *, audit, **data)`: Resolve's own rows of the table
+  (`SYSTEM_TRANSITIONS`: auto-assignment, regression reopen), actor None.
+- `reopen_for_regression(issue, *, reason)`: Fixed/Closed -> Assigned for a monitoring event.
 - `hold_sla_clock` / `release_sla_hold`: put an issue's clock on hold with a typed reason.
 - `apply_sla_policy(project, *, actor, draft, note)`: a new policy version for open issues.
 - `set_transition_actors(project, *, actor, transition, actors)`: per-project role override.
@@ -41,7 +44,15 @@ from .clock import (
 )
 from .errors import StaleTransition, TransitionForbidden, WorkflowError
 from .models import RootCause, TransitionRule
-from .transitions import BY_NAME, Actor, Need, Transition, actors_text, find_transition
+from .transitions import (
+    BY_NAME,
+    SYSTEM_BY_NAME,
+    Actor,
+    Need,
+    Transition,
+    actors_text,
+    find_transition,
+)
 
 __all__ = [
     "StaleTransition",
@@ -55,7 +66,9 @@ __all__ = [
     "set_transition_actors",
     "set_transition_overrides",
     "sla_change_needs_reason",
+    "reopen_for_regression",
     "start_sla_clock",
+    "take_system_transition",
     "transition_issue",
 ]
 
@@ -226,19 +239,84 @@ def transition_issue(
     owner) -> stage periods -> the SLA clock (respond, pause/resume, stop, new cycle).
     Returns the saved issue; the passed instance is updated too.
     """
-    expected = expected_status or issue.status
     if to not in Status.values:
         raise WorkflowError(f"There is no status “{to}”.")
+    return _take(issue, None, to, actor=actor, expected_status=expected_status, data=data)
+
+
+def take_system_transition(
+    issue: Issue,
+    name: str,
+    *,
+    expected_status: str | None = None,
+    audit: dict[str, Any] | None = None,
+    **data: Any,
+) -> Issue:
+    """Take a row of `SYSTEM_TRANSITIONS` as Resolve itself (actor None): same locking,
+    required fields, audit record (TRANSITIONED, plus `audit` in its data), notification and
+    SLA clock as `transition_issue`; no role check (no person takes these rows)."""
+    transition = SYSTEM_BY_NAME.get(name)
+    if transition is None:
+        raise WorkflowError(f"There is no system transition “{name}”.")
+    return _take(
+        issue,
+        transition,
+        transition.target,
+        actor=None,
+        expected_status=expected_status,
+        data=data,
+        audit=audit,
+    )
+
+
+def reopen_for_regression(issue: Issue, *, reason: str) -> Issue:
+    """A monitoring event for a Fixed or Closed issue: back to Assigned with its owner, a new
+    SLA cycle and an audit record by the system. Refused (WorkflowError) when the issue has no
+    owner or its owner can no longer take work (the caller files a new issue instead)."""
+    owner = issue.owner
+    if owner is None:
+        raise WorkflowError(f"{issue.key} has no owner to reopen it for.", field="owner")
+    if not owner.is_active or role_in_project(owner, issue.project) != Role.DEVELOPER:
+        raise WorkflowError(
+            f"{issue.key}'s owner is no longer a Developer of the project.", field="owner"
+        )
+    # owner_id in the audit data: the owner is told it is theirs again (notifications).
+    return take_system_transition(
+        issue, "regress", reopen_reason=reason, audit={"regression": True, "owner_id": owner.pk}
+    )
+
+
+def _take(
+    issue: Issue,
+    system: Transition | None,
+    to: str,
+    *,
+    actor,
+    expected_status: str | None,
+    data: dict[str, Any],
+    audit: dict[str, Any] | None = None,
+) -> Issue:
+    expected = expected_status or issue.status
     with transaction.atomic():
         locked = Issue.objects.select_for_update().select_related("project").get(pk=issue.pk)
         if locked.status != expected:
             raise StaleTransition(_stale_message(locked))
-        transition = find_transition(locked.status, to)
-        if transition is None:
-            raise WorkflowError(
-                f"{locked.key} cannot go from {Status(locked.status).label} to {Status(to).label}."
-            )
-        _check_may_take(transition, locked, actor)
+        if system is not None:
+            if locked.status not in system.sources:
+                raise WorkflowError(
+                    f"{locked.key} is {Status(locked.status).label}: “{system.label}” "
+                    f"starts from {system.source_labels}."
+                )
+            transition = system
+        else:
+            found = find_transition(locked.status, to)
+            if found is None:
+                raise WorkflowError(
+                    f"{locked.key} cannot go from {Status(locked.status).label} "
+                    f"to {Status(to).label}."
+                )
+            transition = found
+            _check_may_take(transition, locked, actor)
         cleaned = clean_transition_data(transition, locked, data)
         now = timezone.now()
         old_status = locked.status
@@ -251,7 +329,7 @@ def transition_issue(
             locked.save(update_fields=[*fields, "status", "version", "updated_at"])
         finally:
             locked._transitioning = False  # type: ignore[attr-defined]
-        event_data = _event_data(transition, cleaned, locked)
+        event_data = {**_event_data(transition, cleaned, locked), **(audit or {})}
         record_event(
             locked,
             EventKind.TRANSITIONED,
@@ -269,7 +347,7 @@ def transition_issue(
                 field="owner",
                 old=old_owner_id or "",
                 new=locked.owner_id or "",
-                data={"owner_id": locked.owner_id},
+                data={"owner_id": locked.owner_id, **(audit or {})},
             )
         move_clock_on_transition(locked, transition, old_status, actor=actor, now=now)
     copy_saved_fields(issue, locked)
@@ -278,10 +356,12 @@ def transition_issue(
 
 def _apply(transition: Transition, issue: Issue, cleaned: dict) -> list[str]:
     """Set the owner and closure fields the transition carries; the changed field names."""
-    if transition.name == "assign" or (transition.name == "reopen" and "owner" in cleaned):
+    if transition.name in ("assign", "auto_assign") or (
+        transition.name == "reopen" and "owner" in cleaned
+    ):
         issue.owner = cleaned["owner"]
         return ["owner"] + (["resolution"] if transition.name == "reopen" else [])
-    if transition.name == "reopen":
+    if transition.name in ("reopen", "regress"):
         issue.resolution = ""
         return ["resolution"]
     if transition.name == "unassign":
@@ -313,7 +393,7 @@ def _event_data(transition: Transition, cleaned: dict, issue: Issue) -> dict:
             data["duplicate_of_id"] = value.pk
         else:
             data[name] = value
-    if transition.name == "assign":
+    if transition.name in ("assign", "auto_assign"):
         data["owner_id"] = issue.owner_id
     return data
 

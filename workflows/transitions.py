@@ -53,6 +53,10 @@ class Transition:
     # Four eyes: the owner may not verify their own fix.
     owner_excluded: bool = False
     style: str = "outline-primary"
+    # A new SLA cycle starts (the issue comes back after Fixed/Closed).
+    new_cycle: bool = False
+    # Taken only by Resolve itself (SYSTEM_TRANSITIONS): never a button, never a role.
+    system: bool = False
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -142,6 +146,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         frozenset({Actor.MANAGER, Actor.ISSUE_REPORTER, Actor.TESTER}),
         (Field("reopen_reason", "Reopen reason"), Field("owner", "Owner", Need.UNOWNED)),
         style="outline-warning",
+        new_cycle=True,
     ),
     Transition(
         "dismiss",
@@ -158,11 +163,37 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
 )
 
+# Rows only Resolve itself takes (`workflows.services.take_system_transition`): no button,
+# no role can take them, a project cannot override them; the audit record has actor None.
+SYSTEM_TRANSITIONS: tuple[Transition, ...] = (
+    Transition(
+        "auto_assign",
+        "Assigned by a rule",
+        (Status.NEW,),
+        Status.ASSIGNED,
+        frozenset(),
+        (OWNER_FIELD, Field("reason", "Which rule chose whom")),
+        system=True,
+    ),
+    Transition(
+        "regress",
+        "Reopened by a regression",
+        (Status.FIXED, Status.CLOSED),
+        Status.ASSIGNED,
+        frozenset(),
+        (Field("reopen_reason", "Reopen reason"),),
+        new_cycle=True,
+        system=True,
+    ),
+)
+
 BY_NAME: dict[str, Transition] = {t.name: t for t in TRANSITIONS}
+SYSTEM_BY_NAME: dict[str, Transition] = {t.name: t for t in SYSTEM_TRANSITIONS}
 
 
 def find_transition(source: str, target: str) -> Transition | None:
-    """The transition from `source` to `target` (at most one: the table is keyed by both)."""
+    """The people's transition from `source` to `target` (at most one: the table is keyed by
+    both; system rows are never found here)."""
     return next((t for t in TRANSITIONS if source in t.sources and t.target == target), None)
 
 

@@ -1,7 +1,8 @@
 """Intake pieces for other templates.
 
-Contract: `{% load intake_tags %}`, then `{% issue_occurrence_chart issue %}` in the issue
-page's side panel (per-day event counts of the monitoring groups feeding the issue; renders
+Contract: `{% load intake_tags %}`, then `{% issue_events_panel issue %}` (the card in the
+issue page's side panel: totals, first/last seen and the chart) or
+`{% issue_occurrence_chart issue %}` (the chart alone) (per-day event counts of the monitoring groups feeding the issue; renders
 nothing for issues filed by hand), or `{% occurrence_chart counts %}` with (day, count) pairs.
 The chart is server-side SVG (no inline style or script: CSP).
 """
@@ -53,3 +54,15 @@ def issue_occurrence_chart(issue):
     from intake.selectors import daily_counts_for_issue
 
     return chart_context(daily_counts_for_issue(issue))
+
+
+@register.inclusion_tag("intake/_issue_events.html")
+def issue_events_panel(issue):
+    """The issue page's side-panel card: events from monitoring tools (nothing for issues
+    filed by hand). One query for those, two for intake issues."""
+    from intake.selectors import occurrence_summary
+
+    summary = occurrence_summary(issue)
+    if summary is None:
+        return {"summary": None}
+    return {"summary": summary, **chart_context(summary["days"])}

@@ -9,6 +9,8 @@ import time_machine
 from django.urls import reverse
 
 from intake.models import EventGroup, IntakeSettings, IntakeToken
+from issues.models import Issue
+from tests.factories import make_issue
 
 pytestmark = pytest.mark.django_db
 
@@ -197,3 +199,41 @@ def test_issue_chart_tag_for_the_issue_page(send, project):
         Context({"issue": manual})
     )
     assert "<svg" not in empty
+
+
+def test_issue_page_shows_the_event_chart_with_a_constant_query_count(
+    client, send, project, reporter, django_assert_num_queries
+):
+    with time_machine.travel(T0, tick=False):
+        send({"title": "Checkout times out"})
+        send({"title": "Checkout times out"})
+        intake_issue = Issue.objects.get()
+    hand = make_issue(project, reporter, title="Filed by hand")
+    client.force_login(reporter)
+    with time_machine.travel(T0 + timedelta(hours=1), tick=False):
+        page = client.get(intake_issue.get_absolute_url())
+        assert "Monitoring events" in page.text
+        assert "2 events" in page.text
+        assert page.text.count('class="chart-bar"') == 30
+        assert "style=" not in page.text.split("Monitoring events")[1].split("</section>")[0]
+        assert "Monitoring events" not in client.get(hand.get_absolute_url()).text
+
+        def count(url):
+            from django.db import connection
+            from django.test.utils import CaptureQueriesContext
+
+            with CaptureQueriesContext(connection) as ctx:
+                client.get(url)
+            return len(ctx.captured_queries)
+
+        before = count(intake_issue.get_absolute_url())
+    # More events on more days: the page costs the same.
+    for day in range(1, 6):
+        with time_machine.travel(T0 + timedelta(days=day), tick=False):
+            send({"title": "Checkout times out"})
+    with time_machine.travel(T0 + timedelta(days=6), tick=False):
+        with django_assert_num_queries(before):
+            page = client.get(intake_issue.get_absolute_url())
+    assert "7 events" in page.text
+    # A hand-filed issue pays one query for the panel (nothing feeds it), an intake issue two.
+    assert before == count(hand.get_absolute_url()) + 1
