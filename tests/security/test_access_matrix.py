@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from api.models import ApiToken
 from intake.models import AssignmentRule, IntakeToken
 from issues.models import Attachment, Comment, Issue, IssueEvent, IssueLink, SavedFilter
 from notifications.models import Notification
@@ -200,7 +201,7 @@ ROUTES: dict[str, Route] = {
                 f"/dashboard/{slug}.csv?project={s.issue.project_id}&q={s.probe}"
                 for slug in TABLE_SECTION
             ]
-            + [f"/dashboard/{slug}.csv" for slug in TABLE_SECTION]
+            + ["/dashboard/now-urgent.csv", "/dashboard/lessons.csv"]
         ),
         posts=False,
     ),
@@ -319,11 +320,7 @@ def _snapshot(side: Side) -> dict:
         "note_read": Notification.objects.get(pk=side.notification.pk).read_at,
         "tokens": list(IntakeToken.objects.filter(project_id=pid).values("pk", "revoked_at")),
         "rules": AssignmentRule.objects.filter(project_id=pid).count(),
-        "api_token": list(
-            __import__("api.models", fromlist=["ApiToken"])
-            .ApiToken.objects.filter(pk=side.api_token_pk)
-            .values("revoked_at")
-        ),
+        "api_token": list(ApiToken.objects.filter(pk=side.api_token_pk).values("revoked_at")),
     }
 
 
