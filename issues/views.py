@@ -5,6 +5,7 @@ import mimetypes
 import re
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -398,7 +399,10 @@ def issue_attach(request: HttpRequest, key: str) -> HttpResponse:
         else:
             messages.success(request, f"Attached {attachment.filename}.")
             return redirect(issue)
-    return _render_detail(request, issue, attachment_form=form, status=400)
+    upload = request.FILES.get("file")
+    too_large = upload is not None and upload.size > settings.ATTACHMENT_MAX_BYTES
+    # 413 Content Too Large, with the form's message next to the field.
+    return _render_detail(request, issue, attachment_form=form, status=413 if too_large else 400)
 
 
 # Served inline-safe types keep their type; anything else (HTML, SVG, scripts) is a byte stream.

@@ -113,7 +113,14 @@ def _render(template: str, context: dict, user) -> tuple[str, str, str]:
         subject = render_to_string(f"emails/{template}-subject.txt", context)
         text = render_to_string(f"emails/{template}-body.txt", context)
         html = render_to_string(f"emails/{template}-body.html", context)
-    return " ".join(subject.split()), text, html
+    return _header_safe(subject), text, html
+
+
+def _header_safe(value: str) -> str:
+    """One line, and no RFC 2047 encoded word: the email package decodes `=?utf-8?q?…?=` in a
+    header value it is given, and Python < 3.12.5 then writes a decoded CR/LF out raw — a
+    title like `=?utf-8?q?x=0D=0ABcc=3A_…?=` would add a Bcc header (CVE-2024-6923)."""
+    return " ".join(value.split()).replace("=?", "= ?")
 
 
 def _message(

@@ -108,7 +108,7 @@ def test_attachment_size_limit(client, project, reporter):
         reverse("issue_attach", args=[issue.key]),
         {"file": SimpleUploadedFile("big.txt", b"x" * 11, "text/plain")},
     )
-    assert response.status_code == 400
+    assert response.status_code == 413  # Content Too Large (issue 8)
     assert "too large" in response.text
     assert not Attachment.objects.exists()
 

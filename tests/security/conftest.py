@@ -1,0 +1,97 @@
+"""A world of two projects (WEB, OPS) with one of everything, for the security tests."""
+
+import json
+from dataclasses import dataclass
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from api.services import create_api_token
+from intake.models import AssignmentRule, EventGroup, IntakeToken
+from intake.services import create_intake_token
+from issues.models import Attachment, Issue, IssueLink, SavedFilter
+from issues.services import add_attachment, link_issues, save_filter
+from notifications.models import Kind, Notification
+from tests.factories import make_issue
+
+SECRET = "Zebra-secret-{key}-outage"
+
+
+def secret_of(key: str) -> str:
+    """A word that appears only in the titles, notes and events of project `key`."""
+    return SECRET.format(key=key)
+
+
+@dataclass
+class Side:
+    """One project's objects: what a user of the *other* project must never reach."""
+
+    key: str
+    secret: str
+    issue: Issue
+    attachment: Attachment
+    link: IssueLink
+    saved_filter: SavedFilter
+    notification: Notification
+    intake_token: IntakeToken
+    group: EventGroup
+    rule: AssignmentRule
+    api_token_pk: int
+    api_secret: str
+
+    @property
+    def probe(self) -> str:
+        """Search words matching the secret titles without being the whole secret (pages echo
+        the query back)."""
+        return self.secret.rsplit("-", 1)[0]
+
+
+def _side(client, project, owner, partner) -> Side:
+    SECRET = secret_of(project.key)  # noqa: N806
+    issue = make_issue(project, owner, title=f"{SECRET} {project.key}")
+    other = make_issue(project, owner, title=f"{SECRET} {project.key} twin")
+    attachment = add_attachment(
+        issue, actor=owner, upload=SimpleUploadedFile("notes.txt", b"private notes")
+    )
+    link = link_issues(issue, target=other, kind="relates", actor=owner)
+    saved = save_filter(owner, name=f"{project.key} filter", query="status=new")
+    note = Notification.objects.create(
+        recipient=owner, kind=Kind.ASSIGNED, issue=issue, summary=f"{SECRET} note"
+    )
+    token, raw = create_intake_token(project, name="Monitoring", actor=owner)
+    response = client.post(
+        f"/api/v1/projects/{project.key}/events/",
+        data=json.dumps({"title": f"{SECRET} event", "message": "boom", "level": "error"}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {raw}",
+    )
+    assert response.status_code == 202, response.content
+    group = EventGroup.objects.get(project=project)
+    rule = AssignmentRule.objects.create(project=project, match_component="checkout", owner=owner)
+    api_token, api_secret = create_api_token(owner, name="script")
+    return Side(
+        key=project.key,
+        secret=SECRET,
+        issue=issue,
+        attachment=attachment,
+        link=link,
+        saved_filter=saved,
+        notification=note,
+        intake_token=token,
+        group=group,
+        rule=rule,
+        api_token_pk=api_token.pk,
+        api_secret=api_secret,
+    )
+
+
+@pytest.fixture
+def world(client, project, other_project, manager, developer, tester, reporter, outsider):
+    """`world["WEB"]` and `world["OPS"]`: the objects of each project."""
+    from django.test import Client
+
+    c = Client()
+    return {
+        "WEB": _side(c, project, manager, developer),
+        "OPS": _side(c, other_project, outsider, outsider),
+    }
