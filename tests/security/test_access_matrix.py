@@ -211,6 +211,12 @@ ROUTES: dict[str, Route] = {
     "api/v1/projects/<key>/events/": Route(API, one(lambda s: f"/api/v1/projects/{s.key}/events/")),
     "api/v1/issues/<key>": Route(API, one(lambda s: f"/api/v1/issues/{s.issue.key}")),
     "api/v1/issues": Route(API, one(lambda s: "/api/v1/issues")),
+    "api/v1/issues/<key>/comments": Route(
+        API, one(lambda s: f"/api/v1/issues/{s.issue.key}/comments")
+    ),
+    "api/v1/issues/<key>/transitions": Route(
+        API, one(lambda s: f"/api/v1/issues/{s.issue.key}/transitions")
+    ),
     "projects/<str:key>/intake/": Route(FOREIGN, one(lambda s: f"/projects/{s.key}/intake/")),
     "projects/<str:key>/intake/tokens/": Route(
         FOREIGN,
@@ -402,6 +408,17 @@ def test_api_tokens_reach_only_their_users_projects(client, world, role, request
         **auth,
     )
     assert filed.status_code == 404, filed.content
+    for path, body in (("comments", {"body": "Planted"}), ("transitions", {"to": "closed"})):
+        posted = client.post(
+            f"/api/v1/issues/{foreign.issue.key}/{path}",
+            body,
+            content_type="application/json",
+            **auth,
+        )
+        assert posted.status_code == 404, (path, posted.content)
+        assert foreign.secret.encode() not in posted.content
+    listed = client.get("/api/v1/issues", **auth)
+    assert listed.status_code == 200 and foreign.secret.encode() not in listed.content
     # An intake token of one project cannot post to another's; a personal token is no intake
     # token.
     for bearer in (own_intake := _intake_secret(own), secret):
