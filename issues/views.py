@@ -279,7 +279,7 @@ def issue_new(request: HttpRequest, project_key: str | None = None) -> HttpRespo
         return _render_new(request, IssueCreateForm(user=request.user, initial=initial), project)
     form = IssueCreateForm(request.POST, request.FILES, user=request.user, initial=initial)
     if not form.is_valid():
-        return _render_new(request, form, project, status=400)
+        return _render_new(request, form, project, status=_refused_status(request))
     data = form.cleaned_data
     try:
         issue = create_issue(
@@ -383,7 +383,7 @@ def issue_comment(request: HttpRequest, key: str) -> HttpResponse:
             form.add_error(error.field if error.field in form.fields else None, str(error))
         else:
             return redirect(f"{issue.get_absolute_url()}#comment-{comment.pk}")
-    return _render_detail(request, issue, comment_form=form, status=400)
+    return _render_detail(request, issue, comment_form=form, status=_refused_status(request))
 
 
 @login_required
@@ -399,10 +399,18 @@ def issue_attach(request: HttpRequest, key: str) -> HttpResponse:
         else:
             messages.success(request, f"Attached {attachment.filename}.")
             return redirect(issue)
-    upload = request.FILES.get("file")
-    too_large = upload is not None and upload.size > settings.ATTACHMENT_MAX_BYTES
-    # 413 Content Too Large, with the form's message next to the field.
-    return _render_detail(request, issue, attachment_form=form, status=413 if too_large else 400)
+    return _render_detail(request, issue, attachment_form=form, status=_refused_status(request))
+
+
+def _refused_status(request: HttpRequest) -> int:
+    """413 Content Too Large when a refused form carried an over-limit file (its message is
+    next to the field), else 400."""
+    too_large = any(
+        upload.size > settings.ATTACHMENT_MAX_BYTES
+        for name in request.FILES
+        for upload in request.FILES.getlist(name)
+    )
+    return 413 if too_large else 400
 
 
 # Served inline-safe types keep their type; anything else (HTML, SVG, scripts) is a byte stream.

@@ -67,3 +67,25 @@ def test_hostile_files_are_stored_under_generated_names_and_served_as_attachment
     assert served not in ("text/html", "image/svg+xml", "application/xhtml+xml", "text/javascript")
     assert "html" not in served and "svg" not in served and "javascript" not in served
     assert "sandbox" in download["Content-Security-Policy"]
+
+
+def test_every_upload_form_answers_413_for_an_over_limit_file(
+    client, issue, project, reporter, settings
+):
+    settings.ATTACHMENT_MAX_BYTES = 1024
+
+    def big():
+        return SimpleUploadedFile("big.log", b"x" * 2048, content_type="text/plain")
+
+    client.force_login(reporter)
+    comment = client.post(f"/issues/{issue.key}/comments/", {"body": "See log", "files": big()})
+    assert comment.status_code == 413 and "too large" in comment.text
+    new = client.post(
+        "/issues/new/",
+        {"project": project.pk, "title": "With a log", "type": "bug", "priority": 2,
+         "severity": 2, "attachment": big()},
+    )  # fmt: skip
+    assert new.status_code == 413 and "too large" in new.text
+    assert not Attachment.objects.exists()
+    assert not issue.comments.exists()
+    assert not issue.project.issues.filter(title="With a log").exists()
