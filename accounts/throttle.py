@@ -4,13 +4,31 @@ django-ratelimit counts attempts in the shared cache (Redis when REDIS_URL is se
 limit holds across gunicorn workers; other clients and accounts are unaffected.
 """
 
+import logging
+
 from django.conf import settings
 from django.http import HttpRequest
 from django_ratelimit.core import is_ratelimited
 
+logger = logging.getLogger(__name__)
+
 
 def attempts_exceeded(request: HttpRequest, *, group: str, account_field: str) -> bool:
-    """Count this POST against the IP and the account named in the form; True when over."""
+    """Count this POST against the IP and the account named in the form; True when over.
+
+    When the cache (Redis) is unreachable, people can still log in: the limit fails open and the
+    outage is logged, rather than locking everybody out with an error page.
+    """
+    try:
+        return _count(request, group=group, account_field=account_field)
+    except Exception:
+        logger.warning(
+            "Login throttle unavailable (cache unreachable); not limiting", exc_info=True
+        )
+        return False
+
+
+def _count(request: HttpRequest, *, group: str, account_field: str) -> bool:
     rate = settings.AUTH_ATTEMPTS_RATE
     by_ip = is_ratelimited(request, group=f"{group}:ip", key="ip", rate=rate, increment=True)
     account = request.POST.get(account_field, "").strip().lower()

@@ -47,3 +47,16 @@ def test_password_reset_is_throttled(mailoutbox):
     )
     assert blocked.status_code == 429
     assert len(mailoutbox) == 10
+
+
+def test_login_still_works_when_the_cache_is_down(settings, caplog):
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        },
+    }
+    UserFactory(username="dana")
+    assert _attempt(Client(), "dana", PASSWORD).status_code == 302
+    assert "Login throttle unavailable" in caplog.text
