@@ -296,23 +296,30 @@ def _record_repeat(project: Project, event: NormalizedEvent, *, token, now: date
                 event.release,
                 project.pk,
                 event.fingerprint_hash,
-                project.pk,
-                token.pk if token is not None else None,
-                event.event_id,
-                event.source,
-                now,
-                event.timestamp,
-                event.level,
-                event.message,
-                event.environment,
-                event.release,
-                event.url,
-                json.dumps(event.tags),
-                json.dumps(event.extra),
+                *_occurrence_values(project, event, token=token, now=now),
                 now.date(),
             ],
         )
         return cursor.fetchone()
+
+
+def _occurrence_values(project: Project, event: NormalizedEvent, *, token, now: datetime) -> list:
+    """The intake_occurrence columns after group_id, in the order both statements list them."""
+    return [
+        project.pk,
+        token.pk if token is not None else None,
+        event.event_id,
+        event.source,
+        now,
+        event.timestamp,
+        event.level,
+        event.message,
+        event.environment,
+        event.release,
+        event.url,
+        json.dumps(event.tags),
+        json.dumps(event.extra),
+    ]
 
 
 _INSERT_OCCURRENCE = (
@@ -329,22 +336,7 @@ def _insert_occurrence(
     with connection.cursor() as cursor:
         cursor.execute(
             _INSERT_OCCURRENCE,
-            [
-                group_id,
-                project.pk,
-                token.pk if token is not None else None,
-                event.event_id,
-                event.source,
-                now,
-                event.timestamp,
-                event.level,
-                event.message,
-                event.environment,
-                event.release,
-                event.url,
-                json.dumps(event.tags),
-                json.dumps(event.extra),
-            ],
+            [group_id, *_occurrence_values(project, event, token=token, now=now)],
         )
 
 
