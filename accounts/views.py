@@ -11,26 +11,32 @@ from .throttle import attempts_exceeded
 TOO_MANY = "Too many attempts. Wait a minute and try again."
 
 
-class ThrottledLoginView(auth_views.LoginView):
+class _ThrottledPostMixin:
+    """Refuse a POST over the attempt limit with 429 and the form's own page."""
+
+    throttle_group = ""
+    throttle_account_field = ""
+
+    def post(self, request, *args, **kwargs):
+        if attempts_exceeded(
+            request, group=self.throttle_group, account_field=self.throttle_account_field
+        ):
+            form = self.get_form()
+            form.errors.clear()
+            form.add_error(None, TOO_MANY)
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().post(request, *args, **kwargs)
+
+
+class ThrottledLoginView(_ThrottledPostMixin, auth_views.LoginView):
     redirect_authenticated_user = True
-
-    def post(self, request, *args, **kwargs):
-        if attempts_exceeded(request, group="login", account_field="username"):
-            form = self.get_form()
-            form.errors.clear()
-            form.add_error(None, TOO_MANY)
-            return self.render_to_response(self.get_context_data(form=form), status=429)
-        return super().post(request, *args, **kwargs)
+    throttle_group = "login"
+    throttle_account_field = "username"
 
 
-class ThrottledPasswordResetView(auth_views.PasswordResetView):
-    def post(self, request, *args, **kwargs):
-        if attempts_exceeded(request, group="reset", account_field="email"):
-            form = self.get_form()
-            form.errors.clear()
-            form.add_error(None, TOO_MANY)
-            return self.render_to_response(self.get_context_data(form=form), status=429)
-        return super().post(request, *args, **kwargs)
+class ThrottledPasswordResetView(_ThrottledPostMixin, auth_views.PasswordResetView):
+    throttle_group = "reset"
+    throttle_account_field = "email"
 
 
 @login_required

@@ -1,8 +1,8 @@
 """The Resolve JSON API (`/api/v1/`), described at `/api/v1/openapi.json`.
 
 Routers: `intake.api` (events from monitoring tools, intake tokens) and `api.issues`
-(people's scripts, personal tokens, the UI's access rules). New endpoints (issue list with
-the list page's filters, comments, transitions) are added as functions on these routers.
+(people's scripts with personal tokens: list with the list page's filters, read, file, comment,
+transition; the UI's access rules). New endpoints are added as functions on these routers.
 """
 
 from ninja import NinjaAPI
