@@ -456,7 +456,8 @@ def _planned_for_event(
                 {"old": event.old_value, "new": event.new_value},
             )
     elif event.kind == EventKind.CHANGED and event.field == "owner":
-        owner_id = data.get("owner_id")
+        # An owner set by a transition is announced by its TRANSITIONED record.
+        owner_id = None if data.get("with_transition") else data.get("owner_id")
         if owner_id:
             planned[int(owner_id)] = (
                 Kind.ASSIGNED,

@@ -347,7 +347,9 @@ def _take(
                 field="owner",
                 old=old_owner_id or "",
                 new=locked.owner_id or "",
-                data={"owner_id": locked.owner_id, **(audit or {})},
+                # The TRANSITIONED record above already tells the new owner (it carries
+                # owner_id); this one is the field's audit entry, not a second notification.
+                data={"owner_id": locked.owner_id, "with_transition": True, **(audit or {})},
             )
         move_clock_on_transition(locked, transition, old_status, actor=actor, now=now)
     copy_saved_fields(issue, locked)

@@ -77,6 +77,16 @@ def test_transition_that_assigns_tells_the_owner_once(project, manager, develope
     assert _kinds() == {("developer", Kind.ASSIGNED), ("reporter", Kind.STATUS_CHANGED)}
 
 
+def test_assign_through_the_workflow_notifies_the_owner_once(project, manager, developer, reporter):
+    from workflows.services import transition_issue
+
+    issue = make_issue(project, reporter)
+    transition_issue(issue, "assigned", actor=manager, owner=developer)
+    process_outbox()
+    assigned = Notification.objects.filter(recipient=developer, kind=Kind.ASSIGNED)
+    assert assigned.count() == 1  # not once for the transition and again for the owner field
+
+
 def test_comment_and_mentions(project, manager, developer, tester, reporter):
     issue = make_issue(project, reporter)
     issue.watchers.add(developer, reporter, tester)

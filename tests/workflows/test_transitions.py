@@ -97,7 +97,7 @@ def test_assign_sets_the_owner_and_records_it(issue, cast):
     moved = IssueEvent.objects.get(issue=issue, kind=EventKind.TRANSITIONED)
     assert moved.data["owner_id"] == cast["owner"].pk
     owner_change = IssueEvent.objects.get(issue=issue, kind=EventKind.CHANGED, field="owner")
-    assert owner_change.data == {"owner_id": cast["owner"].pk}
+    assert owner_change.data == {"owner_id": cast["owner"].pk, "with_transition": True}
 
 
 @pytest.mark.django_db
