@@ -252,3 +252,16 @@ class SlaEscalation(models.Model):
 
     def __str__(self) -> str:
         return f"Escalation of checkpoint {self.checkpoint_id} due {self.due_at}"
+
+
+class SweepHeartbeat(models.Model):
+    """When a periodic job last finished (one row per job), so people can see it is alive."""
+
+    job = models.CharField(max_length=40, primary_key=True)
+    finished_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+    flagged = models.PositiveIntegerField(default=0)
+    escalated = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.job} at {self.finished_at:%Y-%m-%d %H:%M:%S}"

@@ -1,7 +1,9 @@
 """Notification reads: the inbox, the unread count, preferences and the who-is-notified preview."""
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
@@ -9,7 +11,15 @@ from issues.models import Issue
 from projects.selectors import projects_visible_to
 
 from . import recipients as rcpt
-from .models import ALWAYS_IMMEDIATE, MODES_FOR_KIND, Kind, Mode, Notification, Step
+from .models import (
+    ALWAYS_IMMEDIATE,
+    MODES_FOR_KIND,
+    Kind,
+    Mode,
+    Notification,
+    Step,
+    SweepHeartbeat,
+)
 
 
 def inbox_for(user) -> QuerySet[Notification]:
@@ -143,3 +153,22 @@ def who_is_notified(issue: Issue, *, viewer) -> list[PreviewRow]:
             "The project's Managers, always (cannot be turned off).",
         ),
     ]
+
+
+@dataclass
+class SweepStatus:
+    """When the SLA sweep last finished, and whether that is too long ago for alerts to be trusted."""
+
+    finished_at: datetime | None
+    age_seconds: int | None
+    stale: bool
+
+
+def sla_sweep_status(now: datetime) -> SweepStatus:
+    from .services import SLA_SWEEP_JOB
+
+    beat = SweepHeartbeat.objects.filter(job=SLA_SWEEP_JOB).first()
+    if beat is None:
+        return SweepStatus(None, None, True)
+    age = max(0, int((now - beat.finished_at).total_seconds()))
+    return SweepStatus(beat.finished_at, age, age > settings.SLA_SWEEP_STALE_SECONDS)

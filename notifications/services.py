@@ -11,6 +11,7 @@ Exactly once, enforced by the database:
 """
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -38,9 +39,12 @@ from .models import (
     NotificationPreference,
     SlaEscalation,
     Step,
+    SweepHeartbeat,
 )
 
 log = logging.getLogger(__name__)
+
+SLA_SWEEP_JOB = "sla_sweep"
 
 # Emails per queued send task: few broker messages, one SMTP connection per chunk.
 EMAIL_CHUNK = 50
@@ -400,6 +404,7 @@ def sweep_sla(*, now: datetime | None = None, batch_size: int | None = None) -> 
     4. Emails are queued after each batch commits.
     Running it twice, concurrently, or again after a crash alerts nobody twice.
     """
+    started = time.monotonic()
     now = now or timezone.now()
     batch_size = batch_size or settings.SLA_SWEEP_BATCH
     result = SweepResult()
@@ -407,6 +412,19 @@ def sweep_sla(*, now: datetime | None = None, batch_size: int | None = None) -> 
         pass
     while _sweep_escalation_batch(now, batch_size, result) == batch_size:
         pass
+    beat = SweepHeartbeat(
+        job=SLA_SWEEP_JOB,
+        finished_at=timezone.now(),
+        duration_ms=int((time.monotonic() - started) * 1000),
+        flagged=result.flagged,
+        escalated=result.escalated,
+    )
+    SweepHeartbeat.objects.bulk_create(  # one upsert: "last SLA sweep 40 s ago" on the dashboard
+        [beat],
+        update_conflicts=True,
+        unique_fields=["job"],
+        update_fields=["finished_at", "duration_ms", "flagged", "escalated"],
+    )
     return result
 
 

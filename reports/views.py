@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
+from notifications.selectors import sla_sweep_status
 from projects.selectors import projects_visible_to
 
 from . import dashboard, selectors
@@ -63,6 +64,7 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
             "query": query,
             "filter_params": dashboard.filter_params(scope),
             "search": search,
+            "sweep": sla_sweep_status(scope.now),
         },
     )
 

@@ -180,6 +180,8 @@ MAILERS = {"default": _mailer_from_url(env.str("EMAIL_URL", default=""))}
 SLA_SWEEP_INTERVAL = env.float("SLA_SWEEP_INTERVAL", default=60.0)
 # Checkpoints claimed per sweep transaction (bounded work, short row locks).
 SLA_SWEEP_BATCH = env.int("SLA_SWEEP_BATCH", default=1000)
+# The sweep runs every minute; older than this, the dashboard warns that alerts are not going out.
+SLA_SWEEP_STALE_SECONDS = env.int("SLA_SWEEP_STALE_SECONDS", default=300)
 # Default wait before a still-breached issue escalates to the project's Managers, in minutes
 # (each project's escalation ladder may override it).
 SLA_ESCALATE_AFTER_MINUTES = env.int("SLA_ESCALATE_AFTER_MINUTES", default=120)

@@ -42,6 +42,17 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "broker": "ok" if broker else "unreachable",
         "broker_transport": settings.CELERY_BROKER_URL.split(":", 1)[0],
     }
+    if database:
+        from django.utils import timezone
+
+        from notifications.selectors import sla_sweep_status
+
+        sweep = sla_sweep_status(timezone.now())
+        body["sla_sweep"] = {
+            "last_finished": sweep.finished_at.isoformat() if sweep.finished_at else None,
+            "age_seconds": sweep.age_seconds,
+            "stale": sweep.stale,
+        }
     return JsonResponse(body, status=200 if database else 503)
 
 
