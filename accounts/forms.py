@@ -10,6 +10,12 @@ class ProfileForm(forms.ModelForm):
         choices=[(tz, tz) for tz in sorted(zoneinfo.available_timezones())],
         help_text="Every date in Resolve is shown in this zone.",
     )
+    current_password = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text="Needed only to change your e-mail address.",
+    )
 
     class Meta:
         model = User

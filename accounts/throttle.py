@@ -40,3 +40,22 @@ def _count(request: HttpRequest, *, group: str, account_field: str) -> bool:
         increment=True,
     )
     return by_ip or by_account
+
+
+def reauth_attempts_exceeded(request: HttpRequest) -> bool:
+    """The same limit for re-entering the current password on a signed-in page (profile, API
+    tokens), per account: a stolen session cannot guess the password it does not know. Only
+    POSTs that carry a password count."""
+    if not request.POST.get("current_password"):
+        return False
+    try:
+        return is_ratelimited(
+            request,
+            group="reauth:account",
+            key=lambda _group, _request: str(request.user.pk),
+            rate=settings.AUTH_ATTEMPTS_RATE,
+            increment=True,
+        )
+    except Exception:
+        logger.warning("Re-authentication throttle unavailable; not limiting", exc_info=True)
+        return False

@@ -6,7 +6,8 @@ from django.shortcuts import redirect, render
 
 from . import services
 from .forms import ProfileForm
-from .throttle import attempts_exceeded
+from .models import User
+from .throttle import attempts_exceeded, reauth_attempts_exceeded
 
 TOO_MANY = "Too many attempts. Wait a minute and try again."
 
@@ -41,9 +42,18 @@ class ThrottledPasswordResetView(_ThrottledPostMixin, auth_views.PasswordResetVi
 
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
-    form = ProfileForm(request.POST or None, instance=request.user)
+    # A copy for the form: validating a ModelForm writes into its instance, and the signed-in
+    # user must not show a change that was refused.
+    form = ProfileForm(request.POST or None, instance=User.objects.get(pk=request.user.pk))
     if request.method == "POST" and form.is_valid():
-        services.update_profile(request.user, **form.cleaned_data)
+        if reauth_attempts_exceeded(request):
+            form.add_error("current_password", TOO_MANY)
+            return render(request, "accounts/profile.html", {"form": form}, status=429)
+        try:
+            services.update_profile(request.user, **form.cleaned_data)
+        except services.ReauthenticationError as exc:
+            form.add_error(exc.field, str(exc))
+            return render(request, "accounts/profile.html", {"form": form}, status=400)
         messages.success(request, "Your profile was saved.")
         return redirect("profile")
     return render(request, "accounts/profile.html", {"form": form})

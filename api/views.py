@@ -4,6 +4,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts.services import ReauthenticationError, confirm_password
+from accounts.throttle import reauth_attempts_exceeded
+from accounts.views import TOO_MANY
+
 from . import services
 from .forms import ApiTokenForm
 from .models import ApiToken
@@ -25,8 +29,17 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
         return render(request, "api/tokens.html", _context(request))
     form = ApiTokenForm(request.POST)
     if form.is_valid():
+        if reauth_attempts_exceeded(request):
+            form.add_error("current_password", TOO_MANY)
+            return render(request, "api/tokens.html", _context(request, form=form), status=429)
         try:
+            # A token is a credential: issuing one needs the password, like changing it.
+            confirm_password(
+                request.user, form.cleaned_data["current_password"], to="create a token"
+            )
             token, raw = services.create_api_token(request.user, name=form.cleaned_data["name"])
+        except ReauthenticationError as exc:
+            form.add_error(exc.field, str(exc))
         except services.ApiTokenError as exc:
             form.add_error("name", str(exc))
         else:

@@ -7,6 +7,12 @@ each scenario, prints a table (scenario, measured, target, pass/fail) and exits 
 short. Nothing touches the machine's shared PostgreSQL or Redis.
 
     .venv/bin/python reliability/run.py [--quick] [--only smtp,worker,redis,pg,beats,load]
+                                        [--think 1,3 | --no-think]
+
+The load scenario simulates 40 people: each pauses a random 1-3 s between actions (`--think`,
+like locust's ``wait_time = between(1, 3)``), so the figures are the latency a user sees at that
+traffic. `--no-think` runs the same users back to back instead: a closed-loop stress test, which
+measures the queueing at full saturation (on 2 cores, p50 of 1-2 s), not a user's wait.
 """
 
 from __future__ import annotations
@@ -317,6 +323,7 @@ class Browser:
 class World:
     def __init__(self, args):
         self.quick = args.quick
+        self.think: tuple[float, float] | None = args.think
         self.dir = Path(tempfile.mkdtemp(prefix="resolve-reliability-"))
         os.chmod(self.dir, 0o755)  # nosec B103 - the postgres user reads its data dir in it
         self.pg = Postgres(self.dir)
@@ -646,19 +653,37 @@ def _check_writes(w: World, a: Activity, since) -> tuple[int, int, int, int]:
     return len(a.filed) + len(a.comments) + sum(a.moves.values()), bad_rows, bad_audit, bad_moves
 
 
-def _run_users(w: World, a: Activity, base: str, users: int, seconds: float, weights) -> None:
+def _run_users(
+    w: World,
+    a: Activity,
+    base: str,
+    users: int,
+    seconds: float,
+    weights,
+    think: tuple[float, float] | None = None,
+) -> None:
+    """`users` signed-in browsers acting for `seconds`. `think` (min, max seconds): each user
+    pauses a random time in that range between actions, and starts after a random part of it
+    (no thundering herd at second 0); None: back to back (closed-loop stress)."""
     personas = ["manager", "developer", "tester", "reporter"]
     browsers = [Browser(base, personas[i % 4]) for i in range(users)]
     project = _load_context(w, a)
     stop = time.monotonic() + seconds
     actions, probs = zip(*weights, strict=True)
 
+    def pause(low: float, high: float) -> None:
+        time.sleep(max(0.0, min(random.uniform(low, high), stop - time.monotonic())))  # nosec B311
+
     def user(b: Browser) -> None:
+        if think:
+            pause(0, think[1])
         while time.monotonic() < stop:
             action = random.choices(actions, probs)[0]  # nosec B311
             if action == "transition" and b.username not in ("manager", "developer"):
                 action = "open"
             a.act(b, action, project.pk)
+            if think:
+                pause(*think)
 
     threads = [threading.Thread(target=user, args=(b,)) for b in browsers]
     for t in threads:
@@ -873,18 +898,24 @@ def scenario_load(w: World) -> None:
     seconds = 15 if w.quick else 60
     since = timezone.now()
     weights = [("list", 30), ("open", 35), ("file", 10), ("comment", 15), ("transition", 10)]
-    _run_users(w, a, base, 40, seconds, weights)
+    think = w.think
+    _run_users(w, a, base, 40, seconds, weights, think=think)
     requests_total = sum(a.status.values())
     errors = len(a.errors)
-    record(name, f"40 users x {seconds} s: requests / errors",
+    pace = f"think {think[0]:g}-{think[1]:g} s" if think else "no think time (stress)"
+    print(f"   40 users, {pace}, {seconds} s")
+    record(name, f"40 users x {seconds} s, {pace}: actions / errors",
            f"{requests_total} ({requests_total / seconds:.0f}/s) / {errors}", "0 errors", errors == 0)  # fmt: skip
     total, bad_rows, bad_audit, bad_moves = _check_writes(w, a, since)
     record(name, "accepted writes missing or doubled (rows / audit / history)",
            f"{bad_rows} / {bad_audit} / {bad_moves} of {total}", "0 / 0 / 0",
            bad_rows == bad_audit == bad_moves == 0 and total > 0)  # fmt: skip
+    print(f"   {'page':<12} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
     for page, times in sorted(a.times.items()):
+        p50, p95, p99 = (pct(times, p) for p in (50, 95, 99))
+        print(f"   {page:<12} {len(times):>5} {p50:>8.0f} {p95:>8.0f} {p99:>8.0f}")
         record(name, f"{page}: p50/p95/p99 ms (n={len(times)})",
-               f"{pct(times, 50):.0f}/{pct(times, 95):.0f}/{pct(times, 99):.0f}", "printed", True)  # fmt: skip
+               f"{p50:.0f}/{p95:.0f}/{p99:.0f}", "printed", True)  # fmt: skip
     if a.errors:
         print("  first errors:", a.errors[:5])
     w.procs.stop_all()
@@ -907,7 +938,26 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="shorten every scenario (development)")
     parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenarios")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    pace = parser.add_mutually_exclusive_group()
+    pace.add_argument(
+        "--think",
+        default="1,3",
+        metavar="MIN,MAX",
+        help="load: each user pauses MIN-MAX s between actions (default 1,3)",
+    )
+    pace.add_argument(
+        "--no-think",
+        action="store_true",
+        help="load: no pause between actions (closed-loop stress test)",
+    )
     args = parser.parse_args()
+    if args.no_think:
+        args.think = None
+    else:
+        low, high = (float(x) for x in args.think.split(","))
+        if not 0 <= low <= high:
+            parser.error("--think MIN,MAX needs 0 <= MIN <= MAX")
+        args.think = (low, high)
     world = World(args)
     print(f"Work directory: {world.dir}")
     try:

@@ -4,7 +4,7 @@ re-derives the cached deadlines through `sla.py`. Called through `workflows.serv
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -19,7 +19,6 @@ from .errors import TransitionForbidden, WorkflowError
 from .models import (
     ClockEvent,
     ClockEventKind,
-    CycleOutcome,
     HoldReason,
     PauseSource,
     SlaCheckpoint,
@@ -143,9 +142,8 @@ def _stop_cycle(issue: Issue, cycle: SlaCycle, *, at: datetime, actor) -> None:
     clock = sla.derive_clock(events)
     calendar = cycle.policy.calendar_for(issue.severity)
     worked = clock.consumed(calendar, at)
-    target = timedelta(minutes=cycle.resolution_minutes)
     cycle.stopped_at = at
-    cycle.outcome = CycleOutcome.MET if worked <= target else CycleOutcome.MISSED
+    cycle.outcome = sla.outcome_of(worked, cycle.resolution_minutes)
     cycle.working_seconds = int(worked.total_seconds())
     cycle.waiting_seconds = int(clock.waiting(at).total_seconds())
     cycle.save(update_fields=["stopped_at", "outcome", "working_seconds", "waiting_seconds"])
@@ -173,16 +171,14 @@ def move_clock_on_transition(
         return
     if issue.status == Status.ASSIGNED and cycle.responded_at is None:
         cycle.responded_at = now
-        due = cycle.response_due_at
-        cycle.response_outcome = (
-            CycleOutcome.MET if due is None or now <= due else CycleOutcome.MISSED
+        # Business time on the clock until the response (also the reports app's MTTA). The
+        # outcome is judged on it, not on the cached response deadline: while the clock was
+        # paused that cache is a projection from the pause, not the real deadline.
+        taken = sla.derive_clock(sla.cycle_events(issue, n)).consumed(
+            cycle.policy.calendar_for(issue.severity), now
         )
-        # For the reports app (MTTA): business time on the clock until the response.
-        cycle.response_seconds = int(
-            sla.derive_clock(sla.cycle_events(issue, n))
-            .consumed(cycle.policy.calendar_for(issue.severity), now)
-            .total_seconds()
-        )
+        cycle.response_outcome = sla.outcome_of(taken, cycle.response_minutes)
+        cycle.response_seconds = int(taken.total_seconds())
         cycle.save(update_fields=["responded_at", "response_outcome", "response_seconds"])
         _ledger(issue, n, ClockEventKind.RESPONDED, at=now, actor=actor)
     paused = cycle.policy.paused_statuses

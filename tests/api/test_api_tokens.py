@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from api.models import ApiToken
-from tests.factories import make_issue
+from tests.factories import PASSWORD, make_issue
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +20,9 @@ def test_profile_links_to_api_tokens(client, reporter):
 def test_create_use_and_revoke_a_token(client, project, reporter):
     make_issue(project, reporter)
     client.force_login(reporter)
-    created = client.post(reverse("api_tokens"), {"name": "release script"})
+    created = client.post(
+        reverse("api_tokens"), {"name": "release script", "current_password": PASSWORD}
+    )
     assert created.status_code == 200
     secret = re.search(r'id="new-token-secret">(rsp_[^<]+)<', created.text).group(1)
     token = ApiToken.objects.get(user=reporter)

@@ -102,6 +102,7 @@ def test_profile_time_zone_is_used_for_dates(client, project, reporter):
             "last_name": "",
             "email": "r@example.com",
             "time_zone": "Asia/Tokyo",
+            "current_password": PASSWORD,
         },
     )
     assert response.status_code == 302
