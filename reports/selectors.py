@@ -39,7 +39,7 @@ from django.db.models.functions import TruncWeek
 
 from issues.models import OPEN_STATUSES, Issue, Severity, Status
 from workflows.models import CycleOutcome, SlaCycle, SlaPolicy, StatusPeriod
-from workflows.selectors import SlaState, annotate_sla_state
+from workflows.selectors import SlaState, annotate_sla_state, sla_state_condition
 
 from .aggregates import SecondsBetween
 
@@ -244,7 +244,11 @@ def right_now(scope: Scope, *, limit: int = 50) -> RightNow:
                 When(forecast, then=Value(True)), default=False, output_field=BooleanField()
             )
         )
-        .filter(Q(sla_state__in=[SlaState.BREACHED, SlaState.AT_RISK]) | forecast)
+        .filter(
+            sla_state_condition(SlaState.BREACHED, scope.now)
+            | sla_state_condition(SlaState.AT_RISK, scope.now)
+            | forecast
+        )
         .select_related("project", "owner", "team")
         .order_by("resolution_due_at", "pk")[:limit]
     )

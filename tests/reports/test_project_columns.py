@@ -64,7 +64,9 @@ def test_the_migration_backfills_the_project_of_existing_rows(project, reporter)
     executor.migrate(before)
     try:
         old = executor.loader.project_state(before).apps
-        assert not any(f.name == "project" for f in old.get_model("workflows", "SlaCycle")._meta.fields)
+        assert not any(
+            f.name == "project" for f in old.get_model("workflows", "SlaCycle")._meta.fields
+        )
         cycle = old.get_model("workflows", "SlaCycle").objects.get(issue_id=issue.pk)
         old.get_model("workflows", "StatusPeriod").objects.create(
             issue_id=issue.pk, cycle=1, status="assigned", entered_at=cycle.started_at
