@@ -1,7 +1,7 @@
 """Dashboard metrics: SQL aggregation over the issues a viewer may see.
 
 Every function takes a `Scope` (who is looking, which issues, which period, in which zone)
-and runs one grouped query (annotations, conditional aggregates, `Median`), returning a few
+and runs grouped SQL (conditional aggregates, `percentile_cont` medians), returning a few
 plain rows per group; nothing loops over issues in Python. Access is `issues_visible_to`,
 SLA state is `workflows.selectors.annotate_sla_state`: the same rules as everywhere.
 
@@ -331,6 +331,7 @@ _GROUPINGS = (  # (name, first key, second key)
     ("cause", "c_type", "c_cause"),
     ("stage", "s_status", None),
 )
+_TIMED = ("priority", "severity")  # the groupings that show MTTA / MTTR
 
 
 def _counts_of(row: dict[str, Any]) -> dict[str, Any]:
@@ -408,21 +409,30 @@ def _query_period_groups(scope: Scope) -> list[dict[str, Any]]:
     def mean(column: str) -> str:
         return f"CAST(AVG({column}) AS double precision)" if postgres else f"AVG({column})"
 
-    cycle_aggregates = (
+    counts = (
         "COUNT(*) AS finished, "
         "SUM(CASE WHEN c_outcome = 'met' THEN 1 ELSE 0 END) AS met, "
         "SUM(CASE WHEN c_response_outcome IN ('met', 'missed') THEN 1 ELSE 0 END) AS responded, "
         "SUM(CASE WHEN c_response_outcome = 'met' THEN 1 ELSE 0 END) AS response_met, "
         "SUM(CASE WHEN c_outcome = 'missed' THEN 1 ELSE 0 END) AS missed, "
-        f"COUNT(c_response) AS n_respond, {mean('c_response')} AS mtta_mean, "
+    )
+    cycle_aggregates = (
+        f"{counts}COUNT(c_response) AS n_respond, {mean('c_response')} AS mtta_mean, "
         f"{median('c_response')} AS mtta_median, "
         f"COUNT(c_working) AS n_resolve, {mean('c_working')} AS mttr_mean, "
         f"{median('c_working')} AS mttr_median"
     )
+    # The groupings that show no durations leave out the medians: without an ordered-set
+    # aggregate PostgreSQL groups them by hashing, with no sort of the cohort.
+    none = "CAST(NULL AS double precision)"  # typed: UNION resolves the column types
+    count_aggregates = (
+        f"{counts}0 AS n_respond, {none} AS mtta_mean, {none} AS mtta_median, "
+        f"0 AS n_resolve, {none} AS mttr_mean, {none} AS mttr_median"
+    )
     # Stays fill the same columns: count as "finished", seconds as the "mttr" mean and median.
     stay_aggregates = (
         "COUNT(*) AS finished, 0 AS met, 0 AS responded, 0 AS response_met, 0 AS missed, "
-        "0 AS n_respond, NULL AS mtta_mean, NULL AS mtta_median, "
+        f"0 AS n_respond, {none} AS mtta_mean, {none} AS mtta_median, "
         f"COUNT(s_seconds) AS n_resolve, {mean('s_seconds')} AS mttr_mean, "
         f"{median('s_seconds')} AS mttr_median"
     )
@@ -442,7 +452,11 @@ def _query_period_groups(scope: Scope) -> list[dict[str, Any]]:
             f"{next((k for k in keys if key_columns[k] == alias), 'NULL')} AS {alias}"
             for alias in ("kp", "ks", "kt", "kc", "kw")
         )
-        source, aggregates = ("s", stay_aggregates) if name == "stage" else ("c", cycle_aggregates)
+        source, aggregates = (
+            ("s", stay_aggregates)
+            if name == "stage"
+            else ("c", cycle_aggregates if name in _TIMED else count_aggregates)
+        )
         selects.append(
             f"SELECT '{name}' AS g, {columns}, {aggregates} "  # noqa: S608  # nosec B608
             f"FROM {source} GROUP BY {', '.join(keys)}"  # constant names; values are parameters
