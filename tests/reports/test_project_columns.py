@@ -79,3 +79,33 @@ def test_the_migration_backfills_the_project_of_existing_rows(project, reporter)
         (issue.pk, project.pk)
     }
     assert Issue.objects.get(pk=issue.pk).project_id == project.pk
+
+
+def test_archived_issues_count_in_no_metric_of_the_period(history, manager):
+    """Archived issues are invisible (`issues_visible_to`): their cycles and stays too, with
+    and without the filters that join the issue."""
+    utc = ZoneInfo("UTC")
+
+    def figures(**filters):
+        scope = Scope(
+            user=manager,
+            first_day=date(2026, 11, 9),
+            last_day=date(2026, 11, 18),
+            tz=utc,
+            now=NOW,
+            **filters,
+        )
+        stays = {r["status"]: r["n"] for r in selectors.stage_medians(scope)}
+        finished = selectors.total(selectors.compliance_grid(scope))["finished"]
+        return finished, stays
+
+    before, critical_before = figures(), figures(severity=4)
+    Issue.objects.filter(pk=history["B"].pk).update(archived_at=NOW)  # B: two cycles, Critical
+    after, critical_after = figures(), figures(severity=4)
+    assert (before[0], after[0]) == (5, 3)
+    assert (critical_before[0], critical_after[0]) == (2, 0)
+    # B's stays (two cycles: Assigned, Revise, Retest and Fixed twice each) are gone.
+    assert {k: before[1][k] - after[1][k] for k in before[1]} == dict.fromkeys(
+        ["assigned", "revise", "retest", "fixed"], 2
+    )
+    assert sum(critical_after[1].values()) == 0
