@@ -114,13 +114,15 @@ class Scope:
         visible = projects_visible_to(self.user).values_list("pk", flat=True)
         return tuple(visible.filter(pk__in=self.project_ids) if self.project_ids else visible)
 
-    def issue_filter(self, prefix: str = "issue__", *, projects: bool = True) -> Q:
+    def issue_filter(self, prefix: str = "issue__") -> Q:
         """The rule of `issues_visible_to` plus the dashboard filters, as a join condition on
-        related rows (cycles, stays): a semi-join on the issues misleads the planner badly.
-        `projects=False` leaves out the project (for rows that carry their own)."""
-        q = Q(**{f"{prefix}archived_at__isnull": True})
-        if projects:
-            q &= Q(**{f"{prefix}project_id__in": self.visible_project_ids})
+        related rows (cycles, stays): a semi-join on the issues misleads the planner badly."""
+        q = Q(
+            **{
+                f"{prefix}project_id__in": self.visible_project_ids,
+                f"{prefix}archived_at__isnull": True,
+            }
+        )
         if self.team_id:
             q &= Q(**{f"{prefix}team_id": self.team_id})
         if self.type:
@@ -130,8 +132,10 @@ class Scope:
         return q
 
     def row_filter(self) -> Q:
-        """`issue_filter` for cycles and stays, whose own (denormalised) project column is
-        filtered, so the per-project indexes read one project's period and nothing else."""
+        """`issue_filter` for cycles and stays, plus their own (denormalised) project column,
+        so the per-project indexes read one project's period and nothing else (the issue's
+        project stays in the join condition: it lets the planner read only that project's
+        issues when it hashes them)."""
         return Q(project_id__in=self.visible_project_ids) & self.issue_filter()
 
     def open_issues(self) -> QuerySet[Issue]:
