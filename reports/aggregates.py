@@ -1,34 +1,16 @@
-"""SQL building blocks for the dashboard: a median aggregate and seconds between two moments.
+"""SQL building blocks for the dashboard: seconds between two moments and, for SQLite, a
+median aggregate.
 
 PostgreSQL computes medians with `percentile_cont(0.5) WITHIN GROUP (ORDER BY …)`; SQLite
-(embedded default and fast tests) gets a `MEDIAN` aggregate registered on each connection
-with the same interpolating definition, so every metric is one SQL query on both.
+(embedded default and fast tests) gets a `resolve_median` aggregate registered on each
+connection with the same interpolating definition, so every metric is SQL on both.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Aggregate, FloatField, Func
-
-
-class Median(Aggregate):
-    """The median (interpolated, like percentile_cont(0.5)) of a numeric expression."""
-
-    function = "percentile_cont"
-    name = "Median"
-    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
-    allow_distinct = False
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        return self.as_sql(
-            compiler,
-            connection,
-            function="resolve_median",
-            template="%(function)s(%(expressions)s)",
-            **extra_context,
-        )
+from django.db.models import FloatField, Func
 
 
 class SecondsBetween(Func):

@@ -1,7 +1,7 @@
 """Dashboard metrics: SQL aggregation over the issues a viewer may see.
 
 Every function takes a `Scope` (who is looking, which issues, which period, in which zone)
-and runs one grouped query (annotations, conditional aggregates, `Median`), returning a few
+and runs grouped SQL (conditional aggregates, `percentile_cont` medians), returning a few
 plain rows per group; nothing loops over issues in Python. Access is `issues_visible_to`,
 SLA state is `workflows.selectors.annotate_sla_state`: the same rules as everywhere.
 
@@ -21,10 +21,10 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from functools import cached_property
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import (
-    Avg,
     BooleanField,
     Case,
     Count,
@@ -39,9 +39,9 @@ from django.db.models.functions import TruncWeek
 
 from issues.models import OPEN_STATUSES, Issue, Severity, Status
 from workflows.models import CycleOutcome, SlaCycle, SlaPolicy, StatusPeriod
-from workflows.selectors import SlaState, annotate_sla_state
+from workflows.selectors import SlaState, annotate_sla_state, sla_state_condition
 
-from .aggregates import Median, SecondsBetween
+from .aggregates import SecondsBetween
 
 FORECAST_HOURS = 4
 STAGES = (Status.ASSIGNED, Status.REVISE, Status.RETEST, Status.FIXED)
@@ -131,19 +131,37 @@ class Scope:
             q &= Q(**{f"{prefix}severity": self.severity})
         return q
 
+    def row_filter(self) -> Q:
+        """`issue_filter` for cycles and stays, plus their own (denormalised) project column,
+        so the per-project indexes read one project's period and nothing else (the issue's
+        project stays in the join condition: it lets the planner read only that project's
+        issues when it hashes them)."""
+        return Q(project_id__in=self.visible_project_ids) & self.issue_filter()
+
     def open_issues(self) -> QuerySet[Issue]:
         return self.issues().filter(status__in=OPEN_VALUES)
 
     def finished_cycles(self) -> QuerySet[SlaCycle]:
         return SlaCycle.objects.filter(
-            self.issue_filter(),
+            self.row_filter(),
             stopped_at__gte=self.start,
             stopped_at__lt=self.end,
         )
 
+    def stay_filter(self) -> Q:
+        """`row_filter` for the stays, which need nothing of the issue but its visibility:
+        without a team, type or severity filter, the stays of archived issues (few) are left
+        out by id instead of joining every stay of the period to its issue."""
+        if self.team_id or self.type or self.severity:
+            return self.row_filter()
+        archived = Issue.objects.filter(
+            project_id__in=self.visible_project_ids, archived_at__isnull=False
+        )
+        return Q(project_id__in=self.visible_project_ids) & ~Q(issue_id__in=archived.values("pk"))
+
     def stage_stays(self) -> QuerySet[StatusPeriod]:
         return StatusPeriod.objects.filter(
-            self.issue_filter(),
+            self.stay_filter(),
             status__in=[str(s) for s in STAGES],
             left_at__gte=self.start,
             left_at__lt=self.end,
@@ -241,7 +259,11 @@ def right_now(scope: Scope, *, limit: int = 50) -> RightNow:
                 When(forecast, then=Value(True)), default=False, output_field=BooleanField()
             )
         )
-        .filter(Q(sla_state__in=[SlaState.BREACHED, SlaState.AT_RISK]) | forecast)
+        .filter(
+            sla_state_condition(SlaState.BREACHED, scope.now)
+            | sla_state_condition(SlaState.AT_RISK, scope.now)
+            | forecast
+        )
         .select_related("project", "owner", "team")
         .order_by("resolution_due_at", "pk")[:limit]
     )
@@ -312,8 +334,9 @@ def breaches(scope: Scope) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (r["type"], r["root_cause"]))
 
 
-# The finished-cycle cohort is read once: one statement groups it five ways (UNION ALL over a
-# CTE that PostgreSQL materialises), instead of five joins of the cycles with the issues.
+# The period's two cohorts are read in one statement: the finished cycles grouped five ways
+# and the stage stays grouped by status (UNION ALL over CTEs that PostgreSQL materialises),
+# instead of five joins of the cycles with the issues and one more round trip for the stays.
 _COUNT_KEYS = ("finished", "met", "responded", "response_met")
 _GROUPINGS = (  # (name, first key, second key)
     ("grid", "c_priority", "c_severity"),
@@ -321,7 +344,9 @@ _GROUPINGS = (  # (name, first key, second key)
     ("priority", "c_priority", None),
     ("severity", "c_severity", None),
     ("cause", "c_type", "c_cause"),
+    ("stage", "s_status", None),
 )
+_TIMED = ("priority", "severity")  # the groupings that show MTTA / MTTR
 
 
 def _counts_of(row: dict[str, Any]) -> dict[str, Any]:
@@ -340,12 +365,12 @@ def _as_date(value: Any) -> date:
 
 def _cycle_groups(scope: Scope) -> list[dict[str, Any]]:
     if "cycle_groups" not in scope.memo:
-        scope.memo["cycle_groups"] = _query_cycle_groups(scope)
+        scope.memo["cycle_groups"] = _query_period_groups(scope)
     return scope.memo["cycle_groups"]
 
 
-def _query_cycle_groups(scope: Scope) -> list[dict[str, Any]]:
-    cohort = (
+def _cycle_cohort(scope: Scope) -> QuerySet:
+    return (
         scope.finished_cycles()
         .order_by()
         .annotate(
@@ -371,8 +396,22 @@ def _query_cycle_groups(scope: Scope) -> list[dict[str, Any]]:
             "c_working",
         )
     )
+
+
+def _stay_cohort(scope: Scope) -> QuerySet:
+    """Stage stays as (status, wall-clock seconds): only columns of the per-project index."""
+    return (
+        scope.stage_stays()
+        .order_by()
+        .annotate(s_status=F("status"), s_seconds=SecondsBetween("entered_at", "left_at"))
+        .values("s_status", "s_seconds")
+    )
+
+
+def _query_period_groups(scope: Scope) -> list[dict[str, Any]]:
     try:
-        cohort_sql, params = cohort.query.sql_with_params()
+        cycles_sql, cycles_params = _cycle_cohort(scope).query.sql_with_params()
+        stays_sql, stays_params = _stay_cohort(scope).query.sql_with_params()
     except EmptyResultSet:  # no visible project: nothing to group
         return []
     postgres = connection.vendor == "postgresql"
@@ -385,44 +424,74 @@ def _query_cycle_groups(scope: Scope) -> list[dict[str, Any]]:
     def mean(column: str) -> str:
         return f"CAST(AVG({column}) AS double precision)" if postgres else f"AVG({column})"
 
-    aggregates = (
+    counts = (
         "COUNT(*) AS finished, "
         "SUM(CASE WHEN c_outcome = 'met' THEN 1 ELSE 0 END) AS met, "
         "SUM(CASE WHEN c_response_outcome IN ('met', 'missed') THEN 1 ELSE 0 END) AS responded, "
         "SUM(CASE WHEN c_response_outcome = 'met' THEN 1 ELSE 0 END) AS response_met, "
         "SUM(CASE WHEN c_outcome = 'missed' THEN 1 ELSE 0 END) AS missed, "
-        f"COUNT(c_response) AS n_respond, {mean('c_response')} AS mtta_mean, "
+    )
+    cycle_aggregates = (
+        f"{counts}COUNT(c_response) AS n_respond, {mean('c_response')} AS mtta_mean, "
         f"{median('c_response')} AS mtta_median, "
         f"COUNT(c_working) AS n_resolve, {mean('c_working')} AS mttr_mean, "
         f"{median('c_working')} AS mttr_median"
     )
+    # The groupings that show no durations leave out the medians: without an ordered-set
+    # aggregate PostgreSQL groups them by hashing, with no sort of the cohort.
+    none = "CAST(NULL AS double precision)"  # typed: UNION resolves the column types
+    count_aggregates = (
+        f"{counts}0 AS n_respond, {none} AS mtta_mean, {none} AS mtta_median, "
+        f"0 AS n_resolve, {none} AS mttr_mean, {none} AS mttr_median"
+    )
+    # Stays fill the same columns: count as "finished", seconds as the "mttr" mean and median.
+    stay_aggregates = (
+        "COUNT(*) AS finished, 0 AS met, 0 AS responded, 0 AS response_met, 0 AS missed, "
+        f"0 AS n_respond, {none} AS mtta_mean, {none} AS mtta_median, "
+        f"COUNT(s_seconds) AS n_resolve, {mean('s_seconds')} AS mttr_mean, "
+        f"{median('s_seconds')} AS mttr_median"
+    )
     # Keys of different types go to columns of their own (UNION needs one type per column).
-    key_columns = {"c_priority": "kp", "c_severity": "ks", "c_type": "kt", "c_cause": "kc"}
+    key_columns = {
+        "c_priority": "kp",
+        "c_severity": "ks",
+        "c_type": "kt",
+        "s_status": "kt",
+        "c_cause": "kc",
+        "c_week": "kw",
+    }
     selects = []
     for name, first, second in _GROUPINGS:
         keys = [k for k in (first, second) if k]
         columns = ", ".join(
-            f"{src if src in keys else 'NULL'} AS {alias}"
-            for src, alias in (*key_columns.items(), ("c_week", "kw"))
+            f"{next((k for k in keys if key_columns[k] == alias), 'NULL')} AS {alias}"
+            for alias in ("kp", "ks", "kt", "kc", "kw")
+        )
+        source, aggregates = (
+            ("s", stay_aggregates)
+            if name == "stage"
+            else ("c", cycle_aggregates if name in _TIMED else count_aggregates)
         )
         selects.append(
             f"SELECT '{name}' AS g, {columns}, {aggregates} "  # noqa: S608  # nosec B608
-            f"FROM c GROUP BY {', '.join(keys)}"  # constant names only; values are parameters
+            f"FROM {source} GROUP BY {', '.join(keys)}"  # constant names; values are parameters
         )
-    sql = f"WITH c AS ({cohort_sql}) " + " UNION ALL ".join(selects)  # noqa: S608  # nosec B608
+    sql = (
+        f"WITH c AS ({cycles_sql}), s AS ({stays_sql}) "  # noqa: S608  # nosec B608
+        + " UNION ALL ".join(selects)
+    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, (*cycles_params, *stays_params))
         names = [col[0] for col in cursor.description]
         raw = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     rows = []
     by_name = {name: (first, second) for name, first, second in _GROUPINGS}
-    aliases = {**key_columns, "c_week": "kw"}
     for r in raw:
         first, second = by_name[r["g"]]
         row = {
             "g": r["g"],
-            "k1": r[aliases[first]],
-            "k2": r[aliases[second]] if second else None,
+            "k1": r[key_columns[first]],
+            "k2": r[key_columns[second]] if second else None,
             **{k: int(r[k] or 0) for k in (*_COUNT_KEYS, "missed", "n_respond", "n_resolve")},
         }
         for k in ("mtta_mean", "mtta_median", "mttr_mean", "mttr_median"):
@@ -435,15 +504,9 @@ def stage_medians(scope: Scope) -> list[dict[str, Any]]:
     """Per stage (Assigned, Revise, Retest, Fixed): stays that ended in the period, their
     mean and median wall-clock seconds; `bottleneck` marks the longest median."""
     found = {
-        r["status"]: r
-        for r in scope.stage_stays()
-        .order_by()
-        .values("status")
-        .annotate(
-            n=Count("pk"),
-            mean=Avg(SecondsBetween("entered_at", "left_at")),
-            median=Median(SecondsBetween("entered_at", "left_at")),
-        )
+        r["k1"]: {"n": r["finished"], "mean": r["mttr_mean"], "median": r["mttr_median"]}
+        for r in _cycle_groups(scope)
+        if r["g"] == "stage"
     }
     rows: list[dict[str, Any]] = [
         {"status": str(s), "label": Status(s).label, "n": 0, "mean": None, "median": None}
@@ -563,16 +626,33 @@ def _open_groups(scope: Scope) -> list[dict[str, Any]]:
             if last is not None:
                 cond &= Q(created_at__gte=scope.midnight(scope.today - timedelta(days=last)))
             buckets[f"b{i}"] = Count("pk", filter=cond)
-        rows = (
+        groups = (
             annotate_sla_state(scope.open_issues(), scope.now)
             .order_by()
-            .values(  # type: ignore[misc]  # an annotation django-stubs cannot see
-                "owner_id", "owner__username", "owner__display_name", "severity", "sla_state"
-            )
+            .values("owner_id", "severity", "sla_state")  # type: ignore[misc]  # annotation
             .annotate(n=Count("pk"), soon=Count("pk", filter=forecast_condition(scope)), **buckets)
         )
-        scope.memo["open_groups"] = [dict(r) for r in rows]
+        scope.memo["open_groups"] = _with_owner_names(groups)
     return scope.memo["open_groups"]
+
+
+def _with_owner_names(groups: QuerySet) -> list[dict[str, Any]]:
+    """The grouped rows plus each owner's names, joined after grouping (a few dozen rows)
+    rather than to every open issue before it, where the names widen every sort key."""
+    try:
+        inner_sql, params = groups.query.sql_with_params()
+    except EmptyResultSet:
+        return []
+    users = get_user_model()._meta.db_table
+    sql = (
+        "SELECT g.*, u.username AS owner__username, "  # noqa: S608  # nosec B608
+        f'u.display_name AS owner__display_name FROM ({inner_sql}) g LEFT JOIN "{users}" u '
+        "ON u.id = g.owner_id"  # constant names only; values are parameters
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [col[0] for col in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def lessons(scope: Scope, *, search: str = "", limit: int = 20) -> list[Issue]:

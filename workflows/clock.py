@@ -91,6 +91,7 @@ def _open_cycle(issue: Issue, *, number: int, at: datetime, actor, responded: bo
     response, resolution = _targets(policy, issue)
     cycle = SlaCycle(
         issue=issue,
+        project_id=issue.project_id,
         number=number,
         policy=policy,
         business_hours=issue.severity in [int(s) for s in policy.business_severities],
@@ -123,7 +124,9 @@ def _open_cycle(issue: Issue, *, number: int, at: datetime, actor, responded: bo
     cycle.resolution_due_at = deadlines.resolution_due_at
     cycle.save()
     ClockEvent.objects.bulk_create(events)
-    StatusPeriod.objects.create(issue=issue, cycle=number, status=issue.status, entered_at=at)
+    StatusPeriod.objects.create(
+        issue=issue, project_id=issue.project_id, cycle=number, status=issue.status, entered_at=at
+    )
     sla.store_deadlines(issue, cycle, deadlines, fresh=True)
     return cycle
 
@@ -160,7 +163,11 @@ def move_clock_on_transition(
         _open_cycle(issue, number=issue.sla_cycle, at=now, actor=actor, responded=True)
         return
     StatusPeriod.objects.create(
-        issue=issue, cycle=issue.sla_cycle, status=issue.status, entered_at=now
+        issue=issue,
+        project_id=issue.project_id,
+        cycle=issue.sla_cycle,
+        status=issue.status,
+        entered_at=now,
     )
     cycle = _current_cycle(issue)
     if cycle is None or cycle.stopped_at is not None:

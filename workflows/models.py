@@ -179,6 +179,11 @@ class SlaCycle(models.Model):
     derived deadlines and, once stopped, its outcome; finished cycles are never rewritten."""
 
     issue = models.ForeignKey("issues.Issue", on_delete=models.CASCADE, related_name="sla_cycles")
+    # The issue's project, copied when the cycle is opened (an issue never changes project), so
+    # the dashboard reads one project's cycles of a period without joining every project's.
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     number = models.PositiveIntegerField()
     policy = models.ForeignKey(SlaPolicy, on_delete=models.PROTECT, related_name="cycles")
     business_hours = models.BooleanField(default=True)
@@ -204,7 +209,23 @@ class SlaCycle(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["issue", "number"], name="one_sla_cycle_number")
         ]
-        indexes = [models.Index(fields=["stopped_at", "outcome"])]
+        indexes = [
+            models.Index(fields=["stopped_at", "outcome"]),
+            # The dashboard's finished cycles of a period, per project; what it aggregates is
+            # in the index so the period is read without visiting the table.
+            models.Index(
+                fields=[
+                    "project",
+                    "stopped_at",
+                    "issue",
+                    "outcome",
+                    "response_outcome",
+                    "response_seconds",
+                    "working_seconds",
+                ],
+                name="slacycle_project_stopped",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"SLA cycle {self.number} of issue {self.issue_id}"
@@ -257,6 +278,10 @@ class StatusPeriod(models.Model):
     issue = models.ForeignKey(
         "issues.Issue", on_delete=models.CASCADE, related_name="status_periods"
     )
+    # The issue's project (copied on creation, like SlaCycle.project) for the dashboard.
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     cycle = models.PositiveIntegerField()
     status = models.CharField(max_length=16)
     entered_at = models.DateTimeField()
@@ -266,8 +291,11 @@ class StatusPeriod(models.Model):
         ordering = ["entered_at", "id"]
         indexes = [
             models.Index(fields=["issue", "cycle"]),
-            # The dashboard's stage stays: the ones that ended in a period.
-            models.Index(fields=["left_at", "status"]),
+            # The dashboard's stage stays: one project's, ended in a period (index-only).
+            models.Index(
+                fields=["project", "left_at", "status", "entered_at", "issue"],
+                name="statusperiod_project_left",
+            ),
         ]
 
     def __str__(self) -> str:

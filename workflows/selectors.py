@@ -63,6 +63,13 @@ def _state_conditions(now: datetime) -> dict[str, Q]:
     }
 
 
+def sla_state_condition(state: str, now: datetime | None = None) -> Q:
+    """The condition of one state as plain column comparisons (which the planner can estimate
+    and match to the deadline indexes, unlike a filter on the `sla_state` annotation)."""
+    conditions = _state_conditions(now or timezone.now())
+    return conditions.get(state, Q(pk__in=[]))
+
+
 def filter_sla_state(
     qs: QuerySet[Issue], state: str, now: datetime | None = None
 ) -> QuerySet[Issue]:

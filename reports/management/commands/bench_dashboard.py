@@ -83,11 +83,11 @@ LATERAL (SELECT now() - (g %% 365) * interval '1 day' - (g %% 1440) * interval '
 
 CYCLES_SQL = """
 INSERT INTO workflows_slacycle (
-    issue_id, number, policy_id, business_hours, response_minutes, resolution_minutes,
+    issue_id, project_id, number, policy_id, business_hours, response_minutes, resolution_minutes,
     started_at, responded_at, response_due_at, resolution_due_at, stopped_at, outcome,
     response_outcome, working_seconds, waiting_seconds, response_seconds
 )
-SELECT i.id, n, %(policy)s, true,
+SELECT i.id, i.project_id, n, %(policy)s, true,
     CASE WHEN n = 1 THEN 240 END, 2400,
     i.created_at + (n - 1) * interval '5 days',
     CASE WHEN i.status <> 'new' OR n = 2 THEN i.created_at + (n - 1) * interval '5 days'
@@ -110,8 +110,8 @@ WHERE i.project_id = %(project)s AND i.number > %(offset)s AND n <= i.sla_cycle
 
 # Stays: New, Assigned, Revise, Retest, Fixed, Closed, as far as the issue got, per cycle.
 PERIODS_SQL = """
-INSERT INTO workflows_statusperiod (issue_id, cycle, status, entered_at, left_at)
-SELECT i.id, n, s.status,
+INSERT INTO workflows_statusperiod (issue_id, project_id, cycle, status, entered_at, left_at)
+SELECT i.id, i.project_id, n, s.status,
     i.created_at + (n - 1) * interval '5 days' + s.k * (1 + i.number %% 9) * interval '1 hour',
     CASE WHEN s.k < s.last THEN
         i.created_at + (n - 1) * interval '5 days' + (s.k + 1) * (1 + i.number %% 9) * interval '1 hour'
