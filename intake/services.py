@@ -11,9 +11,15 @@
 4. file the issue once the project's threshold is reached in its window, or handle a
    regression when the group's issue is Fixed/Closed.
 All in one transaction: an event is either fully recorded or not at all.
+
+The common case on PostgreSQL, a repeat of a group whose issue is open, is ONE prepared
+statement in autocommit (a single statement is atomic by itself: no BEGIN/COMMIT round
+trips); it matches nothing for a new fingerprint, a group without an issue or a group whose
+issue is Fixed/Closed, which then take the transaction above.
 """
 
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -25,6 +31,7 @@ from issues.models import Issue, LinkKind, Resolution, Status
 from issues.services import create_issue, link_issues
 from projects.models import Project
 
+from .hotpath import fetchone
 from .models import (
     AssignmentRule,
     Availability,
@@ -169,6 +176,18 @@ def ingest_event(
     cfg = intake_settings or get_intake_settings(project)
     created_issue, regression = False, ""
     try:
+        if connection.vendor == "postgresql":
+            row = _record_open_repeat(project, event, token=token, now=now)
+            if row is not None:
+                group_id, count, issue_number = row
+                return IngestResult(
+                    group_id=group_id,
+                    fingerprint=event.fingerprint_hash,
+                    count=count,
+                    issue_key=f"{project.key}-{issue_number}",
+                    created_issue=False,
+                    duplicate=False,
+                )
         with transaction.atomic():
             if connection.vendor == "postgresql":
                 bumped = _record_repeat(project, event, token=token, now=now)
@@ -264,11 +283,14 @@ def _bump_group(project: Project, event: NormalizedEvent, now: datetime) -> tupl
 
 # PostgreSQL: a repeat in ONE statement (bump the group, record the occurrence, count the
 # day, read the issue); it records nothing when the group does not exist yet.
-_RECORD_REPEAT = (
+_REPEAT_GROUP = (
     "WITH g AS ("
     " UPDATE intake_eventgroup SET count = count + 1, last_seen = %s::timestamptz,"
     " level = %s, last_environment = %s, last_release = %s"
-    " WHERE project_id = %s AND fingerprint = %s RETURNING id, count, issue_id"
+    " WHERE project_id = %s AND fingerprint = %s"
+)
+_REPEAT_REST = (
+    " RETURNING id, count, issue_id"
     "), o AS ("
     ' INSERT INTO intake_occurrence ("group_id", "project_id", "token_id", "event_id",'
     ' "source", "received_at", "timestamp", "level", "message", "environment", "release",'
@@ -280,27 +302,51 @@ _RECORD_REPEAT = (
     " INSERT INTO intake_dailycount (group_id, day, count) SELECT g.id, %s::date, 1 FROM g"
     " ON CONFLICT (group_id, day) DO UPDATE SET count = intake_dailycount.count + 1"
     ")"
-    " SELECT g.id, g.count, g.issue_id, i.status, i.number"
+)
+_RECORD_REPEAT = (
+    _REPEAT_GROUP
+    + _REPEAT_REST
+    + " SELECT g.id, g.count, g.issue_id, i.status, i.number"
     " FROM g LEFT JOIN issues_issue i ON i.id = g.issue_id"
+)
+# The same, only for a group whose issue is open (the row lock on the group is taken by the
+# UPDATE as before); returns (group id, count, issue number).
+_RECORD_OPEN_REPEAT = (
+    _REPEAT_GROUP
+    + " AND EXISTS (SELECT 1 FROM issues_issue i WHERE i.id = intake_eventgroup.issue_id"
+    + f" AND i.status NOT IN ('{Status.FIXED.value}', '{Status.CLOSED.value}'))"
+    + _REPEAT_REST
+    + " SELECT g.id, g.count, i.number FROM g JOIN issues_issue i ON i.id = g.issue_id"
 )
 
 
+def _repeat_params(project: Project, event: NormalizedEvent, *, token, now: datetime) -> list:
+    return [
+        now,
+        event.level,
+        event.environment,
+        event.release,
+        project.pk,
+        event.fingerprint_hash,
+        *_occurrence_values(project, event, token=token, now=now),
+        now.date(),
+    ]
+
+
 def _record_repeat(project: Project, event: NormalizedEvent, *, token, now: datetime):
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _RECORD_REPEAT,
-            [
-                now,
-                event.level,
-                event.environment,
-                event.release,
-                project.pk,
-                event.fingerprint_hash,
-                *_occurrence_values(project, event, token=token, now=now),
-                now.date(),
-            ],
-        )
-        return cursor.fetchone()
+    return fetchone(_RECORD_REPEAT, _repeat_params(project, event, token=token, now=now))
+
+
+def _record_open_repeat(project: Project, event: NormalizedEvent, *, token, now: datetime):
+    """A repeat of a group with an open issue, recorded whole by one statement, or None.
+
+    Outside a transaction the statement is its own transaction (all or nothing, a duplicate
+    event id refuses all of it); inside one (a caller's atomic block) it gets a savepoint so
+    that a refusal does not break the caller's transaction.
+    """
+    params = _repeat_params(project, event, token=token, now=now)
+    with transaction.atomic() if connection.in_atomic_block else nullcontext():
+        return fetchone(_RECORD_OPEN_REPEAT, params)
 
 
 def _occurrence_values(project: Project, event: NormalizedEvent, *, token, now: datetime) -> list:

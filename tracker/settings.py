@@ -99,6 +99,9 @@ else:
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+# Intake runs its two per-event statements as prepared statements (intake/hotpath.py); turn
+# off behind a pooler that cannot keep them (PgBouncer < 1.21 in transaction mode).
+INTAKE_PREPARED_STATEMENTS = env.bool("INTAKE_PREPARED_STATEMENTS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -----------------------------------------------------------------
