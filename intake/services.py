@@ -1,10 +1,10 @@
 """Writes of the intake app: tokens, settings, ingesting events, regressions, assignment.
 
 `ingest_event` is the heart:
-1. bump the event group of the fingerprint with one UPDATE (which row-locks it), or create
-   it on first sight (one row per fingerprint is guaranteed by a unique constraint, and
-   concurrent first events wait for the first one's row, so they create ONE group and ONE
-   issue);
+1. bump the event group of the fingerprint (the UPDATE row-locks it), or create it on first
+   sight (one row per fingerprint is guaranteed by a unique constraint; on PostgreSQL one
+   `INSERT … ON CONFLICT DO UPDATE`, so concurrent first events wait for the first one's row
+   and create ONE group and ONE issue);
 2. record the occurrence, bump the count, first/last seen and the per-day count;
 3. refuse a duplicate client event id (idempotency): a unique constraint refuses the
    occurrence, the transaction rolls back whole and the first recording is answered;
@@ -190,44 +190,25 @@ def ingest_event(
                 )
         with transaction.atomic():
             if connection.vendor == "postgresql":
-                bumped = _record_repeat(project, event, token=token, now=now)
-                recorded = bumped is not None
+                # Group (created or bumped), occurrence and day count in one upsert.
+                group_id, count, issue_id, issue_status, issue_number = _record_upsert(
+                    project, event, token=token, now=now
+                )
+                new_group = count == 1
             else:
-                bumped, recorded = _bump_group(project, event, now), False
-            if bumped is None:
-                # First sight of the fingerprint (or a creation race we lost: get_or_create
-                # waits for the winner's row, which we then bump like any repeat).
-                group, created = EventGroup.objects.get_or_create(
-                    project=project,
-                    fingerprint=event.fingerprint_hash,
-                    defaults={
-                        "fingerprint_text": event.fingerprint_text[:500],
-                        "source": event.source,
-                        "title": event.title[:200],
-                        "level": event.level,
-                        "component": event.component,
-                        "count": 1,
-                        "first_seen": now,
-                        "last_seen": now,
-                        "last_environment": event.environment,
-                        "last_release": event.release,
-                    },
+                group_id, count, issue_id, issue_status, issue_number, new_group = _record_sqlite(
+                    project, event, token=token, now=now
                 )
-                bumped = (
-                    (group.pk, 1, None, None, None) if created else _bump_group(project, event, now)
-                )
-                if bumped is None:  # pragma: no cover - the row exists by now
-                    raise IntakeError("The event group vanished.")
-            group_id, count, issue_id, issue_status, issue_number = bumped
-            if not recorded:
-                _insert_occurrence(group_id, project, event, token=token, now=now)
-                _bump_daily_count(group_id, now.date())
             if issue_id is not None and issue_status not in (Status.FIXED, Status.CLOSED):
                 issue_key: str | None = f"{project.key}-{issue_number}"
             else:
-                # Below the threshold, or a regression: the rare, slower path.
-                group = EventGroup.objects.select_related("issue__project").get(pk=group_id)
-                group.project = project
+                # A new group, below the threshold, or a regression: the rare, slower path.
+                if new_group:  # just inserted with these values: nothing to read back
+                    group = EventGroup(pk=group_id, project=project, **_new_group_fields(event, now))
+                    group._state.adding, group._state.db = False, connection.alias
+                else:
+                    group = EventGroup.objects.select_related("issue__project").get(pk=group_id)
+                    group.project = project
                 created_issue, regression = _route_to_issue(
                     group, cfg, event=event, reporter=reporter, now=now
                 )
@@ -250,6 +231,44 @@ def ingest_event(
         duplicate=False,
         regression=regression,
     )
+
+
+def _new_group_fields(event: NormalizedEvent, now: datetime) -> dict:
+    """The columns of a group created by its first event."""
+    return {
+        "fingerprint": event.fingerprint_hash,
+        "fingerprint_text": event.fingerprint_text[:500],
+        "source": event.source,
+        "title": event.title[:200],
+        "level": event.level,
+        "component": event.component,
+        "count": 1,
+        "first_seen": now,
+        "last_seen": now,
+        "last_environment": event.environment,
+        "last_release": event.release,
+    }
+
+
+def _record_sqlite(project: Project, event: NormalizedEvent, *, token, now: datetime) -> tuple:
+    """The portable path (SQLite): bump or create the group, then record the occurrence and
+    the day. Returns (group id, count, issue id, issue status, issue number, new group)."""
+    bumped = _bump_group(project, event, now)
+    new_group = False
+    if bumped is None:
+        # First sight of the fingerprint (or a creation race we lost: get_or_create waits
+        # for the winner's row, which we then bump like any repeat).
+        fields = _new_group_fields(event, now)
+        fingerprint = fields.pop("fingerprint")
+        group, new_group = EventGroup.objects.get_or_create(
+            project=project, fingerprint=fingerprint, defaults=fields
+        )
+        bumped = (group.pk, 1, None, None, None) if new_group else _bump_group(project, event, now)
+        if bumped is None:  # pragma: no cover - the row exists by now
+            raise IntakeError("The event group vanished.")
+    _insert_occurrence(bumped[0], project, event, token=token, now=now)
+    _bump_daily_count(bumped[0], now.date())
+    return (*bumped, new_group)
 
 
 # A repeat of a known fingerprint in one statement: count, last seen, and what the issue
@@ -303,8 +322,18 @@ _REPEAT_REST = (
     " ON CONFLICT (group_id, day) DO UPDATE SET count = intake_dailycount.count + 1"
     ")"
 )
-_RECORD_REPEAT = (
-    _REPEAT_GROUP
+# Any event, inside the transaction of the slower path: the group is inserted (count 1) or,
+# when the fingerprint is known (or a concurrent first event won the race), bumped under its
+# row lock like a repeat; returns (group id, count, issue id, issue status, issue number).
+_RECORD_UPSERT = (
+    "WITH g AS ("
+    " INSERT INTO intake_eventgroup (project_id, fingerprint, fingerprint_text, source, title,"
+    " level, component, issue_id, count, first_seen, last_seen, last_environment, last_release)"
+    " VALUES (%s::bigint, %s::varchar, %s::varchar, %s::varchar, %s::varchar, %s::varchar,"
+    " %s::varchar, NULL, 1, %s::timestamptz, %s::timestamptz, %s::varchar, %s::varchar)"
+    " ON CONFLICT (project_id, fingerprint) DO UPDATE SET count = intake_eventgroup.count + 1,"
+    " last_seen = EXCLUDED.last_seen, level = EXCLUDED.level,"
+    " last_environment = EXCLUDED.last_environment, last_release = EXCLUDED.last_release"
     + _REPEAT_REST
     + " SELECT g.id, g.count, g.issue_id, i.status, i.number"
     " FROM g LEFT JOIN issues_issue i ON i.id = g.issue_id"
@@ -333,8 +362,26 @@ def _repeat_params(project: Project, event: NormalizedEvent, *, token, now: date
     ]
 
 
-def _record_repeat(project: Project, event: NormalizedEvent, *, token, now: datetime):
-    return fetchone(_RECORD_REPEAT, _repeat_params(project, event, token=token, now=now))
+def _record_upsert(project: Project, event: NormalizedEvent, *, token, now: datetime) -> tuple:
+    group = _new_group_fields(event, now)
+    return fetchone(
+        _RECORD_UPSERT,
+        [
+            project.pk,
+            group["fingerprint"],
+            group["fingerprint_text"],
+            group["source"],
+            group["title"],
+            group["level"],
+            group["component"],
+            now,
+            now,
+            group["last_environment"],
+            group["last_release"],
+            *_occurrence_values(project, event, token=token, now=now),
+            now.date(),
+        ],
+    )
 
 
 def _record_open_repeat(project: Project, event: NormalizedEvent, *, token, now: datetime):
