@@ -51,15 +51,17 @@ INSTALLED_APPS = [
     "api",
 ]
 
+# Sessions, the signed-in user, their time zone and messages are for pages: the tracker
+# subclasses skip them under /api/ (token-authenticated; see tracker/middleware.py).
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "tracker.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "accounts.middleware.UserTimezoneMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "tracker.middleware.AuthenticationMiddleware",
+    "tracker.middleware.UserTimezoneMiddleware",
+    "tracker.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
 ]
