@@ -204,7 +204,9 @@ def ingest_event(
             else:
                 # A new group, below the threshold, or a regression: the rare, slower path.
                 if new_group:  # just inserted with these values: nothing to read back
-                    group = EventGroup(pk=group_id, project=project, **_new_group_fields(event, now))
+                    group = EventGroup(
+                        pk=group_id, project=project, **_new_group_fields(event, now)
+                    )
                     group._state.adding, group._state.db = False, connection.alias
                 else:
                     group = EventGroup.objects.select_related("issue__project").get(pk=group_id)
@@ -325,27 +327,33 @@ _REPEAT_REST = (
 # Any event, inside the transaction of the slower path: the group is inserted (count 1) or,
 # when the fingerprint is known (or a concurrent first event won the race), bumped under its
 # row lock like a repeat; returns (group id, count, issue id, issue status, issue number).
-_RECORD_UPSERT = (
-    "WITH g AS ("
-    " INSERT INTO intake_eventgroup (project_id, fingerprint, fingerprint_text, source, title,"
-    " level, component, issue_id, count, first_seen, last_seen, last_environment, last_release)"
-    " VALUES (%s::bigint, %s::varchar, %s::varchar, %s::varchar, %s::varchar, %s::varchar,"
-    " %s::varchar, NULL, 1, %s::timestamptz, %s::timestamptz, %s::varchar, %s::varchar)"
-    " ON CONFLICT (project_id, fingerprint) DO UPDATE SET count = intake_eventgroup.count + 1,"
-    " last_seen = EXCLUDED.last_seen, level = EXCLUDED.level,"
-    " last_environment = EXCLUDED.last_environment, last_release = EXCLUDED.last_release"
-    + _REPEAT_REST
-    + " SELECT g.id, g.count, g.issue_id, i.status, i.number"
-    " FROM g LEFT JOIN issues_issue i ON i.id = g.issue_id"
+_RECORD_UPSERT = "".join(
+    (
+        "WITH g AS ("
+        " INSERT INTO intake_eventgroup (project_id, fingerprint, fingerprint_text, source,"
+        " title, level, component, issue_id, count, first_seen, last_seen, last_environment,"
+        " last_release)"
+        " VALUES (%s::bigint, %s::varchar, %s::varchar, %s::varchar, %s::varchar, %s::varchar,"
+        " %s::varchar, NULL, 1, %s::timestamptz, %s::timestamptz, %s::varchar, %s::varchar)"
+        " ON CONFLICT (project_id, fingerprint) DO UPDATE SET"
+        " count = intake_eventgroup.count + 1, last_seen = EXCLUDED.last_seen,"
+        " level = EXCLUDED.level, last_environment = EXCLUDED.last_environment,"
+        " last_release = EXCLUDED.last_release",
+        _REPEAT_REST,
+        " SELECT g.id, g.count, g.issue_id, i.status, i.number"
+        " FROM g LEFT JOIN issues_issue i ON i.id = g.issue_id",
+    )
 )
 # The same, only for a group whose issue is open (the row lock on the group is taken by the
 # UPDATE as before); returns (group id, count, issue number).
-_RECORD_OPEN_REPEAT = (
-    _REPEAT_GROUP
-    + " AND EXISTS (SELECT 1 FROM issues_issue i WHERE i.id = intake_eventgroup.issue_id"
-    + f" AND i.status NOT IN ('{Status.FIXED.value}', '{Status.CLOSED.value}'))"
-    + _REPEAT_REST
-    + " SELECT g.id, g.count, i.number FROM g JOIN issues_issue i ON i.id = g.issue_id"
+_RECORD_OPEN_REPEAT = "".join(
+    (
+        _REPEAT_GROUP,
+        " AND EXISTS (SELECT 1 FROM issues_issue i WHERE i.id = intake_eventgroup.issue_id"
+        " AND i.status NOT IN ('fixed', 'closed'))",
+        _REPEAT_REST,
+        " SELECT g.id, g.count, i.number FROM g JOIN issues_issue i ON i.id = g.issue_id",
+    )
 )
 
 
