@@ -7,4 +7,4 @@ RUN pip install --no-cache-dir . && useradd --create-home resolve && mkdir -p va
 RUN SECRET_KEY=build-only python manage.py collectstatic --noinput
 USER resolve
 EXPOSE 8000
-CMD ["gunicorn", "tracker.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+CMD ["gunicorn", "tracker.wsgi:application", "--bind", "0.0.0.0:8000"]

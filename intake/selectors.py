@@ -32,11 +32,10 @@ def active_intake_token(raw: str) -> IntakeToken | None:
     settings attached (other fields load lazily), in one query."""
     from django.db import connection
 
+    from .hotpath import fetchone
     from .models import IntakeSettings
 
-    with connection.cursor() as cursor:
-        cursor.execute(_LOOKUP_SQL, [token_digest(raw)])
-        row = cursor.fetchone()
+    row = fetchone(_LOOKUP_SQL, [token_digest(raw)])
     if row is None:
         return None
     db = connection.alias

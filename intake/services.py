@@ -1,19 +1,25 @@
 """Writes of the intake app: tokens, settings, ingesting events, regressions, assignment.
 
 `ingest_event` is the heart:
-1. bump the event group of the fingerprint with one UPDATE (which row-locks it), or create
-   it on first sight (one row per fingerprint is guaranteed by a unique constraint, and
-   concurrent first events wait for the first one's row, so they create ONE group and ONE
-   issue);
+1. bump the event group of the fingerprint (the UPDATE row-locks it), or create it on first
+   sight (one row per fingerprint is guaranteed by a unique constraint; on PostgreSQL one
+   `INSERT … ON CONFLICT DO UPDATE`, so concurrent first events wait for the first one's row
+   and create ONE group and ONE issue);
 2. record the occurrence, bump the count, first/last seen and the per-day count;
 3. refuse a duplicate client event id (idempotency): a unique constraint refuses the
    occurrence, the transaction rolls back whole and the first recording is answered;
 4. file the issue once the project's threshold is reached in its window, or handle a
    regression when the group's issue is Fixed/Closed.
 All in one transaction: an event is either fully recorded or not at all.
+
+The common case on PostgreSQL, a repeat of a group whose issue is open, is ONE prepared
+statement in autocommit (a single statement is atomic by itself: no BEGIN/COMMIT round
+trips); it matches nothing for a new fingerprint, a group without an issue or a group whose
+issue is Fixed/Closed, which then take the transaction above.
 """
 
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -25,6 +31,7 @@ from issues.models import Issue, LinkKind, Resolution, Status
 from issues.services import create_issue, link_issues
 from projects.models import Project
 
+from .hotpath import fetchone
 from .models import (
     AssignmentRule,
     Availability,
@@ -169,46 +176,41 @@ def ingest_event(
     cfg = intake_settings or get_intake_settings(project)
     created_issue, regression = False, ""
     try:
+        if connection.vendor == "postgresql":
+            row = _record_open_repeat(project, event, token=token, now=now)
+            if row is not None:
+                group_id, count, issue_number = row
+                return IngestResult(
+                    group_id=group_id,
+                    fingerprint=event.fingerprint_hash,
+                    count=count,
+                    issue_key=f"{project.key}-{issue_number}",
+                    created_issue=False,
+                    duplicate=False,
+                )
         with transaction.atomic():
             if connection.vendor == "postgresql":
-                bumped = _record_repeat(project, event, token=token, now=now)
-                recorded = bumped is not None
+                # Group (created or bumped), occurrence and day count in one upsert.
+                group_id, count, issue_id, issue_status, issue_number = _record_upsert(
+                    project, event, token=token, now=now
+                )
+                new_group = count == 1
             else:
-                bumped, recorded = _bump_group(project, event, now), False
-            if bumped is None:
-                # First sight of the fingerprint (or a creation race we lost: get_or_create
-                # waits for the winner's row, which we then bump like any repeat).
-                group, created = EventGroup.objects.get_or_create(
-                    project=project,
-                    fingerprint=event.fingerprint_hash,
-                    defaults={
-                        "fingerprint_text": event.fingerprint_text[:500],
-                        "source": event.source,
-                        "title": event.title[:200],
-                        "level": event.level,
-                        "component": event.component,
-                        "count": 1,
-                        "first_seen": now,
-                        "last_seen": now,
-                        "last_environment": event.environment,
-                        "last_release": event.release,
-                    },
+                group_id, count, issue_id, issue_status, issue_number, new_group = _record_sqlite(
+                    project, event, token=token, now=now
                 )
-                bumped = (
-                    (group.pk, 1, None, None, None) if created else _bump_group(project, event, now)
-                )
-                if bumped is None:  # pragma: no cover - the row exists by now
-                    raise IntakeError("The event group vanished.")
-            group_id, count, issue_id, issue_status, issue_number = bumped
-            if not recorded:
-                _insert_occurrence(group_id, project, event, token=token, now=now)
-                _bump_daily_count(group_id, now.date())
             if issue_id is not None and issue_status not in (Status.FIXED, Status.CLOSED):
                 issue_key: str | None = f"{project.key}-{issue_number}"
             else:
-                # Below the threshold, or a regression: the rare, slower path.
-                group = EventGroup.objects.select_related("issue__project").get(pk=group_id)
-                group.project = project
+                # A new group, below the threshold, or a regression: the rare, slower path.
+                if new_group:  # just inserted with these values: nothing to read back
+                    group = EventGroup(
+                        pk=group_id, project=project, **_new_group_fields(event, now)
+                    )
+                    group._state.adding, group._state.db = False, connection.alias
+                else:
+                    group = EventGroup.objects.select_related("issue__project").get(pk=group_id)
+                    group.project = project
                 created_issue, regression = _route_to_issue(
                     group, cfg, event=event, reporter=reporter, now=now
                 )
@@ -231,6 +233,44 @@ def ingest_event(
         duplicate=False,
         regression=regression,
     )
+
+
+def _new_group_fields(event: NormalizedEvent, now: datetime) -> dict:
+    """The columns of a group created by its first event."""
+    return {
+        "fingerprint": event.fingerprint_hash,
+        "fingerprint_text": event.fingerprint_text[:500],
+        "source": event.source,
+        "title": event.title[:200],
+        "level": event.level,
+        "component": event.component,
+        "count": 1,
+        "first_seen": now,
+        "last_seen": now,
+        "last_environment": event.environment,
+        "last_release": event.release,
+    }
+
+
+def _record_sqlite(project: Project, event: NormalizedEvent, *, token, now: datetime) -> tuple:
+    """The portable path (SQLite): bump or create the group, then record the occurrence and
+    the day. Returns (group id, count, issue id, issue status, issue number, new group)."""
+    bumped = _bump_group(project, event, now)
+    new_group = False
+    if bumped is None:
+        # First sight of the fingerprint (or a creation race we lost: get_or_create waits
+        # for the winner's row, which we then bump like any repeat).
+        fields = _new_group_fields(event, now)
+        fingerprint = fields.pop("fingerprint")
+        group, new_group = EventGroup.objects.get_or_create(
+            project=project, fingerprint=fingerprint, defaults=fields
+        )
+        bumped = (group.pk, 1, None, None, None) if new_group else _bump_group(project, event, now)
+        if bumped is None:  # pragma: no cover - the row exists by now
+            raise IntakeError("The event group vanished.")
+    _insert_occurrence(bumped[0], project, event, token=token, now=now)
+    _bump_daily_count(bumped[0], now.date())
+    return (*bumped, new_group)
 
 
 # A repeat of a known fingerprint in one statement: count, last seen, and what the issue
@@ -264,11 +304,14 @@ def _bump_group(project: Project, event: NormalizedEvent, now: datetime) -> tupl
 
 # PostgreSQL: a repeat in ONE statement (bump the group, record the occurrence, count the
 # day, read the issue); it records nothing when the group does not exist yet.
-_RECORD_REPEAT = (
+_REPEAT_GROUP = (
     "WITH g AS ("
     " UPDATE intake_eventgroup SET count = count + 1, last_seen = %s::timestamptz,"
     " level = %s, last_environment = %s, last_release = %s"
-    " WHERE project_id = %s AND fingerprint = %s RETURNING id, count, issue_id"
+    " WHERE project_id = %s AND fingerprint = %s"
+)
+_REPEAT_REST = (
+    " RETURNING id, count, issue_id"
     "), o AS ("
     ' INSERT INTO intake_occurrence ("group_id", "project_id", "token_id", "event_id",'
     ' "source", "received_at", "timestamp", "level", "message", "environment", "release",'
@@ -280,27 +323,85 @@ _RECORD_REPEAT = (
     " INSERT INTO intake_dailycount (group_id, day, count) SELECT g.id, %s::date, 1 FROM g"
     " ON CONFLICT (group_id, day) DO UPDATE SET count = intake_dailycount.count + 1"
     ")"
-    " SELECT g.id, g.count, g.issue_id, i.status, i.number"
-    " FROM g LEFT JOIN issues_issue i ON i.id = g.issue_id"
+)
+# Any event, inside the transaction of the slower path: the group is inserted (count 1) or,
+# when the fingerprint is known (or a concurrent first event won the race), bumped under its
+# row lock like a repeat; returns (group id, count, issue id, issue status, issue number).
+_RECORD_UPSERT = "".join(
+    (
+        "WITH g AS ("
+        " INSERT INTO intake_eventgroup (project_id, fingerprint, fingerprint_text, source,"
+        " title, level, component, issue_id, count, first_seen, last_seen, last_environment,"
+        " last_release)"
+        " VALUES (%s::bigint, %s::varchar, %s::varchar, %s::varchar, %s::varchar, %s::varchar,"
+        " %s::varchar, NULL, 1, %s::timestamptz, %s::timestamptz, %s::varchar, %s::varchar)"
+        " ON CONFLICT (project_id, fingerprint) DO UPDATE SET"
+        " count = intake_eventgroup.count + 1, last_seen = EXCLUDED.last_seen,"
+        " level = EXCLUDED.level, last_environment = EXCLUDED.last_environment,"
+        " last_release = EXCLUDED.last_release",
+        _REPEAT_REST,
+        " SELECT g.id, g.count, g.issue_id, i.status, i.number"
+        " FROM g LEFT JOIN issues_issue i ON i.id = g.issue_id",
+    )
+)
+# The same, only for a group whose issue is open (the row lock on the group is taken by the
+# UPDATE as before); returns (group id, count, issue number).
+_RECORD_OPEN_REPEAT = "".join(
+    (
+        _REPEAT_GROUP,
+        " AND EXISTS (SELECT 1 FROM issues_issue i WHERE i.id = intake_eventgroup.issue_id"
+        " AND i.status NOT IN ('fixed', 'closed'))",
+        _REPEAT_REST,
+        " SELECT g.id, g.count, i.number FROM g JOIN issues_issue i ON i.id = g.issue_id",
+    )
 )
 
 
-def _record_repeat(project: Project, event: NormalizedEvent, *, token, now: datetime):
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _RECORD_REPEAT,
-            [
-                now,
-                event.level,
-                event.environment,
-                event.release,
-                project.pk,
-                event.fingerprint_hash,
-                *_occurrence_values(project, event, token=token, now=now),
-                now.date(),
-            ],
-        )
-        return cursor.fetchone()
+def _repeat_params(project: Project, event: NormalizedEvent, *, token, now: datetime) -> list:
+    return [
+        now,
+        event.level,
+        event.environment,
+        event.release,
+        project.pk,
+        event.fingerprint_hash,
+        *_occurrence_values(project, event, token=token, now=now),
+        now.date(),
+    ]
+
+
+def _record_upsert(project: Project, event: NormalizedEvent, *, token, now: datetime) -> tuple:
+    group = _new_group_fields(event, now)
+    return fetchone(
+        _RECORD_UPSERT,
+        [
+            project.pk,
+            group["fingerprint"],
+            group["fingerprint_text"],
+            group["source"],
+            group["title"],
+            group["level"],
+            group["component"],
+            now,
+            now,
+            group["last_environment"],
+            group["last_release"],
+            *_occurrence_values(project, event, token=token, now=now),
+            now.date(),
+        ],
+    )
+
+
+def _record_open_repeat(project: Project, event: NormalizedEvent, *, token, now: datetime):
+    """A repeat of a group with an open issue, recorded whole by one statement, or None.
+
+    Outside a transaction the statement is its own transaction (all or nothing, a duplicate
+    event id refuses all of it); inside one (a caller's atomic block) it gets a savepoint so
+    that a refusal does not break the caller's transaction.
+    """
+    params = _repeat_params(project, event, token=token, now=now)
+    with transaction.atomic() if connection.in_atomic_block else nullcontext():
+        return fetchone(_RECORD_OPEN_REPEAT, params)
 
 
 def _occurrence_values(project: Project, event: NormalizedEvent, *, token, now: datetime) -> list:

@@ -1,13 +1,11 @@
-"""Intake, triage and the JSON API (one include in tracker/urls.py)."""
+"""Intake and triage pages and the API token pages (the JSON API itself, `/api/v1/`, is
+mounted first in tracker/urls.py)."""
 
 from django.urls import include, path
-
-from api.main import api
 
 from . import views
 
 urlpatterns = [
-    path("api/v1/", api.urls),
     path("", include("api.urls")),
     path("projects/<str:key>/intake/", views.intake_page, name="intake_page"),
     path("projects/<str:key>/intake/tokens/", views.token_create, name="intake_token_create"),

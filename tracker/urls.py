@@ -1,9 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from api.main import api
+
 from . import views
 
 urlpatterns = [
+    # First: every intake event resolves its URL, and the page patterns would be tried first.
+    path("api/v1/", api.urls),
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
