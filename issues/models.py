@@ -130,6 +130,13 @@ class Issue(models.Model):
         indexes = [
             models.Index(fields=["project", "status"]),
             models.Index(fields=["status", "priority"]),
+            # The list's capped count as an index-only scan (status/priority filters, the
+            # visible projects as an IN list, archived issues left out by the condition).
+            models.Index(
+                fields=["status", "priority", "project"],
+                name="issue_live_status_priority",
+                condition=Q(archived_at=None),
+            ),
             models.Index(fields=["owner", "status"]),
             # The list's default order (newest first, ties by id): a LIMIT reads 50 entries.
             models.Index(fields=["-updated_at", "-id"], name="issue_updated_id"),
