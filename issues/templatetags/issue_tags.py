@@ -238,3 +238,35 @@ def check_options(name: str, choices, current=None):
             for i, (v, label) in enumerate(choices)
         ),
     )
+
+
+@register.simple_tag
+def filter_select(field, choices=None):
+    """A filter's <select> (`choices` instead of the field's own when given)."""
+    return format_html(
+        '<select class="form-select form-select-sm{}" name="{}" id="{}">{}</select>',
+        " is-invalid" if field.errors else "",
+        field.html_name,
+        field.id_for_label,
+        select_options(choices or field.field.choices, field.value()),
+    )
+
+
+@register.simple_tag
+def check_dropdown(field, label: str):
+    """A multiple-choice filter as a dropdown of checkboxes; the button says how many are
+    chosen."""
+    chosen = field.value() or ""
+    return format_html(
+        '<div class="col-6 col-md-2 dropdown">\n'
+        '  <span class="form-label small mb-0 d-block">{}</span>\n'
+        '  <button class="btn btn-sm btn-outline-secondary dropdown-toggle w-100 text-start"'
+        ' type="button" data-bs-toggle="dropdown" data-bs-auto-close="outside"'
+        ' aria-expanded="false">{}</button>\n'
+        '  <div class="dropdown-menu p-2 check-dropdown" role="group" aria-label="{}">{}</div>\n'
+        "</div>",
+        label,
+        f"{len(chosen)} chosen" if chosen else "Any",
+        label,
+        check_options(field.html_name, field.field.choices, chosen),
+    )
