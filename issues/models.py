@@ -130,16 +130,23 @@ class Issue(models.Model):
         indexes = [
             models.Index(fields=["project", "status"]),
             models.Index(fields=["status", "priority"]),
-            # The list's capped count as an index-only scan (status/priority filters, the
-            # visible projects as an IN list, archived issues left out by the condition).
+            models.Index(fields=["owner", "status"]),
+            # The issue list (archived issues are never listed). Its default order, newest
+            # first: the page's ids come from this index alone, the visible projects checked
+            # in it (`project` included), however many issues other projects hold.
             models.Index(
-                fields=["status", "priority", "project"],
-                name="issue_live_status_priority",
+                fields=["-updated_at", "-id"],
+                include=["project"],
+                name="issue_live_updated",
                 condition=Q(archived_at=None),
             ),
-            models.Index(fields=["owner", "status"]),
-            # The list's default order (newest first, ties by id): a LIMIT reads 50 entries.
-            models.Index(fields=["-updated_at", "-id"], name="issue_updated_id"),
+            # Its capped count, an index-only scan: the visible projects (an IN list) lead,
+            # then the two filters people use most.
+            models.Index(
+                fields=["project", "status", "priority"],
+                name="issue_live_project_status",
+                condition=Q(archived_at=None),
+            ),
             models.Index(fields=["severity"]),
             models.Index(fields=["project", "-updated_at"], name="issue_project_updated"),
             models.Index(fields=["priority", "-updated_at"], name="issue_priority_updated"),

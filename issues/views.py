@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import prefetch_related_objects
+from django.db.models import QuerySet, prefetch_related_objects
 from django.http import (
     FileResponse,
     Http404,
@@ -106,6 +106,15 @@ class CappedPaginator(Paginator):
     @property
     def capped(self) -> bool:
         return self._limited_count > self.COUNT_CAP
+
+    def _get_page(self, object_list, *args, **kwargs):
+        # A late row lookup: the page's ids first (ORDER BY … LIMIT in a subquery, which an
+        # index can answer without visiting the table), then only those rows with their
+        # joins. Read directly, the LIMIT visits every row it skips: rows of projects the
+        # user cannot see, or the rows of the pages before. Still one statement.
+        if isinstance(object_list, QuerySet) and object_list.query.is_sliced:
+            object_list = self.object_list.filter(pk__in=object_list.values("pk"))
+        return super()._get_page(object_list, *args, **kwargs)
 
 
 def _filtered(request: HttpRequest, *related: str) -> IssueFilter:
