@@ -316,6 +316,12 @@ def test_huge_lists_say_more_than_instead_of_counting_everything(
     response = client.get(reverse("issue_list"), {"per_page": 25})
     assert "More than 5 issues" in response.text
     assert len(_keys(response)) == 5
+    monkeypatch.setattr(CappedPaginator, "COUNT_CAP", 26)
+    for _ in range(22):
+        make_issue(project, reporter)
+    response = client.get(reverse("issue_list"), {"per_page": 25})
+    assert "More than 26 issues" in response.text
+    assert "page 1 of 2+" in response.text and "1 / 2+" in response.text  # more pages than shown
 
 
 @pytest.mark.parametrize(
