@@ -131,17 +131,16 @@ class Issue(models.Model):
             models.Index(fields=["project", "status"]),
             models.Index(fields=["status", "priority"]),
             models.Index(fields=["owner", "status"]),
-            # The issue list (archived issues are never listed). Its default order, newest
-            # first: the page's ids come from this index alone, the visible projects checked
-            # in it (`project` included), however many issues other projects hold.
+            # Newest first (the list's default order, the admin's): the list takes a page's
+            # ids from this index alone, visible projects and archiving checked in it, however
+            # many issues other projects hold.
             models.Index(
                 fields=["-updated_at", "-id"],
-                include=["project"],
-                name="issue_live_updated",
-                condition=Q(archived_at=None),
+                include=["project", "archived_at"],
+                name="issue_updated_covering",
             ),
-            # Its capped count, an index-only scan: the visible projects (an IN list) lead,
-            # then the two filters people use most.
+            # The list's capped count, an index-only scan (archived issues are never listed):
+            # the visible projects (an IN list) lead, then the two filters people use most.
             models.Index(
                 fields=["project", "status", "priority"],
                 name="issue_live_project_status",
