@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import QuerySet, prefetch_related_objects
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 from django.http import (
     FileResponse,
     Http404,
@@ -155,7 +155,10 @@ def issue_list(request: HttpRequest) -> HttpResponse:
         per_page = 50
     per_page = per_page if per_page in PAGE_SIZES else 50
     issues = (
-        filterset.qs.prefetch_related("labels") if filterset.is_valid() else Issue.objects.none()
+        # Labels as a plain list per issue: no related manager and queryset per row.
+        filterset.qs.prefetch_related(Prefetch("labels", to_attr="label_list"))
+        if filterset.is_valid()
+        else Issue.objects.none()
     )
     page = CappedPaginator(issues, per_page).get_page(request.GET.get("page"))
     query = request.GET.copy()
