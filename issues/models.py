@@ -131,8 +131,21 @@ class Issue(models.Model):
             models.Index(fields=["project", "status"]),
             models.Index(fields=["status", "priority"]),
             models.Index(fields=["owner", "status"]),
-            # The list's default order (newest first, ties by id): a LIMIT reads 50 entries.
-            models.Index(fields=["-updated_at", "-id"], name="issue_updated_id"),
+            # Newest first (the list's default order, the admin's): the list takes a page's
+            # ids from this index alone, visible projects and archiving checked in it, however
+            # many issues other projects hold.
+            models.Index(
+                fields=["-updated_at", "-id"],
+                include=["project", "archived_at"],
+                name="issue_updated_covering",
+            ),
+            # The list's capped count, an index-only scan (archived issues are never listed):
+            # the visible projects (an IN list) lead, then the two filters people use most.
+            models.Index(
+                fields=["project", "status", "priority"],
+                name="issue_live_project_status",
+                condition=Q(archived_at=None),
+            ),
             models.Index(fields=["severity"]),
             models.Index(fields=["project", "-updated_at"], name="issue_project_updated"),
             models.Index(fields=["priority", "-updated_at"], name="issue_priority_updated"),

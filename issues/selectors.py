@@ -10,7 +10,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from projects.models import Project
-from projects.selectors import projects_visible_to
+from projects.selectors import projects_for_request, projects_visible_to
 
 from .models import (
     INVERSE_LINK_LABELS,
@@ -26,8 +26,21 @@ from .models import (
 def issues_visible_to(user) -> QuerySet[Issue]:
     """Issues of the projects the user belongs to (all for staff); archived ones excluded.
     The full-text document is deferred: only the search filter reads it, in SQL."""
+    return _live_issues().filter(project__in=projects_visible_to(user))
+
+
+def issues_visible_for_request(request) -> QuerySet[Issue]:
+    """`issues_visible_to(request.user)` with the user's projects loaded once per request
+    (`projects_for_request`) and inlined as a list of ids: PostgreSQL plans `project_id IN
+    (1, 2)` several times faster than the membership semi-join, and can check it inside an
+    index (the list's count is then an index-only scan)."""
+    project_ids = [project.pk for project in projects_for_request(request)]
+    return _live_issues().filter(project_id__in=project_ids)
+
+
+def _live_issues() -> QuerySet[Issue]:
     return (
-        Issue.objects.filter(project__in=projects_visible_to(user), archived_at__isnull=True)
+        Issue.objects.filter(archived_at__isnull=True)
         .select_related("project")
         .defer("search_vector")
     )

@@ -15,6 +15,18 @@ def projects_visible_to(user) -> QuerySet[Project]:
     return Project.objects.filter(memberships__user=user)
 
 
+def projects_for_request(request) -> list[Project]:
+    """`projects_visible_to(request.user)`, archived ones included, loaded once per request (key
+    and name only): the issue list needs them three times (project choices, people choices and
+    the issues themselves, as a list of ids)."""
+    cache = request.__dict__
+    if "_resolve_visible_projects" not in cache:
+        cache["_resolve_visible_projects"] = list(
+            projects_visible_to(request.user).only("pk", "key", "name", "archived_at")
+        )
+    return cache["_resolve_visible_projects"]
+
+
 def get_project_for_user(user, key: str) -> Project:
     """The project with this key if the user may see it; 404 otherwise (never 403: no leaks)."""
     try:

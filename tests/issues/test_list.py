@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 
 import pytest
 from django.urls import reverse
@@ -114,6 +115,45 @@ def test_pagination(client, project, reporter):
     second = client.get(reverse("issue_list"), {"per_page": 25, "sort": "key", "page": 2})
     assert _keys(second) == [f"WEB-{n}" for n in range(26, 31)]
     assert client.get(reverse("issue_list"), {"page": "999"}).status_code == 200
+
+
+def test_pages_in_the_default_order_hold_every_issue_once(client, project, reporter):
+    for n in range(30):
+        make_issue(project, reporter, title=f"Issue {n}")
+    client.force_login(reporter)
+    url = reverse("issue_list")
+    first = _keys(client.get(url, {"per_page": 25}))
+    second = _keys(client.get(url, {"per_page": 25, "page": 2}))
+    assert first + second == [f"WEB-{n}" for n in range(30, 0, -1)]  # newest first
+    high = client.get(url, {"per_page": 25, "page": 2, "sort": "-key"})
+    assert _keys(high) == [f"WEB-{n}" for n in range(5, 0, -1)]
+
+
+def test_a_row_shows_the_issue_at_a_glance(client, project, reporter, developer):
+    from issues.services import add_label
+
+    issue = make_issue(
+        project, reporter, title="<b>Cart</b> & checkout", priority=3, severity=4, owner=developer
+    )
+    add_label(issue, actor=reporter, name="payments")
+    make_issue(project, reporter, title="Nobody on it", type="task")
+    client.force_login(reporter)
+    text = client.get(reverse("issue_list")).text
+    row = text[text.index('<tr data-row-link="/issues/WEB-1/">') :]
+    row = row[: row.index("</tr>")]
+    assert f'value="{issue.pk}"' in row and 'aria-label="Select WEB-1"' in row
+    assert "&lt;b&gt;Cart&lt;/b&gt; &amp; checkout" in row and "<b>Cart</b>" not in row
+    assert ">payments</span>" in row
+    assert "High</span>" in row and "Critical</span>" in row
+    assert 'class="badge status-badge status-new">New</span>' in row
+    assert 'title="Developer" aria-hidden="true">D</span>' in row and ">developer</span>" in row
+    assert 'data-sla-state="on_track"' in row and re.search(
+        r"On track · \d+ h( \d+ min)? left", row
+    )
+    assert "minutes ago</time>" in row
+    other = text[text.index('<tr data-row-link="/issues/WEB-2/">') :]
+    assert "Unassigned" in other[: other.index("</tr>")]
+    assert "bi-check2-square" in other[: other.index("</tr>")]
 
 
 def test_list_query_count_is_constant(
@@ -276,6 +316,12 @@ def test_huge_lists_say_more_than_instead_of_counting_everything(
     response = client.get(reverse("issue_list"), {"per_page": 25})
     assert "More than 5 issues" in response.text
     assert len(_keys(response)) == 5
+    monkeypatch.setattr(CappedPaginator, "COUNT_CAP", 26)
+    for _ in range(22):
+        make_issue(project, reporter)
+    response = client.get(reverse("issue_list"), {"per_page": 25})
+    assert "More than 26 issues" in response.text
+    assert "page 1 of 2+" in response.text and "1 / 2+" in response.text  # more pages than shown
 
 
 @pytest.mark.parametrize(
