@@ -52,6 +52,8 @@ migrations-check: venv ## Fail if models changed without a migration
 # Dashboard sizes for `make bench` (each its own project; seeded once, reused later).
 BENCH_DASHBOARD_SIZES ?= 100000 1000000
 
+# The benchmarks run with DEBUG off (as in production); the key only signs nothing that lasts.
+bench bench-intake: export SECRET_KEY ?= make-bench-throwaway-key
 bench: venv ## All benchmarks on PostgreSQL: issue pages, SLA sweep, dashboard, intake (needs DATABASE_URL=postgres://...)
 	@case "$$DATABASE_URL" in postgres://*|postgresql://*|pgsql://*) ;; \
 	  *) echo "make bench measures PostgreSQL: set DATABASE_URL=postgres://user@host:5432/dbname (got '$${DATABASE_URL:-nothing}')."; exit 2;; esac
