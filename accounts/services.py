@@ -1,6 +1,16 @@
+import logging
+import zoneinfo
+
+from django.conf import settings
+from django.core.mail import send_mail
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
 
 from .models import User
+
+log = logging.getLogger(__name__)
 
 
 class ReauthenticationError(Exception):
@@ -34,8 +44,12 @@ def update_profile(
     password; without it nothing is saved (ReauthenticationError)."""
     with transaction.atomic():
         stored = User.objects.select_for_update().get(pk=user.pk)
-        if email.strip().lower() != stored.email.strip().lower():
+        old_email = stored.email
+        if email.strip().lower() != old_email.strip().lower():
             confirm_password(stored, current_password, to="change your e-mail address")
+            transaction.on_commit(
+                lambda: send_security_notice(stored, "email_changed", to=old_email, new_email=email)
+            )
         stored.display_name = display_name
         stored.first_name = first_name
         stored.last_name = last_name
@@ -45,3 +59,42 @@ def update_profile(
     for name in ("display_name", "first_name", "last_name", "email", "time_zone"):
         setattr(user, name, getattr(stored, name))
     return user
+
+
+SECURITY_NOTICES = {
+    "email_changed": "[Resolve] Your e-mail address was changed",
+    "password_changed": "[Resolve] Your password was changed",
+}
+
+
+def _masked(address: str) -> str:
+    """jane.doe@example.com -> j***@example.com: enough to recognise, not to harvest."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+def send_security_notice(user: User, kind: str, *, to: str = "", new_email: str = "") -> bool:
+    """Tell the account's owner that an authentication detail changed (ASVS V2.2.3), so a
+    takeover does not go unnoticed: a new e-mail address is told to the OLD one. Sent at once
+    like Django's password-reset mail; a mail failure is logged and never undoes the change."""
+    to = to or user.email
+    if not to:
+        return False
+    zone = zoneinfo.ZoneInfo(user.time_zone or "UTC")
+    when = timezone.localtime(timezone.now(), zone).strftime("%Y-%m-%d %H:%M %Z")
+    body = render_to_string(
+        "accounts/security_notice.txt",
+        {
+            "user": user,
+            "kind": kind,
+            "when": when,
+            "new_email": _masked(new_email) if new_email else "",
+            "reset_url": settings.BASE_URL + reverse("password_reset"),
+        },
+    )
+    try:
+        send_mail(SECURITY_NOTICES[kind], body, None, [to])
+    except Exception:  # the change stands; the notice is best effort, like the reset mail
+        log.warning("Could not send the %s notice to user %s", kind, user.pk, exc_info=True)
+        return False
+    return True

@@ -40,6 +40,24 @@ class ThrottledPasswordResetView(_ThrottledPostMixin, auth_views.PasswordResetVi
     throttle_account_field = "email"
 
 
+class NotifyingPasswordChangeView(auth_views.PasswordChangeView):
+    """Django's password change, then a notice to the account's address (ASVS V2.2.3)."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        services.send_security_notice(form.user, "password_changed")
+        return response
+
+
+class NotifyingPasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's reset confirmation, then a notice to the account's address (ASVS V2.2.3)."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        services.send_security_notice(form.user, "password_changed")
+        return response
+
+
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
     # A copy for the form: validating a ModelForm writes into its instance, and the signed-in

@@ -286,19 +286,14 @@ _BUMP_GROUP = (
 )
 
 
+def _bump_params(project: Project, event: NormalizedEvent, now: datetime) -> list:
+    """Parameters of the group bump both statements start with (SET …, then WHERE …)."""
+    return [now, event.level, event.environment, event.release, project.pk, event.fingerprint_hash]
+
+
 def _bump_group(project: Project, event: NormalizedEvent, now: datetime) -> tuple | None:
     with connection.cursor() as cursor:
-        cursor.execute(
-            _BUMP_GROUP,
-            [
-                now,
-                event.level,
-                event.environment,
-                event.release,
-                project.pk,
-                event.fingerprint_hash,
-            ],
-        )
+        cursor.execute(_BUMP_GROUP, _bump_params(project, event, now))
         return cursor.fetchone()
 
 
@@ -359,12 +354,7 @@ _RECORD_OPEN_REPEAT = "".join(
 
 def _repeat_params(project: Project, event: NormalizedEvent, *, token, now: datetime) -> list:
     return [
-        now,
-        event.level,
-        event.environment,
-        event.release,
-        project.pk,
-        event.fingerprint_hash,
+        *_bump_params(project, event, now),
         *_occurrence_values(project, event, token=token, now=now),
         now.date(),
     ]
