@@ -3,6 +3,11 @@ def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    from projects.selectors import projects_visible_to
+    from projects.selectors import projects_for_request
 
-    return {"nav_projects": projects_visible_to(user).active().only("key", "name")}
+    def nav_projects():
+        # Called by the template only when it shows the menu (a callable is resolved lazily);
+        # shares the per-request list the issue list already loaded.
+        return [p for p in projects_for_request(request) if p.archived_at is None]
+
+    return {"nav_projects": nav_projects}
