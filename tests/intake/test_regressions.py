@@ -172,34 +172,35 @@ def test_system_rows_are_never_buttons(first_issue, manager):
         transition_issue(first_issue, Status.ASSIGNED, actor=manager, reopen_reason="x")
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_first_events_of_a_fingerprint_create_one_issue(project, manager):
-    """Eight requests with the same new fingerprint at once: one group, one issue."""
-    barrier = threading.Barrier(8)
+def _ingest_concurrently(project, reporter, event: NormalizedEvent, n: int) -> list:
+    """`n` threads ingest `event` at the same instant (a barrier); each uses its own connection."""
+    barrier = threading.Barrier(n)
     errors, results = [], []
 
     def post():
         try:
             barrier.wait(timeout=10)
-            results.append(
-                ingest_event(
-                    project,
-                    event=NormalizedEvent(source="generic", title="Race", fingerprint="race"),
-                    reporter=manager,
-                )
-            )
+            results.append(ingest_event(project, event=event, reporter=reporter))
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=post) for _ in range(8)]
+    threads = [threading.Thread(target=post) for _ in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert errors == []
+    return results
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_first_events_of_a_fingerprint_create_one_issue(project, manager):
+    """Eight requests with the same new fingerprint at once: one group, one issue."""
+    event = NormalizedEvent(source="generic", title="Race", fingerprint="race")
+    results = _ingest_concurrently(project, manager, event, 8)
     assert Issue.objects.filter(project=project).count() == 1
     assert EventGroup.objects.get().count == 8
     assert sum(r.created_issue for r in results) == 1
@@ -209,29 +210,7 @@ def test_concurrent_first_events_of_a_fingerprint_create_one_issue(project, mana
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_duplicates_of_one_client_event_id_record_once(project, manager):
-    barrier = threading.Barrier(6)
-    errors, results = [], []
-
-    def post():
-        try:
-            barrier.wait(timeout=10)
-            results.append(
-                ingest_event(
-                    project,
-                    event=NormalizedEvent(source="generic", title="Dup", event_id="same-id"),
-                    reporter=manager,
-                )
-            )
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=post) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    event = NormalizedEvent(source="generic", title="Dup", event_id="same-id")
+    results = _ingest_concurrently(project, manager, event, 6)
     assert EventGroup.objects.get().count == 1
     assert sum(not r.duplicate for r in results) == 1
