@@ -184,6 +184,14 @@ class LinkForm(forms.Form):
         max_length=30, label="Issue key", widget=forms.TextInput(attrs={"placeholder": "WEB-42"})
     )
 
+    @classmethod
+    def refused(cls, message: str) -> "LinkForm":
+        """An empty form carrying a refusal to show in the Links panel (a removal refused)."""
+        form = cls()
+        form.cleaned_data = {}
+        form.add_error(None, message)
+        return form
+
 
 class BulkForm(forms.Form):
     issues = forms.TypedMultipleChoiceField(coerce=int, choices=[], label="Selected issues")

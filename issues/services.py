@@ -13,6 +13,7 @@ from django.utils import timezone
 from projects.models import Membership, Project
 
 from .markdown import mentioned_usernames, render_markdown
+from .selectors import may_change_issues
 from .models import (
     Attachment,
     Comment,
@@ -44,6 +45,10 @@ class StaleIssueError(IssueError):
 
 class ReasonRequiredError(IssueError):
     pass
+
+
+class IssueAccessError(IssueError):
+    """The actor may not change one of the issues involved (answered 403)."""
 
 
 def start_sla_clock(issue: Issue, *, actor) -> None:
@@ -456,13 +461,22 @@ def unwatch_issue(issue: Issue, *, user) -> bool:
     return True
 
 
+LINK_NEEDS_BOTH_ENDS = (
+    "Only someone who can change both issues can change this link: the other issue is in a "
+    "project you cannot see."
+)
+
+
 def link_issues(issue: Issue, *, target: Issue, kind: str, actor) -> IssueLink:
-    """Link two issues; recorded on both. The caller fetched `target` through the access
-    selector."""
+    """Link two issues; recorded on both. Refused (IssueAccessError, nothing written) unless
+    `actor` may change both issues; a target the actor may not see is reported as not found,
+    never named."""
     if kind not in LinkKind.values:
         raise IssueError("Choose a kind of link.", field="kind")
     if target.pk == issue.pk:
         raise IssueError("An issue cannot be linked to itself.", field="target")
+    if not may_change_issues(actor, issue, target):
+        raise IssueAccessError("No issue with this key that you can see.", field="target")
     with transaction.atomic():
         same = Q(source=issue, target=target, kind=kind)
         if kind == LinkKind.RELATES:
@@ -477,11 +491,16 @@ def link_issues(issue: Issue, *, target: Issue, kind: str, actor) -> IssueLink:
 
 
 def unlink_issues(link: IssueLink, *, actor) -> None:
-    """Remove a link; recorded on both issues."""
+    """Remove a link; recorded on both issues. Refused (IssueAccessError, nothing written,
+    no record on either issue) unless `actor` may change both ends."""
+    source, target = link.source, link.target
+    if not may_change_issues(actor, source, target):
+        raise IssueAccessError(LINK_NEEDS_BOTH_ENDS)
     with transaction.atomic():
-        source, target = link.source, link.target
         data = {"link_id": link.pk, "kind": link.kind, "source": source.key, "target": target.key}
-        link.delete()
+        deleted, _ = IssueLink.objects.filter(pk=link.pk).delete()
+        if not deleted:
+            raise IssueError("This link was already removed.")
         record_event(
             source, EventKind.UNLINKED, actor=actor, field=link.kind, old=target.key, data=data
         )

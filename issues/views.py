@@ -38,9 +38,10 @@ from .forms import (
     LinkForm,
     SaveFilterForm,
 )
-from .models import OPEN_STATUSES, Attachment, Issue, IssueLink, SavedFilter
+from .models import OPEN_STATUSES, Attachment, Issue, SavedFilter
 from .selectors import (
     get_issue_for_user,
+    get_link_of_issue,
     issue_page_data,
     issues_visible_for_request,
     issues_visible_to,
@@ -49,6 +50,7 @@ from .selectors import (
     similar_issues,
 )
 from .services import (
+    IssueAccessError,
     IssueError,
     add_attachment,
     add_comment,
@@ -490,6 +492,8 @@ def issue_link(request: HttpRequest, key: str) -> HttpResponse:
                 )
             except IssueError as error:
                 form.add_error(error.field if error.field in form.fields else None, str(error))
+                status = 403 if isinstance(error, IssueAccessError) else 400
+                return _render_detail(request, issue, link_form=form, status=status)
             else:
                 messages.success(request, f"Linked {issue.key} and {target.key}.")
                 return redirect(issue)
@@ -500,12 +504,13 @@ def issue_link(request: HttpRequest, key: str) -> HttpResponse:
 @require_POST
 def issue_unlink(request: HttpRequest, key: str, pk: int) -> HttpResponse:
     issue = get_issue_for_user(request.user, key)
-    link = get_object_or_404(
-        IssueLink.objects.select_related("source__project", "target__project"), pk=pk
-    )
-    if issue.pk not in (link.source_id, link.target_id):
-        raise Http404("No such link.")
-    unlink_issues(link, actor=request.user)
+    link = get_link_of_issue(issue, pk)
+    try:
+        unlink_issues(link, actor=request.user)
+    except IssueError as error:
+        form = LinkForm.refused(str(error))
+        status = 403 if isinstance(error, IssueAccessError) else 400
+        return _render_detail(request, issue, link_form=form, status=status)
     messages.info(request, "Link removed.")
     return redirect(issue)
 

@@ -26,6 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from issues.models import EventKind, Issue, IssueEvent, Resolution, Severity, Status
+from issues.selectors import issues_visible_to, parse_issue_key
 from issues.services import record_event
 from projects.models import Project, Role
 from projects.selectors import role_in_project
@@ -154,17 +155,18 @@ def _developer(project: Project, value: Any):
     return owner
 
 
-def _original(issue: Issue, value: Any) -> Issue:
-    from issues.selectors import parse_issue_key
-
+def _original(issue: Issue, value: Any, *, actor) -> Issue:
+    """The original of a duplicate: an issue of the same project that `actor` may see (through
+    the access selector), never the issue itself."""
     if isinstance(value, Issue):
-        original: Issue | None = value
-    else:
-        parsed = parse_issue_key(str(value or "").strip())
-        original = None
-        if parsed and parsed[0] == issue.project.key:
-            original = Issue.objects.filter(project=issue.project, number=parsed[1]).first()
-    if original is None or original.project_id != issue.project_id:
+        value = value.key
+    parsed = parse_issue_key(str(value or "").strip())
+    original = None
+    if parsed and parsed[0] == issue.project.key and actor is not None:
+        original = (
+            issues_visible_to(actor).filter(project=issue.project, number=parsed[1]).first()
+        )
+    if original is None:
         raise WorkflowError(
             f"Name the original issue of {issue.project.key}, e.g. {issue.project.key}-1.",
             field="duplicate_of",
@@ -174,7 +176,9 @@ def _original(issue: Issue, value: Any) -> Issue:
     return original
 
 
-def clean_transition_data(transition: Transition, issue: Issue, data: dict) -> dict[str, Any]:
+def clean_transition_data(
+    transition: Transition, issue: Issue, data: dict, *, actor=None
+) -> dict[str, Any]:
     """The transition's fields, checked against the table; raises WorkflowError per field."""
     cleaned: dict[str, Any] = {}
     for f in transition.fields:
@@ -200,7 +204,7 @@ def clean_transition_data(transition: Transition, issue: Issue, data: dict) -> d
             cleaned["resolution"] = value
         elif f.name == "duplicate_of":
             if data.get("resolution") == Resolution.DUPLICATE:
-                cleaned["duplicate_of"] = _original(issue, data.get("duplicate_of"))
+                cleaned["duplicate_of"] = _original(issue, data.get("duplicate_of"), actor=actor)
         else:
             cleaned[f.name] = _text(data, f.name)
         required = f.need == Need.ALWAYS or (
@@ -317,7 +321,7 @@ def _take(
                 )
             transition = found
             _check_may_take(transition, locked, actor)
-        cleaned = clean_transition_data(transition, locked, data)
+        cleaned = clean_transition_data(transition, locked, data, actor=actor)
         now = timezone.now()
         old_status = locked.status
         old_owner_id = locked.owner_id

@@ -187,6 +187,7 @@ def test_detail_page_query_count_is_constant(
     other = make_issue(project, reporter)
     client.force_login(reporter)
     add_comment(issue, author=developer, body="first", attachments=[SimpleUploadedFile("a", b"x")])
+    link_issues(issue, target=make_issue(project, reporter), kind="blocks", actor=reporter)
     client.get(issue.get_absolute_url())  # warm up (session, content types)
 
     def count():
@@ -207,12 +208,13 @@ def test_detail_page_query_count_is_constant(
         )
     link_issues(issue, target=other, kind="relates", actor=reporter)
     assert count() == baseline
-    # session, user, issue, comments, their attachments, events, links out/in, watchers,
+    # session, user, issue, comments, their attachments, events, which issues named by link
+    # records the viewer may see, links out/in, watchers,
     # labels, issue attachments, navigation projects, unread bell; then the workflow panel
     # (rules, the viewer's role once per request, cycles once, ledger, stage periods), the
     # who-is-notified preview (ladder, watchers, managers, users once, members, prefs) and the
     # monitoring-events panel (one query: nothing feeds a hand-filed issue)
-    with django_assert_num_queries(25):
+    with django_assert_num_queries(26):
         client.get(issue.get_absolute_url())
 
 
