@@ -2,7 +2,8 @@
 
 Routers: `intake.api` (events from monitoring tools, intake tokens) and `api.issues`
 (people's scripts with personal tokens: list with the list page's filters, read, file, comment,
-transition; the UI's access rules). New endpoints are added as functions on these routers.
+transition; the UI's access rules) and `api.links` (an issue's links, other projects' issues
+hidden). New endpoints are added as functions on these routers.
 """
 
 from ninja import NinjaAPI
@@ -12,6 +13,7 @@ from intake.api import router as intake_router
 
 from .errors import install_error_handlers
 from .issues import router as issues_router
+from .links import router as links_router
 from .parser import SafeJsonParser
 
 
@@ -42,3 +44,4 @@ api = ResolveAPI(
 install_error_handlers(api)
 api.add_router("/projects/", intake_router)
 api.add_router("/issues", issues_router)
+api.add_router("/issues", links_router)

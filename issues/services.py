@@ -13,7 +13,6 @@ from django.utils import timezone
 from projects.models import Membership, Project
 
 from .markdown import mentioned_usernames, render_markdown
-from .selectors import may_change_issues
 from .models import (
     Attachment,
     Comment,
@@ -27,6 +26,7 @@ from .models import (
     SavedFilter,
     Severity,
 )
+from .selectors import may_change_issues
 
 
 class IssueError(Exception):

@@ -10,9 +10,10 @@ from api.services import create_api_token
 from intake.models import AssignmentRule, EventGroup, IntakeToken
 from intake.services import create_intake_token
 from issues.models import Attachment, Issue, IssueLink, SavedFilter
-from issues.services import add_attachment, link_issues, save_filter
+from issues.services import add_attachment, link_issues, save_filter, unlink_issues
 from notifications.models import Kind, Notification
-from tests.factories import make_issue
+from projects.models import Membership, Role
+from tests.factories import UserFactory, make_issue
 
 SECRET = "Zebra-secret-{key}-outage"
 
@@ -95,3 +96,27 @@ def world(client, project, other_project, manager, developer, tester, reporter, 
         "WEB": _side(c, project, manager, developer),
         "OPS": _side(c, other_project, outsider, outsider),
     }
+
+
+@dataclass
+class Crossing:
+    """Links across the two projects of `world`, made by someone in both (`bridge`): each
+    project's two secret issues are linked to one of the other project's, one as the link's
+    source and one as its target, and WEB's issue and OPS's twin also carry the record of a
+    link between them added and removed again."""
+
+    bridge: object
+    links: list[IssueLink]
+
+
+@pytest.fixture
+def crossed(world, project, other_project) -> Crossing:
+    bridge = UserFactory(username="bridge")
+    for p in (project, other_project):
+        Membership.objects.create(project=p, user=bridge, role=Role.DEVELOPER)
+    web, ops = world["WEB"], world["OPS"]
+    out = link_issues(web.issue, target=ops.issue, kind="blocks", actor=bridge)
+    back = link_issues(ops.link.target, target=web.link.target, kind="duplicates", actor=bridge)
+    gone = link_issues(web.issue, target=ops.link.target, kind="relates", actor=bridge)
+    unlink_issues(gone, actor=bridge)
+    return Crossing(bridge=bridge, links=[out, back])

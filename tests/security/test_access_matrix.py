@@ -13,6 +13,7 @@ Nothing of the other project changes whatever the persona posts.
 A URL pattern missing from ROUTES fails `test_every_url_pattern_is_classified`.
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,10 +21,15 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from api.models import ApiToken
+from api.services import create_api_token
 from intake.models import AssignmentRule, IntakeToken
 from issues.models import Attachment, Comment, Issue, IssueEvent, IssueLink, SavedFilter
+from issues.selectors import HIDDEN_ISSUE, HIDDEN_LINKED_ISSUE
+from issues.services import LINK_NEEDS_BOTH_ENDS, add_comment
 from notifications.models import Notification
+from notifications.services import process_outbox
 from reports.dashboard import TABLE_SECTION
+from tests.factories import make_issue
 
 from .conftest import Side
 
@@ -217,6 +223,10 @@ ROUTES: dict[str, Route] = {
     "api/v1/issues/<key>/transitions": Route(
         API, one(lambda s: f"/api/v1/issues/{s.issue.key}/transitions")
     ),
+    "api/v1/issues/<key>/links": Route(API, one(lambda s: f"/api/v1/issues/{s.issue.key}/links")),
+    "api/v1/issues/<key>/links/<link_id>": Route(
+        API, one(lambda s: f"/api/v1/issues/{s.issue.key}/links/{s.link.pk}")
+    ),
     "projects/<str:key>/intake/": Route(FOREIGN, one(lambda s: f"/projects/{s.key}/intake/")),
     "projects/<str:key>/intake/tokens/": Route(
         FOREIGN,
@@ -408,7 +418,11 @@ def test_api_tokens_reach_only_their_users_projects(client, world, role, request
         **auth,
     )
     assert filed.status_code == 404, filed.content
-    for path, body in (("comments", {"body": "Planted"}), ("transitions", {"to": "closed"})):
+    for path, body in (
+        ("comments", {"body": "Planted"}),
+        ("transitions", {"to": "closed"}),
+        ("links", {"target": own.issue.key, "kind": "relates"}),
+    ):
         posted = client.post(
             f"/api/v1/issues/{foreign.issue.key}/{path}",
             body,
@@ -417,6 +431,13 @@ def test_api_tokens_reach_only_their_users_projects(client, world, role, request
         )
         assert posted.status_code == 404, (path, posted.content)
         assert foreign.secret.encode() not in posted.content
+    for method, path in (
+        ("get", f"/api/v1/issues/{foreign.issue.key}/links"),
+        ("delete", f"/api/v1/issues/{foreign.issue.key}/links/{foreign.link.pk}"),
+    ):
+        answered = getattr(client, method)(path, **auth)
+        assert answered.status_code == 404, (path, answered.content)
+        assert foreign.secret.encode() not in answered.content
     listed = client.get("/api/v1/issues", **auth)
     assert listed.status_code == 200 and foreign.secret.encode() not in listed.content
     # An intake token of one project cannot post to another's; a personal token is no intake
@@ -438,3 +459,148 @@ def _intake_secret(side: Side) -> str:
     from intake.services import create_intake_token
 
     return create_intake_token(side.issue.project, name="other", actor=side.issue.reporter)[1]
+
+
+# --- Related objects ----------------------------------------------------------------------
+# The page's own object is checked above; these cells check every panel that names a *second*
+# issue (the Links panel, link records in the activity, Markdown, similar issues, the inbox
+# and e-mails, the API's links and detail, "duplicate of"). Each persona looks at its own
+# project's issues, which `crossed` linked, both ways and once removed, to issues of the
+# project the persona is not in. The other issue may appear only as "a linked issue in a
+# project you cannot see": no key, no title, no URL. Changing such a link is refused with
+# nothing written on either issue.
+
+
+def _names(body: bytes, side: Side) -> list[str]:
+    """What a response names of `side`'s issues: their secret title word or their keys."""
+    text = body.decode()
+    found = [side.secret] if side.secret in text else []
+    for number in Issue.objects.filter(project_id=side.issue.project_id).values_list(
+        "number", flat=True
+    ):
+        key = f"{side.key}-{number}"
+        if re.search(rf"(?<![\w-]){re.escape(key)}(?!\d)", text):
+            found.append(key)
+    return found
+
+
+def _both_sides(world) -> dict:
+    return {"WEB": _snapshot(world["WEB"]), "OPS": _snapshot(world["OPS"])}
+
+
+def _related_pages(own: Side, foreign: Side) -> dict[str, tuple[str, int]]:
+    """Pages of the persona's own project that render a related issue: what → (URL, status)."""
+    return {
+        "issue page (source of a cross link)": (f"/issues/{own.issue.key}/", 200),
+        "issue page (target of a cross link)": (f"/issues/{own.link.target.key}/", 200),
+        "similar issues (htmx)": (
+            f"/issues/similar/?project={own.issue.project_id}&title={foreign.probe}",
+            200,
+        ),
+        "CSV export": ("/issues/export.csv", 200),
+        "inbox": ("/notifications/", 200),
+        "triage": ("/triage/", 200),
+    }
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_related_issues_of_a_foreign_project_are_never_named(
+    client, world, crossed, role, request, mailoutbox, django_capture_on_commit_callbacks
+):
+    user = request.getfixturevalue(role)
+    own, foreign = (
+        (world["OPS"], world["WEB"]) if role == "outsider" else (world["WEB"], world["OPS"])
+    )
+    client.force_login(user)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {create_api_token(user, name='matrix')[1]}"}
+    # Markdown naming the other project's key, on an issue of the persona's own project, and
+    # the notifications outbox fanned out (watchers hear of the link records' issues).
+    noted = make_issue(own.issue.project, user, title="Mentions")
+    add_comment(
+        noted, author=crossed.bridge, body=f"Same as {foreign.issue.key}, see #{foreign.issue.key}"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        process_outbox()
+
+    for what, (url, status) in _related_pages(own, foreign).items():
+        response = client.get(url)
+        cell = f"{role}: {what} ({url})"
+        assert response.status_code == status, f"{cell}: {response.status_code}"
+        assert _names(_body(response), foreign) == [], f"{cell} names the other project's issue"
+    for key in (own.issue.key, own.link.target.key):
+        page = client.get(f"/issues/{key}/").text
+        assert HIDDEN_LINKED_ISSUE in page, f"{role}: the Links panel of {key}"
+    assert HIDDEN_ISSUE in client.get(f"/issues/{own.issue.key}/").text, "link records"
+    mentioned = client.get(noted.get_absolute_url())
+    assert foreign.secret not in mentioned.text
+    assert f'href="/issues/{foreign.issue.key}/' not in mentioned.text, "Markdown links a key"
+    # The new-issue form shows similar issues of the chosen project only.
+    typed = client.post(
+        f"/projects/{own.key}/issues/new/",
+        {"project": own.issue.project_id, "title": foreign.probe, "priority": "9"},
+    )
+    assert typed.status_code == 400 and _names(typed.content, foreign) == [], role
+    # The API: the issue's links and its detail.
+    for key in (own.issue.key, own.link.target.key):
+        links = client.get(f"/api/v1/issues/{key}/links", **auth)
+        assert links.status_code == 200 and _names(links.content, foreign) == [], (role, key)
+        hidden = [row for row in links.json() if row["hidden"]]
+        assert hidden and all(
+            r["issue"] is None and r["text"] == HIDDEN_LINKED_ISSUE for r in hidden
+        )
+        detail = client.get(f"/api/v1/issues/{key}", **auth)
+        assert detail.status_code == 200 and _names(detail.content, foreign) == [], (role, key)
+    # E-mails sent for any of this: none names the other project's issues.
+    for message in mailoutbox:
+        whole = (message.subject + message.body + str(message.alternatives)).encode()
+        assert _names(whole, foreign) == [], f"{role}: e-mail {message.subject!r}"
+
+    # Changing a cross link, or making one, is refused; nothing is written on either side.
+    before = _both_sides(world)
+    for link in crossed.links:
+        mine = link.source if link.source.project_id == own.issue.project_id else link.target
+        removed = client.post(f"/issues/{mine.key}/links/{link.pk}/delete/")
+        cell = f"{role} removes {link}"
+        assert removed.status_code == 403, f"{cell}: {removed.status_code}"
+        assert LINK_NEEDS_BOTH_ENDS in removed.text and _names(removed.content, foreign) == []
+        via_api = client.delete(f"/api/v1/issues/{mine.key}/links/{link.pk}", **auth)
+        assert via_api.status_code == 403 and _names(via_api.content, foreign) == [], cell
+    for kind in ("relates", "blocks", "duplicates"):
+        linked = client.post(
+            f"/issues/{own.issue.key}/links/", {"target": foreign.issue.key, "kind": kind}
+        )
+        assert linked.status_code == 400, f"{role} links to {foreign.issue.key}"
+        assert "No issue with this key that you can see." in linked.text
+        via_api = client.post(
+            f"/api/v1/issues/{own.issue.key}/links",
+            {"target": foreign.issue.key, "kind": kind},
+            content_type="application/json",
+            **auth,
+        )
+        assert via_api.status_code == 404 and _names(via_api.content, foreign) == [], role
+    dismissed = client.post(
+        f"/api/v1/issues/{own.issue.key}/transitions",
+        {"to": "closed", "resolution": "duplicate", "duplicate_of": foreign.issue.key},
+        content_type="application/json",
+        **auth,
+    )
+    assert dismissed.status_code in (400, 403) and _names(dismissed.content, foreign) == []
+    assert _both_sides(world) == before, f"{role} changed a cross-project link"
+    assert IssueLink.objects.filter(pk__in=[link.pk for link in crossed.links]).count() == 2
+
+
+def test_someone_in_both_projects_sees_and_changes_both_ends(client, world, crossed):
+    """The other side of the cells above: the same panels name the issue for a member of both
+    projects (so the absences above are access, not an empty panel), who may remove the link."""
+    web, ops = world["WEB"], world["OPS"]
+    client.force_login(crossed.bridge)
+    page = client.get(f"/issues/{web.issue.key}/").text
+    assert ops.issue.key in page and ops.secret in page
+    assert f"linked {ops.link.target.key}" in page and "in a project you cannot see" not in page
+    link = crossed.links[0]
+    events = IssueEvent.objects.filter(issue__in=[link.source, link.target]).count()
+    removed = client.post(f"/issues/{web.issue.key}/links/{link.pk}/delete/")
+    assert removed.status_code == 302
+    assert not IssueLink.objects.filter(pk=link.pk).exists()
+    assert IssueEvent.objects.filter(issue__in=[link.source, link.target]).count() == events + 2
+    assert IssueEvent.objects.filter(issue=link.target, kind="unlinked").exists()
