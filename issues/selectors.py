@@ -89,19 +89,20 @@ def links_for_viewer(issue: Issue, user) -> list[LinkRow]:
     """Both directions of the issue's links (oldest first); the other end of each is checked
     against the access selector inside the same query (an EXISTS per row, no extra query)."""
     visible = issues_visible_to(user).order_by().values("pk")
-    rows: list[tuple[IssueLink, str, Issue]] = []
+    rows: list[LinkRow] = []
     outgoing = issue.links_out.select_related("target__project").annotate(
         other_visible=Exists(visible.filter(pk=OuterRef("target_id")))
     )
     for link in outgoing:
-        rows.append((link, link.get_kind_display(), link.target if link.other_visible else None))
+        other = link.target if link.other_visible else None
+        rows.append(LinkRow(link, link.get_kind_display(), other))
     incoming = issue.links_in.select_related("source__project").annotate(
         other_visible=Exists(visible.filter(pk=OuterRef("source_id")))
     )
     for link in incoming:
-        label = INVERSE_LINK_LABELS[LinkKind(link.kind)]
-        rows.append((link, label, link.source if link.other_visible else None))
-    return [LinkRow(*row) for row in rows]
+        other = link.source if link.other_visible else None
+        rows.append(LinkRow(link, INVERSE_LINK_LABELS[LinkKind(link.kind)], other))
+    return rows
 
 
 def get_link_of_issue(issue: Issue, pk: int) -> IssueLink:
@@ -158,7 +159,6 @@ def redact_hidden_issues(events: list[IssueEvent], user) -> list[IssueEvent]:
         else:
             event.old_value = HIDDEN_ISSUE
         event.data = {k: v for k, v in event.data.items() if k in ("kind", "link_id")}
-        event.hides_issue = True  # type: ignore[attr-defined]
     return events
 
 

@@ -163,9 +163,7 @@ def _original(issue: Issue, value: Any, *, actor) -> Issue:
     parsed = parse_issue_key(str(value or "").strip())
     original = None
     if parsed and parsed[0] == issue.project.key and actor is not None:
-        original = (
-            issues_visible_to(actor).filter(project=issue.project, number=parsed[1]).first()
-        )
+        original = issues_visible_to(actor).filter(project=issue.project, number=parsed[1]).first()
     if original is None:
         raise WorkflowError(
             f"Name the original issue of {issue.project.key}, e.g. {issue.project.key}-1.",
