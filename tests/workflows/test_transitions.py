@@ -169,7 +169,10 @@ def test_duplicate_needs_the_original_of_the_same_project(
 ):
     original = make_issue(project, reporter, title="The first report")
     foreign = make_issue(other_project, outsider)
-    for bad in ("", "WEB-999", foreign.key, issue.key):
+    # An archived issue is hidden by the access selector: not an original either.
+    archived = make_issue(project, reporter, title="Archived")
+    Issue.objects.filter(pk=archived.pk).update(archived_at=archived.created_at)
+    for bad in ("", "WEB-999", foreign.key, issue.key, archived.key):
         with pytest.raises(WorkflowError) as err:
             transition_issue(
                 issue,
