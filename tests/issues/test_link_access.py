@@ -2,8 +2,10 @@
 and changed only by those who may change both ends."""
 
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 
+from accounts.models import User
 from issues.models import EventKind, IssueEvent, IssueLink
 from issues.services import IssueAccessError, IssueError, link_issues, unlink_issues
 from projects.models import Membership, Role
@@ -98,3 +100,17 @@ def test_a_link_of_another_issue_is_404(client, project, reporter, bridge, cross
     response = client.post(reverse("issue_unlink", args=[unrelated.key, link.pk]))
     assert response.status_code == 404
     assert IssueLink.objects.filter(pk=link.pk).exists()
+
+
+def test_the_demo_data_shows_a_hidden_link(client, settings):
+    settings.DEBUG = True
+    call_command("seed_demo")
+    call_command("seed_demo")  # idempotent: still one link
+    assert IssueLink.objects.count() == 1
+    web_1 = "/issues/WEB-1/"
+    client.force_login(User.objects.get(username="reporter"))
+    page = client.get(web_1).text
+    assert "is blocked by" in page and "a linked issue in a project you cannot see" in page
+    assert "[OPS]" not in page
+    client.force_login(User.objects.get(username="manager"))
+    assert "[OPS] Rotate the TLS certificates" in client.get(web_1).text

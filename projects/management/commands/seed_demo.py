@@ -8,8 +8,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.models import User
-from issues.models import Issue, IssueType, Priority, Severity, Status
-from issues.services import create_issue
+from issues.models import Issue, IssueLink, IssueType, Priority, Severity, Status
+from issues.services import create_issue, link_issues
 from projects.models import Membership, Project, Role, Team
 from workflows import sla
 from workflows.models import ClockEvent, SlaCycle, SlaPolicy, StatusPeriod
@@ -213,4 +213,17 @@ class Command(BaseCommand):
                     if can_work or goal == "dismissed":
                         _move(issue, goal, users, reporter, first)
                     first = first or issue
+        _link_across_projects(users["manager"])
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
+
+
+def _link_across_projects(manager) -> None:
+    """WEB-1 is blocked by OPS's certificate task (the manager is in both projects): the
+    developer, tester and reporter, who are not in OPS, see "a linked issue in a project you
+    cannot see" on WEB-1."""
+    blocked = Issue.objects.filter(project__key="WEB", number=1).first()
+    blocker = Issue.objects.filter(project__key="OPS", title__contains="TLS certificates").first()
+    if blocked is None or blocker is None:
+        return
+    if not IssueLink.objects.filter(source=blocker, target=blocked).exists():
+        link_issues(blocker, target=blocked, kind="blocks", actor=manager)
