@@ -149,9 +149,11 @@ def admin_user(db):
 
 
 @pytest.fixture
-def browser():
+def browser(monkeypatch):
     """Headless Debian Chromium driven by Playwright (never `playwright install`)."""
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    # Playwright's sync API runs an event loop in this thread; live_server's ORM calls need
+    # this for the test's duration only (monkeypatch restores the environment afterwards).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

@@ -14,7 +14,23 @@ from django.utils.csp import CSP
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("RESOLVE_VAR_DIR", default=str(BASE_DIR / "var")))
 
-env = environ.Env()
+
+class _StrictEnv(environ.Env):
+    """django-environ reads any unknown word as False; a typo in a flag must stop start-up."""
+
+    FALSE_STRINGS = ("false", "off", "n", "no", "0", "")
+
+    def bool(self, var, default=environ.Env.NOTSET):  # type: ignore[override]
+        raw = self.ENVIRON.get(var)
+        if raw is not None and raw.strip().lower() not in (
+            *self.BOOLEAN_TRUE_STRINGS,
+            *self.FALSE_STRINGS,
+        ):
+            raise ImproperlyConfigured(f"{var}={raw!r} is not a boolean: use true or false.")
+        return super().bool(var, default=default)
+
+
+env = _StrictEnv()
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")

@@ -29,12 +29,35 @@ def run_django(code: str, **env) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.django_db
-def test_healthz_ok(client):
+def test_healthz_ok(client, settings):
+    """The suite's broker (Redis under CI, the filesystem broker otherwise) is reachable."""
     response = client.get("/healthz")
     assert response.status_code == 200
     body = response.json()
     assert body["database"] == "ok"
-    assert body["broker"] in {"ok", "unreachable"}
+    assert body["broker"] == "ok"
+    assert body["status"] == "ok"
+    assert body["broker_transport"] == settings.CELERY_BROKER_URL.split(":", 1)[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_healthz_reports_an_unreachable_broker_as_degraded():
+    from django.db import connection
+
+    db = connection.settings_dict
+    result = run_django(
+        "from django.test import Client\n"
+        "r = Client().get('/healthz')\n"
+        "print(r.status_code, r.content.decode())",
+        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        CELERY_BROKER_URL="redis://127.0.0.1:1/0",
+    )
+    assert result.returncode == 0, result.stderr
+    status, body = result.stdout.strip().split(" ", 1)
+    assert status == "200"
+    assert json.loads(body)["broker"] == "unreachable"
+    assert json.loads(body)["status"] == "degraded"
 
 
 def test_healthz_503_when_database_is_down(tmp_path):
@@ -113,14 +136,19 @@ def test_secret_key_required_without_debug():
 
 
 def test_bad_boolean_fails_loudly():
-    result = run_django("", DEBUG="maybe-ish", SECRET_KEY="x" * 50)
-    # django-environ treats unknown strings as False; a bad integer must fail.
+    bad_bool = run_django("", DEBUG="maybe-ish", SECRET_KEY="x" * 50)
+    assert bad_bool.returncode != 0
+    assert "DEBUG='maybe-ish' is not a boolean" in bad_bool.stderr
     bad_int = run_django(
         "", CONN_MAX_AGE="sixty", SECRET_KEY="x" * 50, DATABASE_URL="postgres://u@h/db"
     )
-    assert result.returncode == 0
     assert bad_int.returncode != 0
     assert "invalid literal" in bad_int.stderr
+    good = run_django(
+        "from django.conf import settings; print(settings.DEBUG)", DEBUG="off", SECRET_KEY="x" * 50
+    )
+    assert good.returncode == 0, good.stderr
+    assert good.stdout.strip() == "False"
 
 
 def test_check_deploy_passes_with_production_settings():

@@ -1,4 +1,7 @@
+from datetime import UTC, datetime, timedelta
+
 import pytest
+import time_machine
 from django.urls import reverse
 
 from issues.models import EventKind, Issue, IssueEvent, Label
@@ -182,25 +185,32 @@ def test_stale_edit_is_refused_not_overwritten(client, project, reporter, develo
     assert issue.title == "Theirs"
 
 
-def test_sla_moving_change_requires_a_reason_and_recomputes(client, project, reporter, monkeypatch):
-    import workflows.services
-
-    calls = []
-    monkeypatch.setattr(workflows.services, "sla_change_needs_reason", lambda issue, **kw: True)
-    monkeypatch.setattr(workflows.services, "recompute_sla", lambda issue, **kw: calls.append(kw))
-    issue = make_issue(project, reporter)
+def test_sla_moving_change_requires_a_reason_and_recomputes(client, project, reporter):
+    """High + Major runs 24x7 on the default policy; High + Critical has a 4 h target."""
+    start = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)  # a Monday
+    with time_machine.travel(start, tick=False):
+        issue = make_issue(project, reporter, priority=3, severity=3)
+    issue.refresh_from_db()
+    before = issue.resolution_due_at
     client.force_login(reporter)
     url = reverse("issue_edit", args=[issue.key])
-    response = client.post(url, _edit_data(issue, severity=4))
-    assert response.status_code == 400
-    assert "This change moves the SLA deadline: say why." in response.text
-    issue.refresh_from_db()
-    assert issue.severity == 2 and calls == []
-    response = client.post(url, _edit_data(issue, severity=4, reason="Customer escalation"))
+    with time_machine.travel(start + timedelta(hours=1), tick=False):
+        response = client.post(url, _edit_data(issue, severity=4))
+        assert response.status_code == 400
+        assert "This change moves the SLA deadline: say why." in response.text
+        issue.refresh_from_db()
+        assert issue.severity == 3 and issue.resolution_due_at == before
+        response = client.post(url, _edit_data(issue, severity=4, reason="Customer escalation"))
     assert response.status_code == 302
-    assert calls == [{"actor": reporter, "reason": "Customer escalation"}]
+    issue.refresh_from_db()
+    assert issue.severity == 4
+    assert issue.resolution_due_at == start + timedelta(hours=4)
+    assert issue.resolution_due_at != before
     event = IssueEvent.objects.get(issue=issue, field="severity")
     assert event.data == {"reason": "Customer escalation"}
+    sla_event = IssueEvent.objects.get(issue=issue, kind=EventKind.SLA)
+    assert sla_event.data["reason"] == "Customer escalation"
+    assert sla_event.new_value == (start + timedelta(hours=4)).isoformat()
 
 
 def test_edit_of_invisible_issue_is_404(client, project, other_project, reporter, outsider):

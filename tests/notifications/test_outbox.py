@@ -1,11 +1,13 @@
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 
-from issues.models import EventKind, IssueEvent
-from issues.services import record_event
+from issues.models import IssueEvent
+from issues.services import add_attachment, add_comment, update_issue
 from notifications.models import EmailStatus, Kind, Mode, Notification, NotificationPreference
 from notifications.services import process_outbox
 from tests.factories import make_issue
+from workflows.services import transition_issue
 
 pytestmark = pytest.mark.django_db
 
@@ -25,9 +27,7 @@ def test_assignment_reaches_the_new_owner_by_email_not_the_actor(
 ):
     issue = make_issue(project, reporter, title="Cart badge stale")
     with django_capture_on_commit_callbacks(execute=True):
-        record_event(
-            issue, EventKind.CHANGED, actor=manager, field="owner", data={"owner_id": developer.id}
-        )
+        update_issue(issue, actor=manager, changes={"owner": developer})
     assert _kinds() == {("developer", Kind.ASSIGNED)}
     assert [m.to for m in mailoutbox] == [[developer.email]]
     mail = mailoutbox[0]
@@ -39,9 +39,7 @@ def test_assignment_reaches_the_new_owner_by_email_not_the_actor(
 
 def test_self_assignment_tells_nobody(project, developer, reporter):
     issue = make_issue(project, reporter)
-    record_event(
-        issue, EventKind.CHANGED, actor=developer, field="owner", data={"owner_id": developer.id}
-    )
+    update_issue(issue, actor=developer, changes={"owner": developer})
     process_outbox()
     assert not Notification.objects.exists()
 
@@ -50,10 +48,14 @@ def test_status_change_goes_to_watchers_except_the_actor(
     project, manager, developer, tester, reporter, outsider
 ):
     issue = make_issue(project, reporter)
+    transition_issue(issue, "assigned", actor=manager, owner=developer)
+    transition_issue(issue, "revise", actor=developer)
+    transition_issue(issue, "retest", actor=developer, fix_summary="Raised the pool size")
+    process_outbox()
+    Notification.objects.all().delete()
+    # An outsider left watching (e.g. removed from the project since) is not told.
     issue.watchers.add(developer, tester, reporter, outsider)
-    record_event(
-        issue, EventKind.TRANSITIONED, actor=tester, field="status", old="retest", new="fixed"
-    )
+    transition_issue(issue, "fixed", actor=tester)
     process_outbox()
     process_outbox()
     # The outsider (another project) is not told either: access rules apply to email too.
@@ -64,15 +66,7 @@ def test_status_change_goes_to_watchers_except_the_actor(
 def test_transition_that_assigns_tells_the_owner_once(project, manager, developer, reporter):
     issue = make_issue(project, reporter)
     issue.watchers.add(developer, reporter)
-    record_event(
-        issue,
-        EventKind.TRANSITIONED,
-        actor=manager,
-        field="status",
-        old="new",
-        new="assigned",
-        data={"owner_id": developer.id},
-    )
+    transition_issue(issue, "assigned", actor=manager, owner=developer)
     process_outbox()
     assert _kinds() == {("developer", Kind.ASSIGNED), ("reporter", Kind.STATUS_CHANGED)}
 
@@ -90,12 +84,7 @@ def test_assign_through_the_workflow_notifies_the_owner_once(project, manager, d
 def test_comment_and_mentions(project, manager, developer, tester, reporter):
     issue = make_issue(project, reporter)
     issue.watchers.add(developer, reporter, tester)
-    record_event(
-        issue,
-        EventKind.COMMENTED,
-        actor=reporter,
-        data={"comment_id": 1, "mentions": [tester.id, manager.id, reporter.id]},
-    )
+    add_comment(issue, author=reporter, body="@tester @manager @reporter can you look?")
     process_outbox()
     assert _kinds() == {
         ("developer", Kind.COMMENTED),
@@ -110,8 +99,8 @@ def test_preferences_are_respected_but_mentions_always_email(project, developer,
     NotificationPreference.objects.create(user=reporter, kind=Kind.MENTIONED, mode=Mode.OFF)
     issue = make_issue(project, reporter)
     issue.watchers.add(developer, tester)
-    record_event(issue, EventKind.COMMENTED, actor=developer, data={"mentions": [reporter.id]})
-    record_event(issue, EventKind.COMMENTED, actor=reporter, data={})
+    add_comment(issue, author=developer, body="@reporter which browser was it?")
+    add_comment(issue, author=reporter, body="Firefox 140.")
     process_outbox()
     rows = set(Notification.objects.values_list("recipient__username", "kind", "email_status"))
     assert rows == {
@@ -132,13 +121,7 @@ def test_rolled_back_change_sends_nothing(
     issue = make_issue(project, reporter)
     with django_capture_on_commit_callbacks(execute=True):
         with pytest.raises(RuntimeError), transaction.atomic():
-            record_event(
-                issue,
-                EventKind.CHANGED,
-                actor=manager,
-                field="owner",
-                data={"owner_id": developer.id},
-            )
+            update_issue(issue, actor=manager, changes={"owner": developer})
             raise RuntimeError("the edit failed")
     assert not Notification.objects.exists()
     assert mailoutbox == []
@@ -147,7 +130,7 @@ def test_rolled_back_change_sends_nothing(
 def test_other_events_are_marked_processed_without_notifications(project, reporter, developer):
     issue = make_issue(project, reporter)
     issue.watchers.add(developer)
-    record_event(issue, EventKind.ATTACHED, actor=reporter, new="trace.txt")
+    add_attachment(issue, actor=reporter, upload=SimpleUploadedFile("trace.txt", b"Traceback ..."))
     assert process_outbox() >= 1
     assert not IssueEvent.objects.filter(notified_at__isnull=True).exists()
     assert not Notification.objects.exists()

@@ -20,8 +20,7 @@ from aiosmtpd.controller import Controller
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from issues.models import EventKind
-from issues.services import record_event
+from issues.services import add_comment, update_issue
 from notifications.models import EmailStatus, Kind, Mode, Notification, NotificationPreference
 from notifications.services import sweep_sla
 from tests.factories import make_issue
@@ -260,10 +259,8 @@ def test_outbox_through_the_worker_tells_others_not_the_actor(
     issue.watchers.add(tester, reporter, developer)
     workers()
     with transaction.atomic():  # a real commit: the outbox task is queued on commit
-        record_event(
-            issue, EventKind.CHANGED, actor=manager, field="owner", data={"owner_id": developer.id}
-        )
-        record_event(issue, EventKind.COMMENTED, actor=developer, data={"mentions": []})
+        update_issue(issue, actor=manager, changes={"owner": developer})
+        add_comment(issue, author=developer, body="Looking at it now.")
     wait_for(_all_sent(2), 30, "two notifications sent")
     received = sorted((m["To"], m["Subject"]) for m in smtp.messages)
     assert received == [
