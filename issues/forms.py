@@ -2,11 +2,10 @@
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from projects.models import Project, Team
-from projects.selectors import projects_visible_to
+from projects.selectors import may_own, owner_candidates, owner_refusal, projects_visible_to
 
 from .models import IssueType, Label, LinkKind, Priority, Severity
 
@@ -33,10 +32,6 @@ def _check_size(upload) -> None:
         )
 
 
-def _members():
-    return get_user_model().objects.filter(is_active=True).order_by("username")
-
-
 class IssueFieldsForm(forms.Form):
     """The fields shared by the new and edit forms (never the status: workflows owns it)."""
 
@@ -58,9 +53,7 @@ class IssueFieldsForm(forms.Form):
     affected_version = forms.CharField(max_length=60, required=False)
 
     def _limit_to_projects(self, projects) -> None:
-        self.fields["owner"].queryset = (
-            _members().filter(memberships__project__in=projects).distinct()
-        )
+        self.fields["owner"].queryset = owner_candidates(projects)
         self.fields["labels"].queryset = Label.objects.filter(project__in=projects)
 
     def clean_title(self):
@@ -71,8 +64,8 @@ class IssueFieldsForm(forms.Form):
 
     def _check_project_fit(self, project: Project) -> None:
         owner = self.cleaned_data.get("owner")
-        if owner is not None and not owner.memberships.filter(project=project).exists():
-            self.add_error("owner", f"{owner} is not a member of {project.key}.")
+        if owner is not None and not may_own(owner, project):
+            self.add_error("owner", owner_refusal(project))
         labels = self.cleaned_data.get("labels") or []
         if any(label.project_id != project.pk for label in labels):
             self.add_error("labels", f"Choose labels of {project.key}.")

@@ -10,7 +10,8 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from projects.models import Membership, Project
+from projects.models import Project
+from projects.selectors import may_own, owner_refusal
 
 from .markdown import mentioned_usernames, render_markdown
 from .models import (
@@ -129,10 +130,6 @@ def _watch(issue: Issue, user, *, actor, automatic: bool) -> bool:
     return True
 
 
-def _is_member(user, project: Project) -> bool:
-    return Membership.objects.filter(project=project, user=user).exists()
-
-
 def create_issue(
     project: Project,
     *,
@@ -156,8 +153,8 @@ def create_issue(
     component tag the rules match on; intake.assignment.auto_assign_issue)."""
     if not title.strip():
         raise IssueError("A title is required.", field="title")
-    if owner is not None and not _is_member(owner, project):
-        raise IssueError("The owner must be a member of the project.", field="owner")
+    if owner is not None and not may_own(owner, project):
+        raise IssueError(owner_refusal(project), field="owner")
     labels = list(labels)
     if any(label.project_id != project.pk for label in labels):
         raise IssueError("Labels must belong to the issue's project.", field="labels")
@@ -247,8 +244,8 @@ def update_issue(
     if "title" in changes and not str(changes["title"]).strip():
         raise IssueError("A title is required.", field="title")
     owner = changes.get("owner")
-    if owner is not None and not _is_member(owner, issue.project):
-        raise IssueError("The owner must be a member of the project.", field="owner")
+    if owner is not None and not may_own(owner, issue.project):
+        raise IssueError(owner_refusal(issue.project), field="owner")
     if "labels" in changes and any(
         label.project_id != issue.project_id for label in changes["labels"]
     ):
@@ -436,6 +433,12 @@ def add_comment(
         _touch(issue)
         refresh_search_vectors([issue.pk])
     return comment
+
+
+def watch_automatically(issue: Issue, user, *, actor) -> bool:
+    """Make `user` a watcher because of what happened (they own it, they sent it to retest);
+    recorded as an automatic WATCHED event. False when already watching."""
+    return _watch(issue, user, actor=actor, automatic=True)
 
 
 def watch_issue(issue: Issue, *, user) -> bool:

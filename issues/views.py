@@ -25,7 +25,7 @@ from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from projects.selectors import get_project_for_user, projects_visible_to
+from projects.selectors import get_project_for_user, owner_candidates, projects_visible_to
 from workflows.selectors import cycles_prefetch
 
 from .filters import IssueFilter
@@ -78,14 +78,9 @@ BUILTIN_FILTERS = [
 ]
 
 
-def _people(user) -> list[tuple[int, str]]:
-    return list(
-        get_user_model()
-        .objects.filter(memberships__project__in=projects_visible_to(user))
-        .distinct()
-        .order_by("username")
-        .values_list("pk", "username")
-    )
+def _owner_people(user) -> list[tuple[int, str]]:
+    """Who bulk edit may set as owner: people who may own issues of a visible project."""
+    return list(owner_candidates(projects_visible_to(user)).values_list("pk", "username"))
 
 
 class CappedPaginator(Paginator):
@@ -172,7 +167,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
             "query": query.urlencode(),
             "saved_filters": saved_filters_of(request.user),
             "builtin_filters": BUILTIN_FILTERS,
-            "bulk_form": BulkForm(issue_ids=[], people=filterset.people),
+            "bulk_form": BulkForm(issue_ids=[], people=filterset.owner_people),
             "per_page": per_page,
             "page_sizes": PAGE_SIZES,
         },
@@ -240,7 +235,7 @@ def issue_bulk(request: HttpRequest) -> HttpResponse:
     back = _safe_next(request, reverse("issue_list"))
     visible = issues_visible_to(request.user)
     ids = [int(pk) for pk in request.POST.getlist("issues") if pk.isdigit()]
-    people = _people(request.user)
+    people = _owner_people(request.user)
     form = BulkForm(request.POST, issue_ids=ids, people=people)
     if not ids:
         messages.error(request, "Select at least one issue.")

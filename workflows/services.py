@@ -21,14 +21,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
 from issues.models import EventKind, Issue, IssueEvent, Resolution, Severity, Status
-from issues.services import record_event
+from issues.services import record_event, watch_automatically
 from projects.models import Project, Role
-from projects.selectors import role_in_project
+from projects.selectors import eligible_owners, may_own, owner_refusal, role_in_project
 
 from .clock import (
     apply_sla_policy,
@@ -136,21 +135,15 @@ def _text(data: dict, name: str) -> str:
     return text
 
 
-def _developer(project: Project, value: Any):
-    User = get_user_model()
+def _eligible_owner(project: Project, value: Any):
     user_id = getattr(value, "pk", value)
     try:
         user_id = int(user_id)
     except (TypeError, ValueError):
         raise WorkflowError("Choose an owner.", field="owner") from None
-    owner = User.objects.filter(
-        pk=user_id,
-        is_active=True,
-        memberships__project=project,
-        memberships__role=Role.DEVELOPER,
-    ).first()
+    owner = eligible_owners(project).filter(pk=user_id).first()
     if owner is None:
-        raise WorkflowError("The owner must be a Developer of the project.", field="owner")
+        raise WorkflowError(owner_refusal(project), field="owner")
     return owner
 
 
@@ -184,7 +177,7 @@ def clean_transition_data(transition: Transition, issue: Issue, data: dict) -> d
                 if f.need == Need.ALWAYS or issue.owner_id is None:
                     raise WorkflowError("Choose an owner.", field="owner")
                 continue
-            cleaned["owner"] = _developer(issue.project, raw)
+            cleaned["owner"] = _eligible_owner(issue.project, raw)
         elif f.name == "root_cause":
             value = _text(data, "root_cause")
             if value and value not in RootCause.values:
@@ -276,9 +269,10 @@ def reopen_for_regression(issue: Issue, *, reason: str) -> Issue:
     owner = issue.owner
     if owner is None:
         raise WorkflowError(f"{issue.key} has no owner to reopen it for.", field="owner")
-    if not owner.is_active or role_in_project(owner, issue.project) != Role.DEVELOPER:
+    if not may_own(owner, issue.project):
         raise WorkflowError(
-            f"{issue.key}'s owner is no longer a Developer of the project.", field="owner"
+            f"{issue.key}'s owner may no longer own its issues ({owner_refusal(issue.project)})",
+            field="owner",
         )
     # owner_id in the audit data: the owner is told it is theirs again (notifications).
     return take_system_transition(
@@ -351,6 +345,12 @@ def _take(
                 # owner_id); this one is the field's audit entry, not a second notification.
                 data={"owner_id": locked.owner_id, "with_transition": True, **(audit or {})},
             )
+        # The owner hears when a retest fails, and whoever sent it to retest hears the verdict:
+        # both watch from now on (the "who is notified" panel says so).
+        if locked.owner_id is not None and locked.owner_id != old_owner_id:
+            watch_automatically(locked, locked.owner, actor=actor)
+        if to == Status.RETEST and actor is not None:
+            watch_automatically(locked, actor, actor=actor)
         move_clock_on_transition(locked, transition, old_status, actor=actor, now=now)
     copy_saved_fields(issue, locked)
     return locked
