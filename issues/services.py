@@ -124,7 +124,7 @@ def _watch(issue: Issue, user, *, actor, automatic: bool) -> bool:
         issue,
         EventKind.WATCHED,
         actor=actor,
-        new=user.username,
+        new=str(user),
         data={"user_id": user.pk, "automatic": automatic},
     )
     return True
@@ -211,7 +211,8 @@ def _display(issue: Issue, field: str, value: Any) -> str:
     if value is None:
         return ""
     if field == "owner":
-        return value.username
+        # The name people see, kept as it is now (the id is in the event's data).
+        return str(value)
     if field == "team":
         return value.name
     if field == "labels":

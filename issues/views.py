@@ -26,6 +26,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from projects.selectors import get_project_for_user, owner_candidates, projects_visible_to
+from workflows.activity import reason_value
 from workflows.selectors import cycles_prefetch
 
 from .filters import IssueFilter
@@ -192,11 +193,14 @@ def issue_export(request: HttpRequest) -> HttpResponse:
     if not filterset.is_valid():
         messages.error(request, "Fix the filters before exporting.")
         return redirect(f"{reverse('issue_list')}?{request.GET.urlencode()}")
-    issues = filterset.qs.prefetch_related("labels")
+    # The closure texts are deferred for the list page; the export prints them.
+    issues = (
+        filterset.qs.defer(None).defer("description", "search_vector").prefetch_related("labels")
+    )
     header = [
         "key", "title", "type", "priority", "severity", "status", "owner", "reporter", "team",
         "labels", "environment", "affected_version", "created_at", "updated_at",
-        "resolution_due_at",
+        "resolution_due_at", "resolution", "resolution_summary", "root_cause", "lessons_learned",
     ]  # fmt: skip
 
     def rows():
@@ -221,6 +225,10 @@ def issue_export(request: HttpRequest) -> HttpResponse:
                     issue.created_at.isoformat(),
                     issue.updated_at.isoformat(),
                     issue.resolution_due_at.isoformat() if issue.resolution_due_at else "",
+                    issue.get_resolution_display() if issue.resolution else "",
+                    issue.resolution_summary,
+                    reason_value("root_cause", issue.root_cause),
+                    issue.lessons_learned,
                 )
             )
 

@@ -29,6 +29,7 @@ from issues.services import record_event, watch_automatically
 from projects.models import Project, Role
 from projects.selectors import eligible_owners, may_own, owner_refusal, role_in_project
 
+from .activity import transition_reasons
 from .clock import (
     apply_sla_policy,
     copy_saved_fields,
@@ -315,6 +316,9 @@ def _take(
         now = timezone.now()
         old_status = locked.status
         old_owner_id = locked.owner_id
+        # Only the rows that set or clear the owner need the old owner's name.
+        may_change_owner = transition.name in ("assign", "auto_assign", "reopen", "unassign")
+        old_owner = locked.owner if old_owner_id is not None and may_change_owner else None
         fields = _apply(transition, locked, cleaned)
         locked.status = to
         locked.version += 1
@@ -339,11 +343,17 @@ def _take(
                 EventKind.CHANGED,
                 actor=actor,
                 field="owner",
-                old=old_owner_id or "",
-                new=locked.owner_id or "",
+                # Names as shown at the time (the ids are in the data).
+                old=str(old_owner) if old_owner is not None else "",
+                new=str(locked.owner) if locked.owner is not None else "",
                 # The TRANSITIONED record above already tells the new owner (it carries
                 # owner_id); this one is the field's audit entry, not a second notification.
-                data={"owner_id": locked.owner_id, "with_transition": True, **(audit or {})},
+                data={
+                    "owner_id": locked.owner_id,
+                    "old_owner_id": old_owner_id,
+                    "with_transition": True,
+                    **(audit or {}),
+                },
             )
         # The owner hears when a retest fails, and whoever sent it to retest hears the verdict:
         # both watch from now on (the "who is notified" panel says so).
@@ -386,7 +396,12 @@ def _apply(transition: Transition, issue: Issue, cleaned: dict) -> list[str]:
 
 
 def _event_data(transition: Transition, cleaned: dict, issue: Issue) -> dict:
-    data: dict[str, Any] = {"transition": transition.name}
+    # The why, with the labels of the form it was typed into (the activity entry and the
+    # e-mails show it; workflows.activity reads older events without it too).
+    data: dict[str, Any] = {
+        "transition": transition.name,
+        "reasons": transition_reasons(transition.name, cleaned),
+    }
     for name, value in cleaned.items():
         if name == "owner":
             data["owner_id"] = value.pk
@@ -397,6 +412,8 @@ def _event_data(transition: Transition, cleaned: dict, issue: Issue) -> dict:
             data[name] = value
     if transition.name in ("assign", "auto_assign"):
         data["owner_id"] = issue.owner_id
+    if "owner" in cleaned:
+        data["owner_name"] = str(cleaned["owner"])
     return data
 
 
