@@ -5,7 +5,13 @@ from django.conf import settings
 from django.urls import reverse
 
 from projects.models import Project, Team
-from projects.selectors import may_own, owner_candidates, owner_refusal, projects_visible_to
+from projects.selectors import (
+    OWNER_ROLES_TEXT,
+    may_own,
+    owner_candidates,
+    owner_refusal,
+    projects_visible_to,
+)
 
 from .models import IssueType, Label, LinkKind, Priority, Severity
 
@@ -44,7 +50,13 @@ class IssueFieldsForm(forms.Form):
     type = forms.ChoiceField(choices=IssueType.choices, initial=IssueType.BUG)
     priority = forms.TypedChoiceField(choices=Priority.choices, coerce=int, initial=Priority.MEDIUM)
     severity = forms.TypedChoiceField(choices=Severity.choices, coerce=int, initial=Severity.MINOR)
-    owner = forms.ModelChoiceField(queryset=None, required=False, empty_label="Unassigned")
+    owner = forms.ModelChoiceField(
+        queryset=None,
+        required=False,
+        empty_label="Unassigned",
+        help_text=f"Owners are {OWNER_ROLES_TEXT}s of the project.",
+        error_messages={"invalid_choice": f"The owner must be {OWNER_ROLES_TEXT} of the project."},
+    )
     team = forms.ModelChoiceField(
         queryset=Team.objects.all(), required=False, empty_label="No team"
     )
@@ -180,7 +192,11 @@ class LinkForm(forms.Form):
 
 class BulkForm(forms.Form):
     issues = forms.TypedMultipleChoiceField(coerce=int, choices=[], label="Selected issues")
-    owner = forms.ChoiceField(required=False, choices=[])
+    owner = forms.ChoiceField(
+        required=False,
+        choices=[],
+        error_messages={"invalid_choice": f"The owner must be {OWNER_ROLES_TEXT} of the project."},
+    )
     priority = forms.TypedChoiceField(
         choices=[("", "—"), *Priority.choices], coerce=int, required=False, empty_value=None
     )

@@ -289,10 +289,23 @@ def _render_new(request: HttpRequest, form: IssueCreateForm, project=None, statu
     )
 
 
+def _preselected_project(request: HttpRequest):
+    """The project the form starts with: `?project=KEY` (the top bar's button on a project's
+    pages), else the user's only project; None when there is a choice to make."""
+    projects = projects_visible_to(request.user).active()
+    wanted = request.GET.get("project", "").strip().upper()
+    if wanted:
+        chosen = projects.filter(key=wanted).first()
+        if chosen is not None:
+            return chosen
+    only = list(projects.only("pk", "key", "name")[:2])
+    return only[0] if len(only) == 1 else None
+
+
 @login_required
 def issue_new(request: HttpRequest, project_key: str | None = None) -> HttpResponse:
     project = get_project_for_user(request.user, project_key) if project_key else None
-    initial = {"project": project} if project else {}
+    initial = {"project": project or _preselected_project(request)}
     if request.method != "POST":
         return _render_new(request, IssueCreateForm(user=request.user, initial=initial), project)
     form = IssueCreateForm(request.POST, request.FILES, user=request.user, initial=initial)
