@@ -211,8 +211,9 @@ def test_detail_page_query_count_is_constant(
     # labels, issue attachments, navigation projects, unread bell; then the workflow panel
     # (rules, the viewer's role once per request, cycles once, ledger, stage periods), the
     # who-is-notified preview (ladder, watchers, managers, users once, members, prefs) and the
-    # monitoring-events panel (one query: nothing feeds a hand-filed issue)
-    with django_assert_num_queries(25):
+    # monitoring-events panel (one query: nothing feeds a hand-filed issue), and the SLA box's
+    # explanation (the current cycle's ledger, for the paused time and why)
+    with django_assert_num_queries(26):
         client.get(issue.get_absolute_url())
 
 

@@ -244,3 +244,38 @@ def test_closure_is_in_the_csv_export_and_the_closing_email(client, project, cas
         assert text in message.body, text
     html = message.alternatives[0][0]
     assert "Closure</h2>" in html and "Load-test before every release" in html
+
+
+def test_the_sla_box_explains_itself_and_links_to_the_ledger(client, project, cast, walk):
+    issue = make_issue(project, cast["reporter"], priority=3, severity=Severity.MAJOR)
+    walk(issue, Status.ASSIGNED)
+    hold_sla_clock(issue, actor=cast["owner"], reason="waiting_on_reporter", note="Need a HAR")
+    client.force_login(cast["reporter"])
+    page = client.get(issue.get_absolute_url()).text
+    box = page[page.index('id="sla-why"') :]
+    box = box[: box.index("</details>")]
+    assert "Version 1" in box
+    assert "High priority × Major severity: 8 h of business time to Fixed" in box
+    assert "Business hours, UTC: Mon–Fri 09:00–17:00" in box
+    assert "Waiting on reporter:" in box and "now" in box
+    ledger_url = reverse("issue_sla_ledger", args=[issue.key])
+    assert f'href="{ledger_url}"' in box
+
+    ledger = client.get(ledger_url)
+    assert ledger.status_code == 200
+    text = ledger.text
+    assert "SLA clock ledger of WEB-1" in text
+    assert "Cycle 1 · policy v1" in text
+    assert "Started" in text and "Responded" in text
+    assert "Paused (on hold): Waiting on reporter — Need a HAR" in text
+    # The ledger answers 404 to someone who may not see the issue.
+    client.force_login(cast["outsider"])
+    assert client.get(ledger_url).status_code == 404
+
+
+def test_a_critical_issue_says_it_runs_around_the_clock(client, project, cast):
+    issue = make_issue(project, cast["reporter"], priority=3, severity=Severity.CRITICAL)
+    client.force_login(cast["reporter"])
+    page = client.get(issue.get_absolute_url()).text
+    assert "24×7 (Critical issues run around the clock)" in page
+    assert "High priority × Critical severity: 4 h to Fixed" in page

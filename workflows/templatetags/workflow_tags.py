@@ -19,6 +19,7 @@ from projects.selectors import role_for_request, role_in_project
 from ..activity import closure_record, current_hold, describe_event
 from ..businesstime import format_duration
 from ..forms import HoldForm, TransitionForm
+from ..ledger import sla_explanation as explain_sla
 from ..selectors import (
     SlaState,
     available_transitions,
@@ -159,6 +160,13 @@ def issue_story(issue):
     """At the top of the issue page: the closure record of a Fixed/Closed issue and why a
     held clock is on hold (nothing, and no query, for an open issue that is not held)."""
     return {"issue": issue, "closure": closure_record(issue), "hold": current_hold(issue)}
+
+
+@register.inclusion_tag("workflows/_sla_explanation.html")
+def sla_explanation(issue):
+    """Under the SLA box's figures: which policy version, calendar and target applied, the
+    time paused and why, and a link to the ledger."""
+    return {"issue": issue, "explanation": explain_sla(issue)}
 
 
 @register.filter
