@@ -133,9 +133,13 @@ class IssueFilter(django_filters.FilterSet):
         ]
         self.form.fields["reporter"].choices = [("", "Anyone"), (ME, "Me"), *person_choices]
         for name in ("created", "updated"):
-            for widget in self.form.fields[name].widget.widgets:
+            for widget, end in zip(
+                self.form.fields[name].widget.widgets, ("from", "to"), strict=True
+            ):
                 widget.input_type = "date"
                 widget.attrs["class"] = "form-control form-control-sm"
+                # Two inputs under one visual caption: each needs its own label.
+                widget.attrs["aria-label"] = f"{name.capitalize()} {end}"
         for name, field in self.form.fields.items():
             widget = field.widget
             if isinstance(widget, forms.CheckboxSelectMultiple) or name in ("created", "updated"):
