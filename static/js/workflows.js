@@ -34,9 +34,13 @@
     var region = form.querySelector(".transition-errors");
     if (!region) { return; }
     e.preventDefault();
-    fetch(form.action, { method: "POST", body: new FormData(form), credentials: "same-origin" })
+    // redirect "manual": a success answers a redirect to the issue page; loading it then
+    // shows the confirmation (following it inside fetch would use up the message).
+    fetch(form.action, {
+      method: "POST", body: new FormData(form), credentials: "same-origin", redirect: "manual"
+    })
       .then(function (r) {
-        if (r.ok) { window.location.href = r.url; return null; }
+        if (r.type === "opaqueredirect" || r.ok) { window.location.reload(); return null; }
         return r.text();
       })
       .then(function (html) {
