@@ -258,7 +258,9 @@ def test_bulk_is_all_or_nothing_and_ignores_invisible_issues(
         },
         follow=True,
     )
-    assert "Nothing was changed" in response.text or "The owner must be a Developer" in response.text
+    assert (
+        "Nothing was changed" in response.text or "The owner must be a Developer" in response.text
+    )
     issues["badge"].refresh_from_db()
     assert issues["badge"].priority == 1
     client.post(reverse("issue_bulk"), {"issues": [secret.pk], "priority": 3})
