@@ -89,15 +89,16 @@ def paused_stretches(events: list[ClockEvent]) -> list[PausedStretch]:
     out: list[PausedStretch] = []
     for ev in sorted(events, key=lambda e: (e.at, e.pk or 0)):
         if ev.kind == ClockEventKind.PAUSED and ev.source not in open_:
-            stretch = PausedStretch(ev.reason or PauseSource(ev.source).label, ev.at, None)
+            reason = ev.reason or str(PauseSource(ev.source).label if ev.source else "Paused")
+            stretch = PausedStretch(reason, ev.at, None)
             open_[ev.source] = stretch
             out.append(stretch)
         elif ev.kind in (ClockEventKind.RESUMED, ClockEventKind.STOPPED):
             sources = [ev.source] if ev.kind == ClockEventKind.RESUMED else list(open_)
             for source in sources:
-                stretch = open_.pop(source, None)
-                if stretch is not None:
-                    stretch.end = ev.at
+                closed = open_.pop(source, None)
+                if closed is not None:
+                    closed.end = ev.at
     return out
 
 
