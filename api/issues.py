@@ -16,10 +16,11 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
 from issues.filters import IssueFilter
-from issues.models import Issue, IssueType, Priority, Severity
+from issues.models import EventKind, Issue, IssueEvent, IssueType, Priority, Severity
 from issues.selectors import get_issue_for_user, issues_visible_to
 from issues.services import IssueError, add_comment, create_issue
 from projects.selectors import get_project_for_user
+from workflows.activity import reason_value
 from workflows.errors import StaleTransition, TransitionForbidden, WorkflowError
 from workflows.selectors import SlaState, available_transitions, sla_state, sla_summary
 from workflows.services import transition_issue
@@ -110,6 +111,17 @@ class IssuePageOut(Schema):
     results: list[IssueSummaryOut]
 
 
+class ClosureOut(Schema):
+    resolution: str = Field(..., description="fixed, duplicate, wont_fix, … (empty while open)")
+    resolution_label: str
+    resolution_summary: str
+    root_cause: str
+    root_cause_label: str
+    lessons_learned: str
+    closed_by: str | None = Field(None, description="Username (issue detail only)")
+    closed_at: datetime | None = Field(None, description="Issue detail only")
+
+
 class IssueOut(Schema):
     key: str
     project: str
@@ -130,6 +142,7 @@ class IssueOut(Schema):
     created_at: datetime
     updated_at: datetime
     sla: SlaOut
+    closure: ClosureOut
     url: str
 
 
@@ -181,8 +194,33 @@ def issue_out(request: HttpRequest, issue: Issue) -> dict:
             "at_risk_at": issue.at_risk_at,
             "paused_since": issue.sla_paused_at,
         },
+        "closure": {
+            "resolution": issue.resolution,
+            "resolution_label": issue.get_resolution_display() if issue.resolution else "",
+            "resolution_summary": issue.resolution_summary,
+            "root_cause": issue.root_cause,
+            "root_cause_label": reason_value("root_cause", issue.root_cause),
+            "lessons_learned": issue.lessons_learned,
+            "closed_by": None,
+            "closed_at": None,
+        },
         "url": request.build_absolute_uri(issue.get_absolute_url()),
     }
+
+
+def _closed(issue: Issue) -> tuple[str | None, datetime | None]:
+    """Who closed a Closed issue and when (its latest Close / Close without fix)."""
+    if issue.status != "closed":
+        return None, None
+    event = (
+        IssueEvent.objects.filter(issue=issue, kind=EventKind.TRANSITIONED, new_value="closed")
+        .select_related("actor")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if event is None:
+        return None, None
+    return (event.actor.username if event.actor else "resolve"), event.created_at
 
 
 def _seconds(value) -> int | None:
@@ -192,8 +230,10 @@ def _seconds(value) -> int | None:
 def issue_detail_out(request: HttpRequest, issue: Issue) -> dict:
     summary = sla_summary(issue)
     comments = issue.comments.select_related("author").order_by("created_at", "id")
+    out = issue_out(request, issue)
+    out["closure"]["closed_by"], out["closure"]["closed_at"] = _closed(issue)
     return {
-        **issue_out(request, issue),
+        **out,
         "sla_summary": {
             "cycle": summary.cycle,
             "outcome": summary.outcome,

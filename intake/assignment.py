@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from issues.models import OPEN_STATUSES, EventKind, Issue, Severity, Status
 from issues.services import record_event
-from projects.models import Role
+from projects.selectors import OWNER_ROLES
 
 from .models import AssignmentRule
 
@@ -52,7 +52,7 @@ def available_users(project, *, today: date) -> QuerySet:
         .objects.filter(
             is_active=True,
             memberships__project=project,
-            memberships__role=Role.DEVELOPER,
+            memberships__role__in=OWNER_ROLES,
         )
         .filter(
             Q(availability__isnull=True)

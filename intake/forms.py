@@ -68,9 +68,9 @@ class RuleForm(forms.ModelForm):
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
         from projects.models import Team
-        from projects.selectors import members_with_role
+        from projects.selectors import eligible_owners
 
-        self.fields["owner"].queryset = members_with_role(project, "developer")
+        self.fields["owner"].queryset = eligible_owners(project)
         self.fields["team"].queryset = Team.objects.all()
         self.fields["owner"].required = False
         self.fields["team"].required = False

@@ -5,8 +5,8 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, F, OuterRef, Q
 
-from projects.models import Team
-from projects.selectors import projects_for_request, projects_visible_to
+from projects.models import Membership, Team
+from projects.selectors import OWNER_ROLES, projects_for_request, projects_visible_to
 from workflows.selectors import SLA_STATE_CHOICES, filter_sla_state
 
 from .models import Issue, IssueType, Priority, Severity, Status
@@ -101,14 +101,29 @@ class IssueFilter(django_filters.FilterSet):
             *((p.pk, f"{p.key} · {p.name}") for p in visible if p.archived_at is None),
         ]
         self.team_choices = [("", "Any team"), *Team.objects.values_list("pk", "name")]
-        people = list(
+        visible_ids = [p.pk for p in visible]
+        rows = list(
             get_user_model()
-            .objects.filter(memberships__project_id__in=[p.pk for p in visible])
+            .objects.filter(memberships__project_id__in=visible_ids)
+            .annotate(
+                # In the same query: who the bulk bar may offer as owner (OWNER_ROLES).
+                may_own=Exists(
+                    Membership.objects.filter(
+                        user=OuterRef("pk"),
+                        project_id__in=visible_ids,
+                        role__in=OWNER_ROLES,
+                        user__is_active=True,
+                    )
+                )
+            )
             .distinct()
             .order_by("username")
-            .values_list("pk", "username")
+            .values_list("pk", "username", "may_own")
         )
+        people = [(pk, name) for pk, name, _may_own in rows]
         self.people = people
+        # Bulk "owner" choices: people who may own issues of at least one visible project.
+        self.owner_people = [(pk, name) for pk, name, may_own in rows if may_own]
         person_choices = [(str(pk), name) for pk, name in people]
         self.form.fields["owner"].choices = [
             ("", "Anyone"),
@@ -118,9 +133,13 @@ class IssueFilter(django_filters.FilterSet):
         ]
         self.form.fields["reporter"].choices = [("", "Anyone"), (ME, "Me"), *person_choices]
         for name in ("created", "updated"):
-            for widget in self.form.fields[name].widget.widgets:
+            for widget, end in zip(
+                self.form.fields[name].widget.widgets, ("from", "to"), strict=True
+            ):
                 widget.input_type = "date"
                 widget.attrs["class"] = "form-control form-control-sm"
+                # Two inputs under one visual caption: each needs its own label.
+                widget.attrs["aria-label"] = f"{name.capitalize()} {end}"
         for name, field in self.form.fields.items():
             widget = field.widget
             if isinstance(widget, forms.CheckboxSelectMultiple) or name in ("created", "updated"):

@@ -2,11 +2,16 @@
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from projects.models import Project, Team
-from projects.selectors import projects_visible_to
+from projects.selectors import (
+    OWNER_ROLES_TEXT,
+    may_own,
+    owner_candidates,
+    owner_refusal,
+    projects_visible_to,
+)
 
 from .models import IssueType, Label, LinkKind, Priority, Severity
 
@@ -33,10 +38,6 @@ def _check_size(upload) -> None:
         )
 
 
-def _members():
-    return get_user_model().objects.filter(is_active=True).order_by("username")
-
-
 class IssueFieldsForm(forms.Form):
     """The fields shared by the new and edit forms (never the status: workflows owns it)."""
 
@@ -49,7 +50,13 @@ class IssueFieldsForm(forms.Form):
     type = forms.ChoiceField(choices=IssueType.choices, initial=IssueType.BUG)
     priority = forms.TypedChoiceField(choices=Priority.choices, coerce=int, initial=Priority.MEDIUM)
     severity = forms.TypedChoiceField(choices=Severity.choices, coerce=int, initial=Severity.MINOR)
-    owner = forms.ModelChoiceField(queryset=None, required=False, empty_label="Unassigned")
+    owner = forms.ModelChoiceField(
+        queryset=None,
+        required=False,
+        empty_label="Unassigned",
+        help_text=f"Owners are {OWNER_ROLES_TEXT}s of the project.",
+        error_messages={"invalid_choice": f"The owner must be {OWNER_ROLES_TEXT} of the project."},
+    )
     team = forms.ModelChoiceField(
         queryset=Team.objects.all(), required=False, empty_label="No team"
     )
@@ -58,9 +65,7 @@ class IssueFieldsForm(forms.Form):
     affected_version = forms.CharField(max_length=60, required=False)
 
     def _limit_to_projects(self, projects) -> None:
-        self.fields["owner"].queryset = (
-            _members().filter(memberships__project__in=projects).distinct()
-        )
+        self.fields["owner"].queryset = owner_candidates(projects)
         self.fields["labels"].queryset = Label.objects.filter(project__in=projects)
 
     def clean_title(self):
@@ -71,8 +76,8 @@ class IssueFieldsForm(forms.Form):
 
     def _check_project_fit(self, project: Project) -> None:
         owner = self.cleaned_data.get("owner")
-        if owner is not None and not owner.memberships.filter(project=project).exists():
-            self.add_error("owner", f"{owner} is not a member of {project.key}.")
+        if owner is not None and not may_own(owner, project):
+            self.add_error("owner", owner_refusal(project))
         labels = self.cleaned_data.get("labels") or []
         if any(label.project_id != project.pk for label in labels):
             self.add_error("labels", f"Choose labels of {project.key}.")
@@ -195,7 +200,11 @@ class LinkForm(forms.Form):
 
 class BulkForm(forms.Form):
     issues = forms.TypedMultipleChoiceField(coerce=int, choices=[], label="Selected issues")
-    owner = forms.ChoiceField(required=False, choices=[])
+    owner = forms.ChoiceField(
+        required=False,
+        choices=[],
+        error_messages={"invalid_choice": f"The owner must be {OWNER_ROLES_TEXT} of the project."},
+    )
     priority = forms.TypedChoiceField(
         choices=[("", "—"), *Priority.choices], coerce=int, required=False, empty_value=None
     )

@@ -10,7 +10,8 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from projects.models import Membership, Project
+from projects.models import Project
+from projects.selectors import may_own, owner_refusal
 
 from .markdown import mentioned_usernames, render_markdown
 from .models import (
@@ -128,14 +129,10 @@ def _watch(issue: Issue, user, *, actor, automatic: bool) -> bool:
         issue,
         EventKind.WATCHED,
         actor=actor,
-        new=user.username,
+        new=str(user),
         data={"user_id": user.pk, "automatic": automatic},
     )
     return True
-
-
-def _is_member(user, project: Project) -> bool:
-    return Membership.objects.filter(project=project, user=user).exists()
 
 
 def create_issue(
@@ -161,8 +158,8 @@ def create_issue(
     component tag the rules match on; intake.assignment.auto_assign_issue)."""
     if not title.strip():
         raise IssueError("A title is required.", field="title")
-    if owner is not None and not _is_member(owner, project):
-        raise IssueError("The owner must be a member of the project.", field="owner")
+    if owner is not None and not may_own(owner, project):
+        raise IssueError(owner_refusal(project), field="owner")
     labels = list(labels)
     if any(label.project_id != project.pk for label in labels):
         raise IssueError("Labels must belong to the issue's project.", field="labels")
@@ -219,7 +216,8 @@ def _display(issue: Issue, field: str, value: Any) -> str:
     if value is None:
         return ""
     if field == "owner":
-        return value.username
+        # The name people see, kept as it is now (the id is in the event's data).
+        return str(value)
     if field == "team":
         return value.name
     if field == "labels":
@@ -252,8 +250,8 @@ def update_issue(
     if "title" in changes and not str(changes["title"]).strip():
         raise IssueError("A title is required.", field="title")
     owner = changes.get("owner")
-    if owner is not None and not _is_member(owner, issue.project):
-        raise IssueError("The owner must be a member of the project.", field="owner")
+    if owner is not None and not may_own(owner, issue.project):
+        raise IssueError(owner_refusal(issue.project), field="owner")
     if "labels" in changes and any(
         label.project_id != issue.project_id for label in changes["labels"]
     ):
@@ -441,6 +439,12 @@ def add_comment(
         _touch(issue)
         refresh_search_vectors([issue.pk])
     return comment
+
+
+def watch_automatically(issue: Issue, user, *, actor) -> bool:
+    """Make `user` a watcher because of what happened (they own it, they sent it to retest);
+    recorded as an automatic WATCHED event. False when already watching."""
+    return _watch(issue, user, actor=actor, automatic=True)
 
 
 def watch_issue(issue: Issue, *, user) -> bool:

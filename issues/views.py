@@ -25,7 +25,8 @@ from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from projects.selectors import get_project_for_user, projects_visible_to
+from projects.selectors import get_project_for_user, owner_candidates, projects_visible_to
+from workflows.activity import reason_value
 from workflows.selectors import cycles_prefetch
 
 from .filters import IssueFilter
@@ -80,14 +81,9 @@ BUILTIN_FILTERS = [
 ]
 
 
-def _people(user) -> list[tuple[int, str]]:
-    return list(
-        get_user_model()
-        .objects.filter(memberships__project__in=projects_visible_to(user))
-        .distinct()
-        .order_by("username")
-        .values_list("pk", "username")
-    )
+def _owner_people(user) -> list[tuple[int, str]]:
+    """Who bulk edit may set as owner: people who may own issues of a visible project."""
+    return list(owner_candidates(projects_visible_to(user)).values_list("pk", "username"))
 
 
 class CappedPaginator(Paginator):
@@ -174,7 +170,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
             "query": query.urlencode(),
             "saved_filters": saved_filters_of(request.user),
             "builtin_filters": BUILTIN_FILTERS,
-            "bulk_form": BulkForm(issue_ids=[], people=filterset.people),
+            "bulk_form": BulkForm(issue_ids=[], people=filterset.owner_people),
             "per_page": per_page,
             "page_sizes": PAGE_SIZES,
         },
@@ -199,11 +195,14 @@ def issue_export(request: HttpRequest) -> HttpResponse:
     if not filterset.is_valid():
         messages.error(request, "Fix the filters before exporting.")
         return redirect(f"{reverse('issue_list')}?{request.GET.urlencode()}")
-    issues = filterset.qs.prefetch_related("labels")
+    # The closure texts are deferred for the list page; the export prints them.
+    issues = (
+        filterset.qs.defer(None).defer("description", "search_vector").prefetch_related("labels")
+    )
     header = [
         "key", "title", "type", "priority", "severity", "status", "owner", "reporter", "team",
         "labels", "environment", "affected_version", "created_at", "updated_at",
-        "resolution_due_at",
+        "resolution_due_at", "resolution", "resolution_summary", "root_cause", "lessons_learned",
     ]  # fmt: skip
 
     def rows():
@@ -228,6 +227,10 @@ def issue_export(request: HttpRequest) -> HttpResponse:
                     issue.created_at.isoformat(),
                     issue.updated_at.isoformat(),
                     issue.resolution_due_at.isoformat() if issue.resolution_due_at else "",
+                    issue.get_resolution_display() if issue.resolution else "",
+                    issue.resolution_summary,
+                    reason_value("root_cause", issue.root_cause),
+                    issue.lessons_learned,
                 )
             )
 
@@ -242,7 +245,7 @@ def issue_bulk(request: HttpRequest) -> HttpResponse:
     back = _safe_next(request, reverse("issue_list"))
     visible = issues_visible_to(request.user)
     ids = [int(pk) for pk in request.POST.getlist("issues") if pk.isdigit()]
-    people = _people(request.user)
+    people = _owner_people(request.user)
     form = BulkForm(request.POST, issue_ids=ids, people=people)
     if not ids:
         messages.error(request, "Select at least one issue.")
@@ -288,10 +291,23 @@ def _render_new(request: HttpRequest, form: IssueCreateForm, project=None, statu
     )
 
 
+def _preselected_project(request: HttpRequest):
+    """The project the form starts with: `?project=KEY` (the top bar's button on a project's
+    pages), else the user's only project; None when there is a choice to make."""
+    projects = projects_visible_to(request.user).active()
+    wanted = request.GET.get("project", "").strip().upper()
+    if wanted:
+        chosen = projects.filter(key=wanted).first()
+        if chosen is not None:
+            return chosen
+    only = list(projects.only("pk", "key", "name")[:2])
+    return only[0] if len(only) == 1 else None
+
+
 @login_required
 def issue_new(request: HttpRequest, project_key: str | None = None) -> HttpResponse:
     project = get_project_for_user(request.user, project_key) if project_key else None
-    initial = {"project": project} if project else {}
+    initial = {"project": project or _preselected_project(request)}
     if request.method != "POST":
         return _render_new(request, IssueCreateForm(user=request.user, initial=initial), project)
     form = IssueCreateForm(request.POST, request.FILES, user=request.user, initial=initial)

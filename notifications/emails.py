@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from issues.models import Issue
+from workflows.activity import closure_rows
 
 from .models import DigestEmail, EmailStatus, Kind, Notification
 
@@ -157,6 +158,7 @@ def build_notification_message(note: Notification) -> EmailMultiAlternatives:
             "issue_url": absolute(issue.get_absolute_url()),
             "deadline": deadline,
             "deadline_label": deadline_label,
+            "closure_rows": closure_rows(issue),
         }
     if note.kind == Kind.DAILY_DIGEST:
         ids = {"at_risk": note.data.get("at_risk", []), "breached": note.data.get("breached", [])}

@@ -127,7 +127,8 @@ def who_is_notified(issue: Issue, *, viewer) -> list[PreviewRow]:
         PreviewRow(
             "Status change",
             listed(watcher_ids, Kind.STATUS_CHANGED, skip_viewer=True),
-            "Watchers, except whoever makes the change.",
+            "Watchers, except whoever makes the change. The owner and whoever sends it to "
+            "retest become watchers automatically.",
         ),
         PreviewRow(
             "New comment",
@@ -135,7 +136,9 @@ def who_is_notified(issue: Issue, *, viewer) -> list[PreviewRow]:
             "Watchers; anyone @mentioned gets an email now.",
         ),
         PreviewRow(
-            "Assignment", [], "The new owner, by email now (unless they assign themselves)."
+            "Assignment",
+            [],
+            "The new owner, by email now (unless they assign themselves); they then watch the issue.",
         ),
         PreviewRow(
             "SLA at risk",

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from issues.models import OPEN_STATUSES, EventKind, Issue, IssueEvent, Status
 from projects.models import Project, Team
+from workflows.activity import describe_event
 from workflows.models import CheckpointKind, SlaCheckpoint
 
 from . import recipients as rcpt
@@ -460,18 +461,24 @@ def _planned_for_event(
     data = event.data or {}
     if event.kind == EventKind.TRANSITIONED:
         old, new = _status_label(event.old_value), _status_label(event.new_value)
+        # The why of the step (fix summary, what failed, resolution …) travels to the e-mail.
+        step = {
+            "old": event.old_value,
+            "new": event.new_value,
+            "reasons": describe_event(event).reasons,
+        }
         for uid in watchers.get(issue.id, set()):
             planned[uid] = (
                 Kind.STATUS_CHANGED,
                 f"{who} moved {key} from {old} to {new}: {issue.title}",
-                {"old": event.old_value, "new": event.new_value},
+                step,
             )
         owner_id = data.get("owner_id")
         if owner_id:
             planned[int(owner_id)] = (
                 Kind.ASSIGNED,
                 f"{who} assigned {key} to you ({new}): {issue.title}",
-                {"old": event.old_value, "new": event.new_value},
+                step,
             )
     elif event.kind == EventKind.CHANGED and event.field == "owner":
         # An owner set by a transition is announced by its TRANSITIONED record.

@@ -57,6 +57,47 @@ def is_manager(user, project: Project) -> bool:
     return user.is_superuser or role_in_project(user, project) == Role.MANAGER
 
 
+# Who may own an issue: the one rule the issue form, bulk edit, the API, the workflow's Assign
+# and intake's auto-assignment read. The lifecycle's owners do the work (Start work, Send to
+# retest), so they are the project's Developers; Managers assign, Testers verify, Reporters file.
+OWNER_ROLES: tuple[str, ...] = (Role.DEVELOPER,)
+OWNER_ROLES_TEXT = "a Developer"
+
+
+def eligible_owners(project: Project) -> QuerySet:
+    """Active users who may own issues of `project`, by username."""
+    return owner_candidates([project])
+
+
+def owner_candidates(projects) -> QuerySet:
+    """Active users who may own issues of at least one of `projects` (a list or a queryset);
+    whether they fit a given issue is `may_own` with its project."""
+    from django.contrib.auth import get_user_model
+
+    return (
+        get_user_model()
+        .objects.filter(
+            is_active=True,
+            memberships__project__in=projects,
+            memberships__role__in=OWNER_ROLES,
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
+def may_own(user, project: Project) -> bool:
+    """Whether `user` may own issues of `project` (see OWNER_ROLES)."""
+    if user is None or not getattr(user, "is_active", False):
+        return False
+    return Membership.objects.filter(project=project, user=user, role__in=OWNER_ROLES).exists()
+
+
+def owner_refusal(project: Project) -> str:
+    """The message shown when someone who may not own is chosen as owner."""
+    return f"The owner must be {OWNER_ROLES_TEXT} of the project ({project.key})."
+
+
 def members_with_role(project: Project, *roles: str) -> QuerySet:
     from django.contrib.auth import get_user_model
 

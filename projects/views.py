@@ -1,9 +1,21 @@
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from .models import Project
 from .selectors import get_project_for_user, projects_visible_to
+
+
+def _count_of_project(relation: str, condition: Q | None = None) -> Subquery:
+    """COUNT of a project's related rows in a subquery of its own: the access filter joins the
+    viewer's own membership row, and an aggregate over that join counted 1 member everywhere."""
+    counted = (
+        Project.objects.filter(pk=OuterRef("pk"))
+        .annotate(n=Count(relation, filter=condition, distinct=True))
+        .values("n")
+    )
+    return Subquery(counted, output_field=IntegerField())
 
 
 @login_required
@@ -13,8 +25,10 @@ def project_list(request: HttpRequest) -> HttpResponse:
         .active()
         .select_related("lead")
         .annotate(
-            open_issues=Count("issues", filter=~Q(issues__status="closed")),
-            member_count=Count("memberships", distinct=True),
+            open_issues=_count_of_project(
+                "issues", ~Q(issues__status="closed") & Q(issues__archived_at__isnull=True)
+            ),
+            member_count=_count_of_project("memberships"),
         )
     )
     return render(request, "projects/list.html", {"projects": projects})

@@ -10,13 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db.models import Case, CharField, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from issues.models import OPEN_STATUSES, Issue, Status
-from projects.models import Project, Role
-from projects.selectors import role_in_project
+from projects.models import Project
+from projects.selectors import eligible_owners, role_in_project
 
 from .businesstime import ZERO, format_duration
 from .models import SlaPolicy
@@ -147,13 +146,8 @@ def available_transitions(issue: Issue, user, *, role: Any = _UNKNOWN) -> list[T
 
 
 def developers_of(project: Project) -> QuerySet:
-    return (
-        get_user_model()
-        .objects.filter(
-            memberships__project=project, memberships__role=Role.DEVELOPER, is_active=True
-        )
-        .order_by("username")
-    )
+    """Who the Assign and Reopen forms offer as owner (projects.selectors.eligible_owners)."""
+    return eligible_owners(project)
 
 
 def policy_of(project: Project) -> SlaPolicy:

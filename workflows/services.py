@@ -21,16 +21,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
 from issues.models import EventKind, Issue, IssueEvent, Resolution, Severity, Status
 from issues.selectors import issues_visible_to, parse_issue_key
-from issues.services import record_event
+from issues.services import record_event, watch_automatically
 from projects.models import Project, Role
-from projects.selectors import role_in_project
+from projects.selectors import eligible_owners, may_own, owner_refusal, role_in_project
 
+from .activity import transition_reasons
 from .clock import (
     apply_sla_policy,
     copy_saved_fields,
@@ -137,21 +137,15 @@ def _text(data: dict, name: str) -> str:
     return text
 
 
-def _developer(project: Project, value: Any):
-    User = get_user_model()
+def _eligible_owner(project: Project, value: Any):
     user_id = getattr(value, "pk", value)
     try:
         user_id = int(user_id)
     except (TypeError, ValueError):
         raise WorkflowError("Choose an owner.", field="owner") from None
-    owner = User.objects.filter(
-        pk=user_id,
-        is_active=True,
-        memberships__project=project,
-        memberships__role=Role.DEVELOPER,
-    ).first()
+    owner = eligible_owners(project).filter(pk=user_id).first()
     if owner is None:
-        raise WorkflowError("The owner must be a Developer of the project.", field="owner")
+        raise WorkflowError(owner_refusal(project), field="owner")
     return owner
 
 
@@ -186,7 +180,7 @@ def clean_transition_data(
                 if f.need == Need.ALWAYS or issue.owner_id is None:
                     raise WorkflowError("Choose an owner.", field="owner")
                 continue
-            cleaned["owner"] = _developer(issue.project, raw)
+            cleaned["owner"] = _eligible_owner(issue.project, raw)
         elif f.name == "root_cause":
             value = _text(data, "root_cause")
             if value and value not in RootCause.values:
@@ -278,9 +272,10 @@ def reopen_for_regression(issue: Issue, *, reason: str) -> Issue:
     owner = issue.owner
     if owner is None:
         raise WorkflowError(f"{issue.key} has no owner to reopen it for.", field="owner")
-    if not owner.is_active or role_in_project(owner, issue.project) != Role.DEVELOPER:
+    if not may_own(owner, issue.project):
         raise WorkflowError(
-            f"{issue.key}'s owner is no longer a Developer of the project.", field="owner"
+            f"{issue.key}'s owner may no longer own its issues ({owner_refusal(issue.project)})",
+            field="owner",
         )
     # owner_id in the audit data: the owner is told it is theirs again (notifications).
     return take_system_transition(
@@ -323,6 +318,9 @@ def _take(
         now = timezone.now()
         old_status = locked.status
         old_owner_id = locked.owner_id
+        # Only the rows that set or clear the owner need the old owner's name.
+        may_change_owner = transition.name in ("assign", "auto_assign", "reopen", "unassign")
+        old_owner = locked.owner if old_owner_id is not None and may_change_owner else None
         fields = _apply(transition, locked, cleaned)
         locked.status = to
         locked.version += 1
@@ -347,12 +345,24 @@ def _take(
                 EventKind.CHANGED,
                 actor=actor,
                 field="owner",
-                old=old_owner_id or "",
-                new=locked.owner_id or "",
+                # Names as shown at the time (the ids are in the data).
+                old=str(old_owner) if old_owner is not None else "",
+                new=str(locked.owner) if locked.owner is not None else "",
                 # The TRANSITIONED record above already tells the new owner (it carries
                 # owner_id); this one is the field's audit entry, not a second notification.
-                data={"owner_id": locked.owner_id, "with_transition": True, **(audit or {})},
+                data={
+                    "owner_id": locked.owner_id,
+                    "old_owner_id": old_owner_id,
+                    "with_transition": True,
+                    **(audit or {}),
+                },
             )
+        # The owner hears when a retest fails, and whoever sent it to retest hears the verdict:
+        # both watch from now on (the "who is notified" panel says so).
+        if locked.owner_id is not None and locked.owner_id != old_owner_id:
+            watch_automatically(locked, locked.owner, actor=actor)
+        if to == Status.RETEST and actor is not None:
+            watch_automatically(locked, actor, actor=actor)
         move_clock_on_transition(locked, transition, old_status, actor=actor, now=now)
     copy_saved_fields(issue, locked)
     return locked
@@ -388,7 +398,12 @@ def _apply(transition: Transition, issue: Issue, cleaned: dict) -> list[str]:
 
 
 def _event_data(transition: Transition, cleaned: dict, issue: Issue) -> dict:
-    data: dict[str, Any] = {"transition": transition.name}
+    # The why, with the labels of the form it was typed into (the activity entry and the
+    # e-mails show it; workflows.activity reads older events without it too).
+    data: dict[str, Any] = {
+        "transition": transition.name,
+        "reasons": transition_reasons(transition.name, cleaned),
+    }
     for name, value in cleaned.items():
         if name == "owner":
             data["owner_id"] = value.pk
@@ -399,6 +414,8 @@ def _event_data(transition: Transition, cleaned: dict, issue: Issue) -> dict:
             data[name] = value
     if transition.name in ("assign", "auto_assign"):
         data["owner_id"] = issue.owner_id
+    if "owner" in cleaned:
+        data["owner_name"] = str(cleaned["owner"])
     return data
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.db import models
 
 from issues.models import Status
+from projects.selectors import OWNER_ROLES_TEXT
 
 
 class Actor(models.TextChoices):
@@ -70,7 +71,7 @@ class Transition:
         return Status(self.target).label
 
 
-OWNER_FIELD = Field("owner", "Owner (a Developer of the project)")
+OWNER_FIELD = Field("owner", f"Owner ({OWNER_ROLES_TEXT} of the project)")
 
 TRANSITIONS: tuple[Transition, ...] = (
     Transition(
@@ -145,7 +146,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         Status.ASSIGNED,
         frozenset({Actor.MANAGER, Actor.ISSUE_REPORTER, Actor.TESTER}),
         (Field("reopen_reason", "Reopen reason"), Field("owner", "Owner", Need.UNOWNED)),
-        style="outline-warning",
+        style="warning",  # dark text on amber: outline amber fails 4.5:1 contrast
         new_cycle=True,
     ),
     Transition(

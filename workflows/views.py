@@ -16,6 +16,7 @@ from projects.selectors import get_project_for_user, is_manager
 
 from . import selectors, services
 from .forms import HoldForm, SlaPolicyForm, TransitionForm, TransitionRulesForm
+from .ledger import ledger_rows, sla_explanation
 from .models import HoldReason, SlaPolicy
 from .transitions import TRANSITIONS, find_transition
 
@@ -119,6 +120,17 @@ def sla_box(request: HttpRequest, key: str) -> HttpResponse:
     """The SLA box alone: the live countdown refreshes it."""
     issue = get_issue_for_user(request.user, key)
     return render(request, "workflows/_sla_box_inner.html", _sla_box_context(request, issue))
+
+
+@login_required
+def sla_ledger(request: HttpRequest, key: str) -> HttpResponse:
+    """Every clock event behind the SLA box, per cycle (whoever may see the issue)."""
+    issue = get_issue_for_user(request.user, key)
+    return render(
+        request,
+        "workflows/sla_ledger.html",
+        {"issue": issue, "cycles": ledger_rows(issue), "explanation": sla_explanation(issue)},
+    )
 
 
 def _sla_box_context(request, issue) -> dict:

@@ -26,6 +26,34 @@
     if (first) { first.focus(); }
   }, true);
 
+  // Inline transition panels: submit in place; on refusal (400/403/409) show the server's
+  // messages in the panel's live region, so screen readers hear them; on success follow it.
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (!form.matches || !form.matches("details.transition-panel form") || !window.fetch) { return; }
+    var region = form.querySelector(".transition-errors");
+    if (!region) { return; }
+    e.preventDefault();
+    // redirect "manual": a success answers a redirect to the issue page; loading it then
+    // shows the confirmation (following it inside fetch would use up the message).
+    fetch(form.action, {
+      method: "POST", body: new FormData(form), credentials: "same-origin", redirect: "manual"
+    })
+      .then(function (r) {
+        if (r.type === "opaqueredirect" || r.ok) { window.location.reload(); return null; }
+        return r.text();
+      })
+      .then(function (html) {
+        if (html === null) { return; }
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var found = doc.querySelectorAll("main .alert-danger, main .invalid-feedback, main .errorlist li");
+        var texts = Array.prototype.map.call(found, function (n) { return n.textContent.trim(); })
+          .filter(function (t, i, all) { return t && all.indexOf(t) === i; });
+        region.textContent = texts.length ? texts.join(" ") : "This step was refused; reload the page.";
+      })
+      .catch(function () { form.submit(); });
+  });
+
   if (document.getElementById("sla-box")) {
     window.setInterval(refreshSlaBox, REFRESH_MS);
   }

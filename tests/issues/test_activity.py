@@ -213,8 +213,10 @@ def test_detail_page_query_count_is_constant(
     # labels, issue attachments, navigation projects, unread bell; then the workflow panel
     # (rules, the viewer's role once per request, cycles once, ledger, stage periods), the
     # who-is-notified preview (ladder, watchers, managers, users once, members, prefs) and the
-    # monitoring-events panel (one query: nothing feeds a hand-filed issue)
-    with django_assert_num_queries(26):
+    # monitoring-events panel (one query: nothing feeds a hand-filed issue), the SLA box's
+    # explanation (the current cycle's ledger, for the paused time and why), and which linked
+    # issues mentioned in the activity the viewer may see
+    with django_assert_num_queries(27):
         client.get(issue.get_absolute_url())
 
 

@@ -154,7 +154,7 @@ def test_edit_records_each_change_with_display_values(client, project, reporter,
     }
     assert changes["title"][:2] == ("Old title", "New title")
     assert changes["priority"][:2] == ("Medium", "High")
-    assert changes["owner"] == ("", "developer", {"owner_id": developer.pk})
+    assert changes["owner"] == ("", str(developer), {"owner_id": developer.pk})
     assert changes["team"][:2] == ("", "Core")
     assert changes["labels"][:2] == ("", "checkout")
     assert developer in issue.watchers.all()

@@ -15,7 +15,8 @@ from notifications.models import (
     SlaEscalation,
 )
 from notifications.services import sweep_sla
-from tests.factories import UserFactory, make_issue
+from projects.models import Role
+from tests.factories import MembershipFactory, UserFactory, make_issue
 from workflows.models import CheckpointKind, SlaCheckpoint
 
 from .conftest import checkpoint, due_issue
@@ -152,7 +153,10 @@ def test_stale_checkpoints_are_claimed_without_alerts(project, developer, report
     assert cp.flagged_at is not None
 
 
-def test_preferences_shape_at_risk_but_never_breaches(project, developer, reporter, tester):
+def test_preferences_shape_at_risk_but_never_breaches(project, developer, reporter):
+    # Owners are Developers (projects.selectors.OWNER_ROLES): a second one.
+    tester = UserFactory(username="tester")
+    MembershipFactory(project=project, user=tester, role=Role.DEVELOPER)
     NotificationPreference.objects.create(user=developer, kind=Kind.SLA_AT_RISK, mode=Mode.OFF)
     NotificationPreference.objects.create(user=developer, kind=Kind.SLA_BREACHED, mode=Mode.OFF)
     NotificationPreference.objects.create(user=tester, kind=Kind.SLA_AT_RISK, mode=Mode.INBOX)

@@ -162,6 +162,9 @@ ROUTES: dict[str, Route] = {
         own_get=(200, 409),
     ),
     "issues/<str:key>/sla/": Route(FOREIGN, one(lambda s: f"/issues/{s.issue.key}/sla/")),
+    "issues/<str:key>/sla/ledger/": Route(
+        FOREIGN, one(lambda s: f"/issues/{s.issue.key}/sla/ledger/"), posts=False
+    ),
     "issues/<str:key>/sla/hold/": Route(
         FOREIGN,
         one(lambda s: f"/issues/{s.issue.key}/sla/hold/"),

@@ -97,7 +97,14 @@ def test_assign_sets_the_owner_and_records_it(issue, cast):
     moved = IssueEvent.objects.get(issue=issue, kind=EventKind.TRANSITIONED)
     assert moved.data["owner_id"] == cast["owner"].pk
     owner_change = IssueEvent.objects.get(issue=issue, kind=EventKind.CHANGED, field="owner")
-    assert owner_change.data == {"owner_id": cast["owner"].pk, "with_transition": True}
+    assert owner_change.data == {
+        "owner_id": cast["owner"].pk,
+        "old_owner_id": None,
+        "with_transition": True,
+    }
+    # The name people see, not the id (kept should the user be renamed or deleted).
+    assert (owner_change.old_value, owner_change.new_value) == ("", str(cast["owner"]))
+    assert cast["owner"] in issue.watchers.all()
 
 
 @pytest.mark.django_db

@@ -16,8 +16,10 @@ from issues.models import Status
 from projects.models import Role
 from projects.selectors import role_for_request, role_in_project
 
+from ..activity import closure_record, current_hold, describe_event
 from ..businesstime import format_duration
 from ..forms import HoldForm, TransitionForm
+from ..ledger import sla_explanation as explain_sla
 from ..selectors import (
     SlaState,
     available_transitions,
@@ -144,6 +146,27 @@ def sla_box(context, issue):
 @register.inclusion_tag("workflows/_stage_durations.html")
 def stage_durations(issue):
     return {"issue": issue, "cycles": stage_durations_of(issue)}
+
+
+@register.simple_tag
+def event_view(event):
+    """An activity entry as it reads: `{% event_view event as view %}` then `view.actor`,
+    `view.sentence` (safe HTML) and `view.reasons` ([label, text] pairs: the why)."""
+    return describe_event(event)
+
+
+@register.inclusion_tag("workflows/_issue_story.html")
+def issue_story(issue):
+    """At the top of the issue page: the closure record of a Fixed/Closed issue and why a
+    held clock is on hold (nothing, and no query, for an open issue that is not held)."""
+    return {"issue": issue, "closure": closure_record(issue), "hold": current_hold(issue)}
+
+
+@register.inclusion_tag("workflows/_sla_explanation.html")
+def sla_explanation(issue):
+    """Under the SLA box's figures: which policy version, calendar and target applied, the
+    time paused and why, and a link to the ledger."""
+    return {"issue": issue, "explanation": explain_sla(issue)}
 
 
 @register.filter
