@@ -31,6 +31,7 @@ from issues.models import (
     Severity,
     Status,
 )
+from issues.selectors import HIDDEN_ISSUE
 
 from .models import HoldReason, RootCause
 from .transitions import BY_NAME, SYSTEM_BY_NAME
@@ -221,6 +222,8 @@ def _sla(event: IssueEvent, data: dict) -> tuple[SafeString, list[list[str]]]:
 
 def _linked(event: IssueEvent, data: dict, removed: bool) -> SafeString:
     other = event.old_value if removed else event.new_value
+    if other == HIDDEN_ISSUE:  # redacted for this viewer (issues.selectors.redact_hidden_issues)
+        return format_html("{} {}", "removed the link to" if removed else "linked", HIDDEN_ISSUE)
     try:
         kind = LinkKind(event.field)
     except ValueError:
