@@ -29,6 +29,7 @@ from projects.models import Project, Team
 from workflows.models import CheckpointKind, SlaCheckpoint
 
 from . import recipients as rcpt
+from .signals import outbox_claimed
 from .models import (
     ALWAYS_IMMEDIATE,
     MODES_FOR_KIND,
@@ -238,8 +239,8 @@ def _alerts_for(
                     "due_at": cp.due_at.isoformat() if cp.due_at else None,
                     "alerted": told,
                 },
-                # The sweep fans these out itself; the outbox has nothing left to do.
-                notified_at=now,
+                # The sweep alerts people itself; the outbox only hands these to the other
+                # readers of the activity (webhooks), the fan-out ignores them.
             )
         )
     return notes, events
@@ -338,6 +339,8 @@ def _sweep_checkpoint_batch(now: datetime, batch_size: int, result: SweepResult)
                 )
         notes, events = _alerts_for(items, now=now)
         bulk_insert(events)
+        if events:
+            kick_outbox()  # bulk inserts send no post_save
         _insert(notes)
         SlaEscalation.objects.bulk_create(escalations, ignore_conflicts=True, batch_size=1000)
         email_ids = []
@@ -385,6 +388,8 @@ def _sweep_escalation_batch(now: datetime, batch_size: int, result: SweepResult)
             items.append((cp, Step.ESCALATION.value, managers[cp.issue.project_id]))
         notes, events = _alerts_for(items, now=now)
         bulk_insert(events)
+        if events:
+            kick_outbox()  # bulk inserts send no post_save
         _insert(notes)
         queue_emails(_pending_email_ids([cp.id for cp, _, _ in items], Step.ESCALATION))
         result.escalated += len(live)
@@ -511,6 +516,7 @@ def _process_outbox_batch(batch_size: int) -> int:
         )
         if not events:
             return 0
+        outbox_claimed.send(sender=IssueEvent, events=events)
         relevant = [e for e in events if e.kind in _CONSUMED]
         watchers: dict[int, set[int]] = defaultdict(set)
         through = Issue.watchers.through
