@@ -133,6 +133,10 @@ def post(url: str, body: str, headers: dict[str, str]) -> Result:
         )
     except urllib3.exceptions.ReadTimeoutError:
         return Result(None, ms(), error="Timed out waiting for the answer", unreachable=True)
+    except urllib3.exceptions.NewConnectionError as e:
+        # (A subclass of ConnectTimeoutError in urllib3 2: caught first.)
+        reason = str(e).rsplit(": ", 1)[-1]
+        return Result(None, ms(), error=f"Connection failed: {reason}"[:300], unreachable=True)
     except urllib3.exceptions.ConnectTimeoutError:
         return Result(None, ms(), error="Timed out connecting", unreachable=True)
     except (urllib3.exceptions.HTTPError, OSError) as e:

@@ -519,7 +519,8 @@ def deliver_due(subscription_id: int, *, force: bool = False) -> TurnResult:
                 _release(rows[position + 1 :], until=next_at)
                 stopped = True
                 break
-        if stopped or len(rows) < BATCH or sub.state != SubscriptionState.ACTIVE:
+        # A short batch is not the end: it may have unblocked later events of its issues.
+        if stopped or sub.state != SubscriptionState.ACTIVE:
             break
         if time.monotonic() - started > turn:
             result.again_now = True
