@@ -69,6 +69,8 @@ def parse(url: str) -> SplitResult:
         port = parts.port
     except ValueError:
         raise UnsafeURL("This is not a valid URL.") from None
+    if "://" not in url and not parts.scheme:
+        raise UnsafeURL("Enter a full URL such as https://ci.example.com/hooks/resolve.")
     if parts.scheme not in ("http", "https"):
         raise UnsafeURL("Only http:// and https:// URLs can receive webhooks.")
     if not parts.hostname:
