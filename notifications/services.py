@@ -29,7 +29,6 @@ from projects.models import Project, Team
 from workflows.models import CheckpointKind, SlaCheckpoint
 
 from . import recipients as rcpt
-from .signals import outbox_claimed
 from .models import (
     ALWAYS_IMMEDIATE,
     MODES_FOR_KIND,
@@ -42,6 +41,7 @@ from .models import (
     Step,
     SweepHeartbeat,
 )
+from .signals import outbox_claimed
 
 log = logging.getLogger(__name__)
 

@@ -294,6 +294,8 @@ WEBHOOK_ROTATION_HOURS = env.float("WEBHOOK_ROTATION_HOURS", default=24.0)
 WEBHOOK_CLAIM_SECONDS = env.int("WEBHOOK_CLAIM_SECONDS", default=120)
 # One endpoint's sender gives the worker back after this long (fairness between endpoints).
 WEBHOOK_TURN_SECONDS = env.float("WEBHOOK_TURN_SECONDS", default=20.0)
+# POSTs in flight at once per endpoint (never two of one issue: the order holds).
+WEBHOOK_SEND_THREADS = env.int("WEBHOOK_SEND_THREADS", default=4)
 if WEBHOOK_CLAIM_SECONDS < WEBHOOK_TURN_SECONDS + WEBHOOK_CONNECT_TIMEOUT + WEBHOOK_READ_TIMEOUT:
     raise ImproperlyConfigured(
         "WEBHOOK_CLAIM_SECONDS must cover WEBHOOK_TURN_SECONDS plus both webhook timeouts."

@@ -125,7 +125,9 @@ def _refused(error: services.SubscriptionError) -> ApiError:
 _ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut}
 
 
-@router.get("/{key}/webhooks", response={200: list[SubscriptionOut], **_ERRORS}, summary="List webhooks")
+@router.get(
+    "/{key}/webhooks", response={200: list[SubscriptionOut], **_ERRORS}, summary="List webhooks"
+)
 def list_webhooks(request: HttpRequest, key: str):
     return [_out(s) for s in selectors.subscriptions_of(_project(request, key))]
 
@@ -148,12 +150,16 @@ def add_webhook(request: HttpRequest, key: str, payload: SubscriptionIn):
     return Status(201, {**_out(sub), "secret": sub.secret, "previous_secret_valid_until": None})
 
 
-@router.get("/{key}/webhooks/{pk}", response={200: SubscriptionOut, **_ERRORS}, summary="Read a webhook")
+@router.get(
+    "/{key}/webhooks/{pk}", response={200: SubscriptionOut, **_ERRORS}, summary="Read a webhook"
+)
 def get_webhook(request: HttpRequest, key: str, pk: int):
     return _out(selectors.get_subscription(_project(request, key), pk))
 
 
-@router.patch("/{key}/webhooks/{pk}", response={200: SubscriptionOut, **_ERRORS}, summary="Change a webhook")
+@router.patch(
+    "/{key}/webhooks/{pk}", response={200: SubscriptionOut, **_ERRORS}, summary="Change a webhook"
+)
 def change_webhook(request: HttpRequest, key: str, pk: int, payload: SubscriptionPatch):
     sub = selectors.get_subscription(_project(request, key), pk)
     try:

@@ -18,8 +18,7 @@ def mail_disabled_subscription(subscription_id: int) -> int:
     context = {
         "subscription": sub,
         "project": sub.project,
-        "url": settings.BASE_URL
-        + reverse("webhook_detail", args=[sub.project.key, sub.pk]),
+        "url": settings.BASE_URL + reverse("webhook_detail", args=[sub.project.key, sub.pk]),
         "hours": settings.WEBHOOK_DISABLE_AFTER_HOURS,
         "last": last,
     }

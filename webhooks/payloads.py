@@ -76,7 +76,7 @@ class PingData(BaseModel):
 def _envelope(type_: str, data: type[BaseModel]) -> type[BaseModel]:
     return create_model(
         "Webhook_" + type_.replace(".", "_"),
-        type=(Literal[type_], ...),  # type: ignore[valid-type]
+        type=(Literal[type_], ...),  # type: ignore[valid-type,arg-type]
         timestamp=(datetime, ...),
         data=(data, ...),
     )
@@ -90,7 +90,7 @@ ENVELOPES[PING] = _envelope(PING, PingData)
 # --- which type an activity record is -------------------------------------------------------
 
 
-def candidate_types(event: IssueEvent) -> list[str]:
+def candidate_types(event: IssueEvent) -> list[EventType]:
     """The types this record can be announced as, most specific first; a subscription gets
     the first one it subscribed to (a close is also a status change, an assignment made by a
     transition too), so one event is one delivery per endpoint."""
@@ -113,7 +113,7 @@ def candidate_types(event: IssueEvent) -> list[str]:
     if event.kind == EventKind.COMMENTED:
         return [EventType.COMMENTED]
     if event.kind == EventKind.SLA_FLAGGED:
-        step = data.get("step")
+        step = str(data.get("step", ""))
         return {
             "warning": [EventType.SLA_AT_RISK],
             "breach": [EventType.SLA_BREACHED],
@@ -206,8 +206,10 @@ def _chat_detail(type_: str, data: dict[str, Any], now: datetime) -> str:
         due = data["sla"].get("resolution_due_at")
         if due:
             left = datetime.fromisoformat(due) - now
-            return f"due in {format_duration(left)}" if left.total_seconds() > 0 else (
-                f"overdue by {format_duration(left)}"
+            return (
+                f"due in {format_duration(left)}"
+                if left.total_seconds() > 0
+                else (f"overdue by {format_duration(left)}")
             )
         return ""
     if type_ == EventType.STATUS_CHANGED:
@@ -263,8 +265,8 @@ def _escape(text: str) -> str:
 
 
 def render_body(fmt: str, type_: str, data: dict[str, Any], *, at: datetime) -> str:
-    payload = chat_message(type_, data, now=at) if fmt == Format.CHAT else envelope(
-        type_, data, at=at
+    payload = (
+        chat_message(type_, data, now=at) if fmt == Format.CHAT else envelope(type_, data, at=at)
     )
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 

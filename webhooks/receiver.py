@@ -1,6 +1,6 @@
 """A webhook receiver for trying Resolve's webhooks locally, and for its tests and benchmark.
 
-    python -m webhooks.receiver [--host 127.0.0.1] [--port 0]
+    python -m webhooks.receiver [--host 127.0.0.1] [--port 0] [--secret /path=whsec_…]
 
 Prints `listening on <port>` once ready. Every POST to any path is verified with the
 `standardwebhooks` library against the secrets registered for that path and recorded. It is
@@ -13,6 +13,7 @@ scripted over HTTP (no Django needed):
 
 import argparse
 import json
+import socket
 import sys
 import threading
 import time
@@ -50,6 +51,12 @@ def verify(path: str, body: bytes, headers: dict[str, str]) -> tuple[bool, str]:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in two writes: without this, Nagle's algorithm and the
+        # client's delayed ACK add 40 ms to every answer on a kept-alive connection.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format, *args) -> None:  # quiet: thousands of requests in the bench
         pass
@@ -152,7 +159,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument(
+        "--secret", action="append", default=[], help="PATH=whsec_… (repeatable), from the start"
+    )
     args = parser.parse_args(argv)
+    for item in args.secret:
+        path, _, secret = item.partition("=")
+        STATE.secrets.setdefault(path, []).append(secret)
     server = ThreadingHTTPServer((args.host, args.port), Handler)
     server.daemon_threads = True
     print(f"listening on {server.server_address[1]}", flush=True)

@@ -49,7 +49,5 @@ def delivery_log(subscription: Subscription, *, limit: int = LOG_SIZE) -> list[D
         Delivery.objects.filter(subscription=subscription)
         .defer("body")
         .order_by("-id")
-        .prefetch_related(Prefetch("attempt_log", queryset=Attempt.objects.order_by("id")))[
-            :limit
-        ]
+        .prefetch_related(Prefetch("attempt_log", queryset=Attempt.objects.order_by("id")))[:limit]
     )

@@ -3,6 +3,7 @@ lookup), connect and read timeouts, no redirects, the answer read up to a small 
 Signed per Standard Webhooks with the `standardwebhooks` package (both secrets during a
 rotation, space-separated signatures as the specification allows)."""
 
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,33 +49,42 @@ def headers_for(
 
 
 _pools: dict[tuple, urllib3.HTTPConnectionPool] = {}
+_pools_lock = threading.Lock()
 
 
 def _pool(target: Target) -> urllib3.HTTPConnectionPool:
     """A keep-alive pool per (address, port, server name) in this worker process."""
     key = (target.scheme, target.address, target.port, target.host)
+    with _pools_lock:
+        return _pools.get(key) or _new_pool(key, target)
+
+
+def _new_pool(key: tuple, target: Target) -> urllib3.HTTPConnectionPool:
     pool = _pools.get(key)
     if pool is None:
         if len(_pools) > 200:
             for old in _pools.values():
                 old.close()
             _pools.clear()
-        common = {
-            "host": target.address,
-            "port": target.port,
-            "maxsize": 1,
-            "block": False,
-            "retries": False,
-        }
         if target.scheme == "https":
             pool = urllib3.HTTPSConnectionPool(
-                **common,
+                target.address,
+                target.port,
+                maxsize=settings.WEBHOOK_SEND_THREADS,
+                block=False,
+                retries=False,
                 server_hostname=target.host,
                 assert_hostname=target.host,
                 cert_reqs="CERT_REQUIRED",
             )
         else:
-            pool = urllib3.HTTPConnectionPool(**common)
+            pool = urllib3.HTTPConnectionPool(
+                target.address,
+                target.port,
+                maxsize=settings.WEBHOOK_SEND_THREADS,
+                block=False,
+                retries=False,
+            )
         _pools[key] = pool
     return pool
 

@@ -121,7 +121,10 @@ def webhook_rotate(request: HttpRequest, key: str, pk: int) -> HttpResponse:
         request, "New secret created. The old one keeps signing for 24 hours: switch over."
     )
     return _with_secret(
-        request, "webhooks/detail.html", _detail_context(sub, SubscriptionForm.for_subscription(sub)), secret
+        request,
+        "webhooks/detail.html",
+        _detail_context(sub, SubscriptionForm.for_subscription(sub)),
+        secret,
     )
 
 

@@ -266,8 +266,10 @@ ROUTES: dict[str, Route] = {
     "projects/<str:key>/webhooks/<int:pk>/deliveries/<int:delivery>/redeliver/": Route(
         FOREIGN,
         one(
-            lambda s: f"/projects/{s.key}/webhooks/{s.webhook.pk}/deliveries/"
-            f"{s.webhook_delivery.pk}/redeliver/"
+            lambda s: (
+                f"/projects/{s.key}/webhooks/{s.webhook.pk}/deliveries/"
+                f"{s.webhook_delivery.pk}/redeliver/"
+            )
         ),
         own_get=(405,),
     ),
@@ -290,8 +292,10 @@ ROUTES: dict[str, Route] = {
     "api/v1/projects/<key>/webhooks/<pk>/deliveries/<delivery_id>/redeliver": Route(
         API,
         one(
-            lambda s: f"/api/v1/projects/{s.key}/webhooks/{s.webhook.pk}/deliveries/"
-            f"{s.webhook_delivery.pk}/redeliver"
+            lambda s: (
+                f"/api/v1/projects/{s.key}/webhooks/{s.webhook.pk}/deliveries/"
+                f"{s.webhook_delivery.pk}/redeliver"
+            )
         ),
     ),
     "triage/": Route(SCOPED, one(lambda s: "/triage/"), posts=False),

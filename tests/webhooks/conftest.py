@@ -42,9 +42,10 @@ class Receiver:
         self.proc: subprocess.Popen | None = None
         self.port = 0
 
-    def start(self, port: int = 0) -> None:
+    def start(self, port: int = 0, secrets: dict[str, str] | None = None) -> None:
+        known = [f"--secret={path}={secret}" for path, secret in (secrets or {}).items()]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "webhooks.receiver", "--port", str(port)],
+            [sys.executable, "-m", "webhooks.receiver", "--port", str(port), *known],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=(self.log_dir / "receiver.log").open("ab"),

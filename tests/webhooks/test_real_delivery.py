@@ -65,7 +65,22 @@ def test_every_event_kind_is_delivered_signed_and_the_chat_gets_a_readable_line(
     sweep_sla()
     sweep_sla(now=timezone.now() + timedelta(hours=3))  # still breached: Managers
     transition_issue(issue, "closed", actor=manager, resolution="wont_fix", note="Vendor bug")
-    wait_for(delivered(10, sub), 60, lambda: list(Delivery.objects.order_by("id").values_list("id", "issue_id", "type", "state", "attempts", "next_attempt_at", "last_error", "subscription_id")))
+    wait_for(
+        delivered(10, sub),
+        60,
+        lambda: list(
+            Delivery.objects.order_by("id").values_list(
+                "id",
+                "issue_id",
+                "type",
+                "state",
+                "attempts",
+                "next_attempt_at",
+                "last_error",
+                "subscription_id",
+            )
+        ),
+    )
 
     got = receiver.records("/hook")
     assert all(r["verified"] for r in got), [r["error"] for r in got]
@@ -124,8 +139,7 @@ def test_receiver_down_then_up_everything_arrives_once_in_order_per_issue(
     wait_for(lambda: expected.count() == 12, 30, "deliveries created")
     wait_for(lambda: Attempt.objects.count() >= 3, 30, "failed attempts while down")
     assert not expected.filter(state=DeliveryState.SUCCEEDED).exists()
-    receiver.start(port)
-    receiver.secrets("/hook", sub.secret)
+    receiver.start(port, secrets={"/hook": sub.secret})
     wait_for(delivered(12, sub), 60, lambda: list(expected.values_list("state", "attempts")))
 
     got = receiver.records("/hook")
@@ -162,7 +176,9 @@ def test_500_then_200_retries_with_the_same_webhook_id(
     assert list(delivery.attempt_log.values_list("status_code", flat=True)) == [500, 503, 200]
 
 
-def test_429_retry_after_is_honoured(project, manager, reporter, receiver, private_targets, workers):
+def test_429_retry_after_is_honoured(
+    project, manager, reporter, receiver, private_targets, workers
+):
     sub = subscribe(project, manager, receiver, event_types=[EventType.CREATED])
     receiver.script("/hook", "429:3")
     workers()
@@ -237,7 +253,8 @@ def test_worker_killed_mid_batch_loses_nothing_and_repeats_only_the_same_ids(
     sent = set(Delivery.objects.filter(subscription=sub).values_list("webhook_id", flat=True))
     assert set(ids) == sent and len(sent) == 20
     repeats = len(ids) - len(set(ids))
-    assert repeats <= 1, (repeats, in_flight)  # at most the one in flight at the kill
+    # Only POSTs in flight at the kill (at most WEBHOOK_SEND_THREADS) can arrive twice.
+    assert repeats <= 4, (repeats, in_flight)
     assert all(r["verified"] for r in got)
 
 

@@ -185,7 +185,10 @@ def test_list_and_detail_pages_have_pinned_query_counts(
     client.force_login(manager)
     subs = [
         create_subscription(
-            project, actor=manager, url=f"https://hooks.example.com/{i}", event_types=["issue.created"]
+            project,
+            actor=manager,
+            url=f"https://hooks.example.com/{i}",
+            event_types=["issue.created"],
         )
         for i in range(3)
     ]
