@@ -84,6 +84,9 @@ class Subscription(models.Model):
     disabled_at = models.DateTimeField(null=True, blank=True)
     # When a delivery task is already scheduled for this endpoint (no pile of wake-ups).
     wake_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set when a sender task is queued, cleared when it starts: a burst of events queues one
+    # task per endpoint, not one per outbox batch.
+    sender_queued_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["project", "id"]

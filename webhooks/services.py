@@ -287,22 +287,32 @@ def create_deliveries_for_events(events: Sequence[IssueEvent]) -> int:
 
 
 def kick(subscription_ids: Iterable[int], *, force: bool = False) -> None:
-    """After the commit, queue one sender task per endpoint."""
+    """After the commit, queue a sender task for each endpoint that has none queued."""
     ids = list(subscription_ids)
-    if not ids:
-        return
+    if ids:
+        transaction.on_commit(lambda: queue_senders(ids, force=force))
 
-    def publish() -> None:
-        from .tasks import deliver_webhooks
 
-        for sid in ids:
-            try:
-                deliver_webhooks.delay(sid, force=force)
-            except Exception:
-                # The catch-up beat entry finds what is due; nothing is lost.
-                log.exception("Could not queue the webhook sender of subscription %s", sid)
+def queue_senders(subscription_ids: Iterable[int], *, force: bool = False) -> int:
+    """Queue one sender per endpoint unless one is queued already (and not lost: a mark older
+    than WEBHOOK_CLAIM_SECONDS is taken for a lost task). `force` always queues (pings)."""
+    from .tasks import deliver_webhooks
 
-    transaction.on_commit(publish)
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.WEBHOOK_CLAIM_SECONDS)
+    queued = 0
+    for sid in subscription_ids:
+        free = Q(sender_queued_at__isnull=True) | Q(sender_queued_at__lt=stale)
+        if not Subscription.objects.filter(free, pk=sid).update(sender_queued_at=now) and not force:
+            continue
+        try:
+            deliver_webhooks.delay(sid, force=force)
+            queued += 1
+        except Exception:
+            # The catch-up beat entry finds what is due; nothing is lost.
+            Subscription.objects.filter(pk=sid).update(sender_queued_at=None)
+            log.exception("Could not queue the webhook sender of subscription %s", sid)
+    return queued
 
 
 @dataclass
@@ -502,6 +512,8 @@ def deliver_due(subscription_id: int, *, force: bool = False) -> TurnResult:
     `force` sends only pings of a paused or disabled endpoint (the test button).
     """
     result = TurnResult()
+    # From now on a new event queues a new sender (this one may already be past its rows).
+    Subscription.objects.filter(pk=subscription_id).update(sender_queued_at=None)
     sub = Subscription.objects.filter(pk=subscription_id).first()
     if sub is None:
         return result

@@ -17,7 +17,7 @@ def deliver_webhooks(subscription_id: int, force: bool = False) -> int:
     result = services.deliver_due(subscription_id, force=force)
     if result.again_now:
         # Back of the queue: the other endpoints get their turn first.
-        deliver_webhooks.delay(subscription_id)
+        services.queue_senders([subscription_id])
     elif result.next_wake is not None and services.reserve_wake(subscription_id, result.next_wake):
         deliver_webhooks.apply_async((subscription_id,), eta=result.next_wake)
     return result.sent
@@ -26,10 +26,7 @@ def deliver_webhooks(subscription_id: int, force: bool = False) -> int:
 @shared_task(name="webhooks.tasks.requeue_due_webhooks")
 def requeue_due_webhooks() -> int:
     """Catch-up: queue a sender for every endpoint with due deliveries (lost tasks, restarts)."""
-    ids = services.due_subscription_ids()
-    for sid in ids:
-        deliver_webhooks.delay(sid)
-    return len(ids)
+    return services.queue_senders(services.due_subscription_ids())
 
 
 @shared_task(bind=True, name="webhooks.tasks.mail_disabled_subscription", max_retries=10)

@@ -34,6 +34,38 @@ ROOT = Path(__file__).resolve().parents[3]
 ISSUES_PER_PROJECT = 100
 
 
+def _cpu_seconds(pids: set[int]) -> dict[int, float]:
+    """User + system CPU per process (Linux /proc); processes that are gone are left out."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    seconds = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return seconds
+
+
+def _children(pid: int) -> set[int]:
+    try:
+        found = {int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+    except OSError:
+        return set()
+    for child in list(found):
+        found |= _children(child)
+    return found
+
+
+def _database_backends() -> set[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, int(len(ordered) * share) - 1)]
@@ -70,6 +102,9 @@ class Command(BaseCommand):
             from tracker.celery import app
 
             app.conf.task_default_queue = queue
+            self._pids = {receiver.pid}
+            for proc in workers:
+                self._pids |= {proc.pid, *_children(proc.pid)}
             burst = self._burst(issues, subs, opts["events"], port)
             paced = self._paced(issues, subs, opts["paced_rate"], opts["paced_seconds"], port)
         finally:
@@ -99,7 +134,10 @@ class Command(BaseCommand):
             f"webhooks: burst of {burst['deliveries']} deliveries to {opts['subscriptions']} "
             f"endpoints: {burst['deliveries_per_second']}/s "
             f"(delay p50 {burst['delay_s']['p50']} s, p95 {burst['delay_s']['p95']} s, "
-            f"verified {burst['verified']}, duplicates {burst['duplicates']}); "
+            f"verified {burst['verified']}, duplicates {burst['duplicates']}; "
+            f"{burst['cpu_ms_per_delivery']} CPU-ms each -> "
+            f"{burst['projected_deliveries_per_second_on_idle_cpus']}/s on idle CPUs, load "
+            f"{burst['load_average_at_start']}-{burst['load_average_at_end']}); "
             f"paced {opts['paced_rate']}/s: delay p50 {paced['delay_s']['p50']} s, "
             f"p95 {paced['delay_s']['p95']} s -> {output}"
         )
@@ -226,11 +264,32 @@ class Command(BaseCommand):
         with transaction.atomic():
             bulk_insert(self._events(issues, n, 0))
         started = timezone.now()
+        load_before = os.getloadavg()[0]
+        before = _cpu_seconds(self._pids | _database_backends())
         t0 = time.monotonic()
         self._kick()
         self._wait_all(n, since=started)
         elapsed = time.monotonic() - t0
-        return self._figures(port, n, elapsed)
+        for proc_pid in list(self._pids):
+            self._pids |= _children(proc_pid)  # pool children started or replaced meanwhile
+        after = _cpu_seconds(self._pids | _database_backends())
+        cpu = sum(after.values()) - sum(before.get(pid, 0.0) for pid in after)
+        return self._figures(
+            port,
+            n,
+            elapsed,
+            # CPU of the workers, the receiver and (when their processes are visible here) this
+            # database's PostgreSQL backends per
+            # delivery, and what the machine's cores would sustain at that cost if they did
+            # nothing else (the machine may be shared: see the load averages).
+            cpu_ms_per_delivery=round(cpu * 1000 / n, 2),
+            projected_deliveries_per_second_on_idle_cpus=round((os.cpu_count() or 1) * n / cpu, 1)
+            if cpu
+            else None,
+            processes_measured=len(after),
+            load_average_at_start=round(load_before, 2),
+            load_average_at_end=round(os.getloadavg()[0], 2),
+        )
 
     def _paced(self, issues, subs, rate: float, seconds: float, port: int) -> dict:
         self._call(port, "POST", "/_reset")
