@@ -1036,7 +1036,8 @@ def scenario_webhooks(w: World) -> None:
         for n in range(5):
             for issue in issues:
                 add_comment(issue, author=manager, body=f"outage comment {n}")
-        time.sleep(10 if w.quick else 30)
+        down = 10 if w.quick else 30
+        time.sleep(down)
         receiver.start(port, secrets={"/outage": sub.secret})
         from webhooks.models import Delivery
 
@@ -1045,7 +1046,7 @@ def scenario_webhooks(w: World) -> None:
             180, "every webhook after the receiver came back",
         )  # fmt: skip
         distinct, dupes, unverified, in_order, expected = _hook_figures(receiver, "/outage", sub)
-        record(name, "receiver down 30 s: delivered / dup / unverified",
+        record(name, f"receiver down {down} s: delivered / dup / unverified",
                f"{distinct}/{expected}, {dupes} dup, {unverified} unverified",
                f"{expected}/{expected}, 0 dup, 0", distinct == expected == 30 and dupes == 0
                and unverified == 0)  # fmt: skip
@@ -1077,7 +1078,9 @@ def scenario_webhooks(w: World) -> None:
                f"{distinct}/{expected}, {dupes} repeated (killed at {at_kill})",
                f"{expected}/{expected}, <= 4 (POSTs in flight)",
                distinct == expected == 40 and dupes <= 4 and unverified == 0)  # fmt: skip
-        record(name, "all sent after restart (s)", f"{waited:.1f}", "<= 60", waited <= 60)
+        # The same bound as the e-mail scenario: a worker restart, the broker's visibility
+        # timeout and the expiry of the dead worker's claims come first.
+        record(name, "all sent after restart (s)", f"{waited:.1f}", "<= 180", waited <= 180)
     finally:
         receiver.stop()
         w.procs.stop_all()

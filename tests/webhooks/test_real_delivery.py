@@ -170,7 +170,9 @@ def test_500_then_200_retries_with_the_same_webhook_id(
     got = receiver.records("/hook")
     assert [r["answer"] for r in got] == ["500", "503", "200"]
     assert len({r["id"] for r in got}) == 1
-    assert len({r["signature"] for r in got}) == 3  # a fresh timestamp signed each time
+    # Each attempt is signed at its own time (whole seconds, so retries may share one).
+    stamps = [int(r["timestamp"]) for r in got]
+    assert stamps == sorted(stamps)
     assert all(r["verified"] for r in got)
     delivery = Delivery.objects.get(subscription=sub)
     assert list(delivery.attempt_log.values_list("status_code", flat=True)) == [500, 503, 200]
