@@ -43,7 +43,7 @@ test: venv ## Run the whole test suite
 lint: venv ## Ruff (lint + format check), bandit and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/bandit -q -ll -c pyproject.toml -r tracker accounts projects issues workflows notifications intake api
+	$(VENV)/bin/bandit -q -ll -c pyproject.toml -r tracker accounts projects issues workflows notifications intake webhooks api
 	DEBUG=true $(VENV)/bin/mypy $(wildcard */services.py */selectors.py */tasks.py)
 
 migrations-check: venv ## Fail if models changed without a migration
@@ -54,7 +54,7 @@ BENCH_DASHBOARD_SIZES ?= 100000 1000000
 
 # The benchmarks run with DEBUG off (as in production); the key only signs nothing that lasts.
 bench bench-intake: export SECRET_KEY ?= make-bench-throwaway-key
-bench: venv ## All benchmarks on PostgreSQL: issue pages, SLA sweep, dashboard, intake (needs DATABASE_URL=postgres://...)
+bench: venv ## All benchmarks on PostgreSQL: issue pages, SLA sweep, dashboard, intake, webhooks (needs DATABASE_URL=postgres://... and REDIS_URL)
 	@case "$$DATABASE_URL" in postgres://*|postgresql://*|pgsql://*) ;; \
 	  *) echo "make bench measures PostgreSQL: set DATABASE_URL=postgres://user@host:5432/dbname (got '$${DATABASE_URL:-nothing}')."; exit 2;; esac
 	@echo "== Issue pages (manage.py bench)"
@@ -67,6 +67,8 @@ bench: venv ## All benchmarks on PostgreSQL: issue pages, SLA sweep, dashboard, 
 	done
 	@echo "== Intake (manage.py bench_intake)"
 	$(PY) manage.py bench_intake $(BENCH_INTAKE_ARGS)
+	@echo "== Webhooks (manage.py bench_webhooks; needs REDIS_URL)"
+	$(PY) manage.py bench_webhooks $(BENCH_WEBHOOKS_ARGS)
 	@echo "Figures written to var/bench/*.json"
 
 bench-intake: venv ## Intake events/s through gunicorn (needs DATABASE_URL=postgres://...)

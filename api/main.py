@@ -10,6 +10,8 @@ from ninja import NinjaAPI
 
 from intake.api import DOCUMENTED_SCHEMAS
 from intake.api import router as intake_router
+from webhooks.api import router as webhooks_router
+from webhooks.payloads import ENVELOPES
 
 from .errors import install_error_handlers
 from .issues import router as issues_router
@@ -26,7 +28,42 @@ class ResolveAPI(NinjaAPI):
             for sub_name, sub in doc.pop("$defs", {}).items():
                 components.setdefault(sub_name, sub)
             components[name] = doc
+        schema["webhooks"] = _webhooks_doc(components)
         return schema
+
+
+def _webhooks_doc(components: dict) -> dict:
+    """OpenAPI 3.1 `webhooks`: what Resolve POSTs to a subscription, one entry per type."""
+    doc = {}
+    for type_, model in ENVELOPES.items():
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for sub_name, sub in schema.pop("$defs", {}).items():
+            components.setdefault(sub_name, sub)
+        components[model.__name__] = schema
+        doc[type_] = {
+            "post": {
+                "summary": f"`{type_}` delivered to a subscription",
+                "description": (
+                    "Signed per Standard Webhooks: headers `webhook-id` (the same on every "
+                    "retry: dedupe on it), `webhook-timestamp`, `webhook-signature` "
+                    "(`v1,<base64 HMAC-SHA256>`, two during a secret rotation) and "
+                    "`Resolve-Webhook-Version` (the payload version, 1). Answer 2xx within 5 s; "
+                    "408, 429 (Retry-After honoured), 5xx and timeouts are retried for 24 h, "
+                    "any other answer fails the delivery. Chat-format subscriptions get a "
+                    "Slack-compatible `{text, blocks}` body instead."
+                ),
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": f"#/components/schemas/{model.__name__}"}
+                        }
+                    },
+                },
+                "responses": {"2XX": {"description": "Received"}},
+            }
+        }
+    return doc
 
 
 api = ResolveAPI(
@@ -43,5 +80,6 @@ api = ResolveAPI(
 )
 install_error_handlers(api)
 api.add_router("/projects/", intake_router)
+api.add_router("/projects/", webhooks_router)
 api.add_router("/issues", issues_router)
 api.add_router("/issues", links_router)

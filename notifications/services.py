@@ -42,6 +42,7 @@ from .models import (
     Step,
     SweepHeartbeat,
 )
+from .signals import outbox_claimed
 
 log = logging.getLogger(__name__)
 
@@ -239,8 +240,8 @@ def _alerts_for(
                     "due_at": cp.due_at.isoformat() if cp.due_at else None,
                     "alerted": told,
                 },
-                # The sweep fans these out itself; the outbox has nothing left to do.
-                notified_at=now,
+                # The sweep alerts people itself; the outbox only hands these to the other
+                # readers of the activity (webhooks), the fan-out ignores them.
             )
         )
     return notes, events
@@ -339,6 +340,8 @@ def _sweep_checkpoint_batch(now: datetime, batch_size: int, result: SweepResult)
                 )
         notes, events = _alerts_for(items, now=now)
         bulk_insert(events)
+        if events:
+            kick_outbox()  # bulk inserts send no post_save
         _insert(notes)
         SlaEscalation.objects.bulk_create(escalations, ignore_conflicts=True, batch_size=1000)
         email_ids = []
@@ -386,6 +389,8 @@ def _sweep_escalation_batch(now: datetime, batch_size: int, result: SweepResult)
             items.append((cp, Step.ESCALATION.value, managers[cp.issue.project_id]))
         notes, events = _alerts_for(items, now=now)
         bulk_insert(events)
+        if events:
+            kick_outbox()  # bulk inserts send no post_save
         _insert(notes)
         queue_emails(_pending_email_ids([cp.id for cp, _, _ in items], Step.ESCALATION))
         result.escalated += len(live)
@@ -518,6 +523,7 @@ def _process_outbox_batch(batch_size: int) -> int:
         )
         if not events:
             return 0
+        outbox_claimed.send(sender=IssueEvent, events=events)
         relevant = [e for e in events if e.kind in _CONSUMED]
         watchers: dict[int, set[int]] = defaultdict(set)
         through = Issue.watchers.through

@@ -6,7 +6,7 @@ Starts its own throwaway PostgreSQL cluster (initdb, a free port), its own Redis
 each scenario, prints a table (scenario, measured, target, pass/fail) and exits 1 when one falls
 short. Nothing touches the machine's shared PostgreSQL or Redis.
 
-    .venv/bin/python reliability/run.py [--quick] [--only smtp,worker,redis,pg,beats,load]
+    .venv/bin/python reliability/run.py [--quick] [--only smtp,worker,redis,pg,beats,load,webhooks]
                                         [--think 1,3 | --no-think]
 
 The load scenario simulates 40 people: each pauses a random 1-3 s between actions (`--think`,
@@ -351,6 +351,14 @@ class World:
             "RESOLVE_VAR_DIR": str(var),
             "AUTH_ATTEMPTS_RATE": "100000/m",
             "LOG_LEVEL": "INFO",
+            # Webhooks go to this driver's receiver on loopback; short timings.
+            "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
+            "WEBHOOK_CONNECT_TIMEOUT": "2",
+            "WEBHOOK_READ_TIMEOUT": "2",
+            "WEBHOOK_BACKOFF_BASE": "1",
+            "WEBHOOK_BACKOFF_MAX": "8",
+            "WEBHOOK_TURN_SECONDS": "5",
+            "WEBHOOK_CLAIM_SECONDS": "10",
         }
         os.environ.update(self.env)
         self.procs = Procs(self.dir, self.env)
@@ -927,6 +935,157 @@ def scenario_load(w: World) -> None:
     w.procs.stop_all()
 
 
+class Receiver:
+    """`webhooks.receiver` (verifies every signature with standardwebhooks) on a free port."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+
+    def start(self, port: int = 0, secrets: dict[str, str] | None = None) -> None:
+        known = [f"--secret={path}={secret}" for path, secret in (secrets or {}).items()]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "webhooks.receiver", "--port", str(port), *known],
+            cwd=ROOT, stdout=subprocess.PIPE, start_new_session=True,
+        )  # fmt: skip
+        line = self.proc.stdout.readline().decode() if self.proc.stdout else ""
+        if not line.startswith("listening on"):
+            raise RuntimeError(f"receiver: {line!r}")
+        self.port = int(line.split()[-1])
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def call(self, method: str, path: str, payload=None):
+        import json
+        import urllib.request
+
+        data = json.dumps(payload).encode() if payload is not None else None
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}", data=data, method=method
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310  # nosec B310
+            return json.loads(response.read())
+
+    def records(self, path: str) -> list[dict]:
+        return [r for r in self.call("GET", "/_records") if r["path"] == path]
+
+
+def _hook_world(receiver: Receiver, path: str):
+    from django.contrib.auth import get_user_model
+
+    from projects.models import Project
+    from webhooks.services import create_subscription
+
+    project = Project.objects.order_by("key").first()
+    manager = get_user_model().objects.get(username="manager")
+    sub = create_subscription(
+        project,
+        actor=manager,
+        url=f"http://127.0.0.1:{receiver.port}{path}",
+        event_types=["issue.created", "issue.commented"],
+    )
+    receiver.call("POST", "/_secrets", {path: [sub.secret]})
+    return project, manager, sub
+
+
+def _hook_figures(receiver: Receiver, path: str, sub) -> tuple[int, int, int, bool, int]:
+    """(distinct delivered, duplicates, unverified, in order per issue, expected)."""
+    from webhooks.models import Delivery
+
+    got = [
+        r for r in receiver.records(path) if r["answer"] == "200" or r["answer"].startswith("sleep")
+    ]
+    ids = [r["id"] for r in got]
+    expected = list(
+        Delivery.objects.filter(subscription=sub)
+        .order_by("id")
+        .values_list("issue_id", "webhook_id")
+    )
+    order: dict[int, list[str]] = {}
+    for issue_id, webhook_id in expected:
+        order.setdefault(issue_id, []).append(webhook_id)
+    first_seen: list[str] = list(dict.fromkeys(ids))
+    position = {wid: n for n, wid in enumerate(first_seen)}
+    in_order = all(
+        [position.get(w, -1) for w in wids] == sorted(position.get(w, -1) for w in wids)
+        for wids in order.values()
+    )
+    unverified = sum(not r["verified"] for r in got)
+    return len(set(ids)), len(ids) - len(set(ids)), unverified, in_order, len(expected)
+
+
+def scenario_webhooks(w: World) -> None:
+    name = "Webhooks"
+    from issues.services import add_comment, create_issue
+
+    receiver = Receiver(w.dir)
+    receiver.start()
+    try:
+        # 1. The receiver is down for 30 s (10 s quick) while events happen.
+        project, manager, sub = _hook_world(receiver, "/outage")
+        port = receiver.port
+        receiver.stop()
+        w.procs.worker(pool="prefork", concurrency=2)
+        issues = [
+            create_issue(project, reporter=manager, title=f"Hook outage {i}") for i in range(5)
+        ]
+        for n in range(5):
+            for issue in issues:
+                add_comment(issue, author=manager, body=f"outage comment {n}")
+        down = 10 if w.quick else 30
+        time.sleep(down)
+        receiver.start(port, secrets={"/outage": sub.secret})
+        from webhooks.models import Delivery
+
+        waited = wait_for(
+            lambda: Delivery.objects.filter(subscription=sub, state="succeeded").count() == 30,
+            180, "every webhook after the receiver came back",
+        )  # fmt: skip
+        distinct, dupes, unverified, in_order, expected = _hook_figures(receiver, "/outage", sub)
+        record(name, f"receiver down {down} s: delivered / dup / unverified",
+               f"{distinct}/{expected}, {dupes} dup, {unverified} unverified",
+               f"{expected}/{expected}, 0 dup, 0", distinct == expected == 30 and dupes == 0
+               and unverified == 0)  # fmt: skip
+        record(name, "in event order per issue (5 issues x 6 events)", in_order, "True", in_order)
+        record(name, "delivered after receiver back (s)", f"{waited:.1f}", "<= 60", waited <= 60)
+        w.procs.stop_all()
+
+        # 2. The worker is SIGKILLed in the middle of a batch.
+        project, manager, sub = _hook_world(receiver, "/kill")
+        receiver.call("POST", "/_script", {"/kill": ["sleep:0.15"] * 40})
+        issues = [
+            create_issue(project, reporter=manager, title=f"Hook kill {i}") for i in range(20)
+        ]
+        for issue in issues:
+            add_comment(issue, author=manager, body="kill comment")
+        worker = w.procs.worker(pool="solo", concurrency=1)
+        wait_for(lambda: len(receiver.records("/kill")) >= 8, 60, "the batch under way")
+        time.sleep(random.uniform(0, 0.15))  # nosec B311
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+        at_kill = len({r["id"] for r in receiver.records("/kill")})
+        w.procs.worker(pool="solo", concurrency=1)
+        waited = wait_for(
+            lambda: Delivery.objects.filter(subscription=sub, state="succeeded").count() == 40,
+            180, "every webhook after the restart",
+        )  # fmt: skip
+        distinct, dupes, unverified, _, expected = _hook_figures(receiver, "/kill", sub)
+        record(name, "SIGKILL mid batch: delivered / repeats (same webhook-id)",
+               f"{distinct}/{expected}, {dupes} repeated (killed at {at_kill})",
+               f"{expected}/{expected}, <= 4 (POSTs in flight)",
+               distinct == expected == 40 and dupes <= 4 and unverified == 0)  # fmt: skip
+        # The same bound as the e-mail scenario: a worker restart, the broker's visibility
+        # timeout and the expiry of the dead worker's claims come first.
+        record(name, "all sent after restart (s)", f"{waited:.1f}", "<= 180", waited <= 180)
+    finally:
+        receiver.stop()
+        w.procs.stop_all()
+
+
 SCENARIOS = {
     "smtp": scenario_smtp,
     "worker": scenario_worker_killed,
@@ -934,6 +1093,7 @@ SCENARIOS = {
     "pg": scenario_postgres,
     "beats": scenario_beats,
     "load": scenario_load,
+    "webhooks": scenario_webhooks,
 }
 
 

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "notifications",
     "reports",
     "intake",
+    "webhooks",
     "api",
 ]
 
@@ -277,6 +278,13 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "notifications.tasks.send_batched_notifications",
         "schedule": NOTIFY_BATCH_MINUTES * 60.0,
     },
+    # Catch-up for webhook senders whose task was lost (broker down, worker killed), and
+    # endpoints re-enabled or due for a retry whose wake-up was lost.
+    "webhook-catch-up": {
+        "task": "webhooks.tasks.requeue_due_webhooks",
+        "schedule": 30.0,
+        "options": {"expires": 30.0},
+    },
     # The daily SLA digest: checked every 15 min, sent once at SLA_DIGEST_HOUR local time.
     "daily-sla-digest": {
         "task": "notifications.tasks.send_daily_digests",
@@ -284,6 +292,32 @@ CELERY_BEAT_SCHEDULE: dict = {
         "options": {"expires": 900.0},
     },
 }
+
+# --- Outgoing webhooks ----------------------------------------------------
+# Allow targets on loopback/private/link-local networks (on-premises installs, the tests).
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=False)
+WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=5.0)
+WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=5.0)
+# Read at most this much of an answer (the log keeps its first kilobyte).
+WEBHOOK_RESPONSE_MAX_BYTES = env.int("WEBHOOK_RESPONSE_MAX_BYTES", default=65536)
+# Retries: back-off from BASE seconds, doubling, capped at MAX, for RETRY_HOURS.
+WEBHOOK_BACKOFF_BASE = env.float("WEBHOOK_BACKOFF_BASE", default=10.0)
+WEBHOOK_BACKOFF_MAX = env.float("WEBHOOK_BACKOFF_MAX", default=3600.0)
+WEBHOOK_RETRY_HOURS = env.float("WEBHOOK_RETRY_HOURS", default=24.0)
+# An endpoint failing this long without a success is disabled; its Managers are e-mailed.
+WEBHOOK_DISABLE_AFTER_HOURS = env.float("WEBHOOK_DISABLE_AFTER_HOURS", default=72.0)
+# After a rotation the old secret signs too for this long.
+WEBHOOK_ROTATION_HOURS = env.float("WEBHOOK_ROTATION_HOURS", default=24.0)
+# A sender owns claimed deliveries this long (a killed worker's are retried after it).
+WEBHOOK_CLAIM_SECONDS = env.int("WEBHOOK_CLAIM_SECONDS", default=120)
+# One endpoint's sender gives the worker back after this long (fairness between endpoints).
+WEBHOOK_TURN_SECONDS = env.float("WEBHOOK_TURN_SECONDS", default=20.0)
+# POSTs in flight at once per endpoint (never two of one issue: the order holds).
+WEBHOOK_SEND_THREADS = env.int("WEBHOOK_SEND_THREADS", default=4)
+if WEBHOOK_CLAIM_SECONDS < WEBHOOK_TURN_SECONDS + WEBHOOK_CONNECT_TIMEOUT + WEBHOOK_READ_TIMEOUT:
+    raise ImproperlyConfigured(
+        "WEBHOOK_CLAIM_SECONDS must cover WEBHOOK_TURN_SECONDS plus both webhook timeouts."
+    )
 
 # --- Security -------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

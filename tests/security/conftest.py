@@ -14,6 +14,8 @@ from issues.services import add_attachment, link_issues, save_filter, unlink_iss
 from notifications.models import Kind, Notification
 from projects.models import Membership, Role
 from tests.factories import UserFactory, make_issue
+from webhooks.models import Delivery, Subscription
+from webhooks.services import send_ping
 
 SECRET = "Zebra-secret-{key}-outage"
 
@@ -39,6 +41,8 @@ class Side:
     rule: AssignmentRule
     api_token_pk: int
     api_secret: str
+    webhook: Subscription
+    webhook_delivery: Delivery
 
     @property
     def probe(self) -> str:
@@ -70,6 +74,15 @@ def _side(client, project, owner, partner) -> Side:
     group = EventGroup.objects.get(project=project)
     rule = AssignmentRule.objects.create(project=project, match_component="checkout", owner=owner)
     api_token, api_secret = create_api_token(owner, name="script")
+    # Saved directly: the SSRF guard would resolve the name (its own tests cover it).
+    webhook = Subscription.objects.create(
+        project=project,
+        url=f"https://hooks.example.com/{project.key}",
+        description=f"{SECRET} hook",
+        event_types=["issue.created"],
+        created_by=owner,
+    )
+    delivery = send_ping(webhook, actor=owner)
     return Side(
         key=project.key,
         secret=SECRET,
@@ -83,6 +96,8 @@ def _side(client, project, owner, partner) -> Side:
         rule=rule,
         api_token_pk=api_token.pk,
         api_secret=api_secret,
+        webhook=webhook,
+        webhook_delivery=delivery,
     )
 
 

@@ -258,6 +258,59 @@ ROUTES: dict[str, Route] = {
         one(lambda s: f"/projects/{s.key}/intake/rules/{s.rule.pk}/delete/"),
         own_get=(405,),
     ),
+    "projects/<str:key>/webhooks/": Route(
+        FOREIGN,
+        one(lambda s: f"/projects/{s.key}/webhooks/"),
+        post=lambda s: {"url": "https://planted.example/", "event_types": ["issue.created"]},
+    ),
+    "projects/<str:key>/webhooks/<int:pk>/": Route(
+        FOREIGN,
+        one(lambda s: f"/projects/{s.key}/webhooks/{s.webhook.pk}/"),
+        post=lambda s: {"url": "https://planted.example/", "event_types": ["issue.created"]},
+    ),
+    "projects/<str:key>/webhooks/<int:pk>/ping/": Route(
+        FOREIGN, one(lambda s: f"/projects/{s.key}/webhooks/{s.webhook.pk}/ping/"), own_get=(405,)
+    ),
+    "projects/<str:key>/webhooks/<int:pk>/rotate/": Route(
+        FOREIGN,
+        one(lambda s: f"/projects/{s.key}/webhooks/{s.webhook.pk}/rotate/"),
+        own_get=(405,),
+    ),
+    "projects/<str:key>/webhooks/<int:pk>/deliveries/<int:delivery>/redeliver/": Route(
+        FOREIGN,
+        one(
+            lambda s: (
+                f"/projects/{s.key}/webhooks/{s.webhook.pk}/deliveries/"
+                f"{s.webhook_delivery.pk}/redeliver/"
+            )
+        ),
+        own_get=(405,),
+    ),
+    # Webhooks through the API: Managers of the project only (tests/webhooks/test_api.py).
+    "api/v1/projects/<key>/webhooks": Route(
+        API, one(lambda s: f"/api/v1/projects/{s.key}/webhooks")
+    ),
+    "api/v1/projects/<key>/webhooks/<pk>": Route(
+        API, one(lambda s: f"/api/v1/projects/{s.key}/webhooks/{s.webhook.pk}")
+    ),
+    "api/v1/projects/<key>/webhooks/<pk>/rotate-secret": Route(
+        API, one(lambda s: f"/api/v1/projects/{s.key}/webhooks/{s.webhook.pk}/rotate-secret")
+    ),
+    "api/v1/projects/<key>/webhooks/<pk>/ping": Route(
+        API, one(lambda s: f"/api/v1/projects/{s.key}/webhooks/{s.webhook.pk}/ping")
+    ),
+    "api/v1/projects/<key>/webhooks/<pk>/deliveries": Route(
+        API, one(lambda s: f"/api/v1/projects/{s.key}/webhooks/{s.webhook.pk}/deliveries")
+    ),
+    "api/v1/projects/<key>/webhooks/<pk>/deliveries/<delivery_id>/redeliver": Route(
+        API,
+        one(
+            lambda s: (
+                f"/api/v1/projects/{s.key}/webhooks/{s.webhook.pk}/deliveries/"
+                f"{s.webhook_delivery.pk}/redeliver"
+            )
+        ),
+    ),
     "triage/": Route(SCOPED, one(lambda s: "/triage/"), posts=False),
     "triage/availability/": Route(SCOPED, one(lambda s: "/triage/availability/")),
 }
@@ -268,7 +321,7 @@ ADMIN_VALUES = {
     "<path:object_id>": "1",
     "<path:content_type_id>": "1",
     "<id>": "1",
-    "^(?P<app_label>auth|accounts|projects|issues|workflows|notifications)/$": "issues/",
+    "^(?P<app_label>auth|accounts|projects|issues|workflows|notifications|webhooks)/$": "issues/",
     "(?P<url>.*)$": "no-such-page/",
 }
 
