@@ -1,0 +1,34 @@
+"""How long each free-text field may be: one definition, enforced by the services (and so by
+the web forms, the API, intake and mail-in alike) and mirrored by the forms' `maxlength` so
+the browser stops typing there too. The README's security section prints this table."""
+
+# Titles: one line in a list row, an e-mail subject, a browser tab.
+TITLE_MAX_CHARS = 200
+# Descriptions, comments and the closure texts share one limit (the Markdown renderer's too).
+TEXT_MAX_CHARS = 50_000
+ENVIRONMENT_MAX_CHARS = 120
+AFFECTED_VERSION_MAX_CHARS = 60
+REASON_MAX_CHARS = 10_000
+LABEL_MAX_CHARS = 50
+# The free-text search box and the new-issue form's duplicate suggestions.
+SEARCH_MAX_CHARS = 500
+
+# (field, limit, where) for the README's table.
+FIELD_LIMITS = [
+    ("Issue title", TITLE_MAX_CHARS, "web form, API, intake events, mail-in"),
+    ("Issue description", TEXT_MAX_CHARS, "web form, API, intake events, mail-in"),
+    ("Comment", TEXT_MAX_CHARS, "web form, API, mail-in"),
+    ("Environment", ENVIRONMENT_MAX_CHARS, "web form, API, intake events"),
+    ("Affected version", AFFECTED_VERSION_MAX_CHARS, "web form, API, intake events"),
+    ("Transition texts (reason, fix summary, …)", REASON_MAX_CHARS, "web form, API"),
+    ("Label name", LABEL_MAX_CHARS, "edit form, bulk edit"),
+    ("Search text", SEARCH_MAX_CHARS, "list, top-bar search, API"),
+]
+
+
+def too_long(value: str, limit: int) -> bool:
+    return len(value or "") > limit
+
+
+def too_long_message(label: str, limit: int, value: str) -> str:
+    return f"{label} may be at most {limit:,} characters (this one has {len(value):,})."
