@@ -1,10 +1,10 @@
 """One error shape for the whole API: `{"error": code, "detail": message, "field": name}`."""
 
-import json
-
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from .parser import JsonBodyError, loads_strict
 
 
 class ErrorOut(Schema):
@@ -42,7 +42,7 @@ def _respond(api, request, status: int, code: str, detail: str, field: str = "",
 
 def _is_json_object(body: bytes) -> bool:
     try:
-        return isinstance(json.loads(body), dict)
+        return isinstance(loads_strict(body), dict)
     except (ValueError, RecursionError):
         return False
 
@@ -90,5 +90,8 @@ def install_error_handlers(api) -> None:
 
     @api.exception_handler(HttpError)
     def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        cause = exc.__cause__
+        if isinstance(cause, JsonBodyError):  # raised by the parser (api.parser)
+            return _respond(api, request, cause.status, cause.code, cause.detail)
         code = "malformed_json" if exc.status_code == 400 else "error"
         return _respond(api, request, exc.status_code, code, str(exc))

@@ -8,6 +8,14 @@ from django.urls import reverse
 from projects.models import Project, Team
 from projects.selectors import projects_visible_to
 
+from .inputs import BoundedIntegerField, IdModelChoiceField, IdModelMultipleChoiceField, parse_id
+from .limits import (
+    AFFECTED_VERSION_MAX_CHARS,
+    ENVIRONMENT_MAX_CHARS,
+    LABEL_MAX_CHARS,
+    TEXT_MAX_CHARS,
+    TITLE_MAX_CHARS,
+)
 from .models import IssueType, Label, LinkKind, Priority, Severity
 
 
@@ -40,8 +48,9 @@ def _members():
 class IssueFieldsForm(forms.Form):
     """The fields shared by the new and edit forms (never the status: workflows owns it)."""
 
-    title = forms.CharField(max_length=200)
+    title = forms.CharField(max_length=TITLE_MAX_CHARS)
     description = forms.CharField(
+        max_length=TEXT_MAX_CHARS,
         widget=forms.Textarea(attrs={"rows": 8}),
         required=False,
         help_text="Markdown. HTML is stripped to a safe subset.",
@@ -49,13 +58,11 @@ class IssueFieldsForm(forms.Form):
     type = forms.ChoiceField(choices=IssueType.choices, initial=IssueType.BUG)
     priority = forms.TypedChoiceField(choices=Priority.choices, coerce=int, initial=Priority.MEDIUM)
     severity = forms.TypedChoiceField(choices=Severity.choices, coerce=int, initial=Severity.MINOR)
-    owner = forms.ModelChoiceField(queryset=None, required=False, empty_label="Unassigned")
-    team = forms.ModelChoiceField(
-        queryset=Team.objects.all(), required=False, empty_label="No team"
-    )
-    labels = forms.ModelMultipleChoiceField(queryset=None, required=False)
-    environment = forms.CharField(max_length=120, required=False)
-    affected_version = forms.CharField(max_length=60, required=False)
+    owner = IdModelChoiceField(queryset=None, required=False, empty_label="Unassigned")
+    team = IdModelChoiceField(queryset=Team.objects.all(), required=False, empty_label="No team")
+    labels = IdModelMultipleChoiceField(queryset=None, required=False)
+    environment = forms.CharField(max_length=ENVIRONMENT_MAX_CHARS, required=False)
+    affected_version = forms.CharField(max_length=AFFECTED_VERSION_MAX_CHARS, required=False)
 
     def _limit_to_projects(self, projects) -> None:
         self.fields["owner"].queryset = (
@@ -79,7 +86,7 @@ class IssueFieldsForm(forms.Form):
 
 
 class IssueCreateForm(IssueFieldsForm):
-    project = forms.ModelChoiceField(queryset=None, empty_label="Choose a project")
+    project = IdModelChoiceField(queryset=None, empty_label="Choose a project")
     attachment = forms.FileField(required=False, help_text="Optional file.")
 
     field_order = ["project", "title", "description"]
@@ -114,7 +121,7 @@ class IssueCreateForm(IssueFieldsForm):
 
 
 class IssueEditForm(IssueFieldsForm):
-    version = forms.IntegerField(widget=forms.HiddenInput)
+    version = BoundedIntegerField(widget=forms.HiddenInput)
     reason = forms.CharField(
         required=False,
         max_length=500,
@@ -152,6 +159,7 @@ class CommentForm(forms.Form):
     body = forms.CharField(
         label="Comment",
         required=False,
+        max_length=TEXT_MAX_CHARS,
         widget=forms.Textarea(attrs={"rows": 4, "placeholder": "Markdown; @username mentions"}),
     )
     files = MultipleFileField(required=False, label="Attach files")
@@ -186,7 +194,7 @@ class LinkForm(forms.Form):
 
 
 class BulkForm(forms.Form):
-    issues = forms.TypedMultipleChoiceField(coerce=int, choices=[], label="Selected issues")
+    issues = forms.TypedMultipleChoiceField(coerce=parse_id, choices=[], label="Selected issues")
     owner = forms.ChoiceField(required=False, choices=[])
     priority = forms.TypedChoiceField(
         choices=[("", "—"), *Priority.choices], coerce=int, required=False, empty_value=None
@@ -194,7 +202,7 @@ class BulkForm(forms.Form):
     severity = forms.TypedChoiceField(
         choices=[("", "—"), *Severity.choices], coerce=int, required=False, empty_value=None
     )
-    label = forms.CharField(max_length=50, required=False)
+    label = forms.CharField(max_length=LABEL_MAX_CHARS, required=False)
     reason = forms.CharField(max_length=500, required=False)
 
     def __init__(self, *args, issue_ids, people, **kwargs):

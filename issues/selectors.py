@@ -12,6 +12,8 @@ from django.utils import timezone
 from projects.models import Project
 from projects.selectors import projects_for_request, projects_visible_to
 
+from .inputs import MAX_ISSUE_NUMBER, parse_id, parse_issue_key
+from .limits import SEARCH_MAX_CHARS
 from .models import (
     INVERSE_LINK_LABELS,
     OPEN_STATUSES,
@@ -46,13 +48,6 @@ def _live_issues() -> QuerySet[Issue]:
     )
 
 
-def parse_issue_key(key: str) -> tuple[str, int] | None:
-    project_key, sep, number = key.strip().upper().rpartition("-")
-    if not sep or not project_key or not number.isdigit():
-        return None
-    return project_key, int(number)
-
-
 def get_issue_for_user(user, key: str) -> Issue:
     """The issue with this key (e.g. WEB-42) if the user may see it; 404 otherwise."""
     parsed = parse_issue_key(key)
@@ -72,7 +67,8 @@ def get_issue_for_user(user, key: str) -> Issue:
 def search_issues(qs: QuerySet[Issue], text: str) -> QuerySet[Issue]:
     """Issues whose key, title, description or comments match `text`. PostgreSQL: full-text
     search, annotated with `rank`; elsewhere a plain case-insensitive substring match."""
-    text = text.strip()
+    # Longer text cannot match better; bounded, it cannot cost more either.
+    text = text.strip()[:SEARCH_MAX_CHARS]
     if not text:
         return qs
     if connection.vendor == "postgresql":
@@ -83,8 +79,8 @@ def search_issues(qs: QuerySet[Issue], text: str) -> QuerySet[Issue]:
     parsed = parse_issue_key(text)
     if parsed:
         match |= Q(project__key=parsed[0], number=parsed[1])
-    elif text.isdigit():
-        match |= Q(number=int(text))
+    elif (number := parse_id(text, maximum=MAX_ISSUE_NUMBER)) is not None:
+        match |= Q(number=number)
     return qs.filter(match)
 
 
@@ -96,7 +92,8 @@ _STOP = {"the", "and", "for", "with", "not", "when", "does", "are", "was", "from
 def similar_issues(user, project: Project, text: str, *, limit: int = 5) -> list[Issue]:
     """Likely duplicates of a new issue: open or recently closed issues of the project (that the
     user can see) whose text shares words with `text`, best first."""
-    words = [w.lower() for w in _WORD_RE.findall(text or "") if w.lower() not in _STOP][:12]
+    text = (text or "")[:SEARCH_MAX_CHARS]
+    words = [w.lower()[:40] for w in _WORD_RE.findall(text) if w.lower() not in _STOP][:12]
     if not words:
         return []
     qs = issues_visible_to(user).filter(project=project)

@@ -25,6 +25,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from issues.inputs import parse_id
+from issues.limits import REASON_MAX_CHARS
 from issues.models import EventKind, Issue, IssueEvent, Resolution, Severity, Status
 from issues.services import record_event
 from projects.models import Project, Role
@@ -79,7 +81,7 @@ DISMISS_RESOLUTIONS = (
     Resolution.CANNOT_REPRODUCE,
     Resolution.INVALID,
 )
-TEXT_LIMIT = 5000
+TEXT_LIMIT = REASON_MAX_CHARS
 
 
 # --- who may ------------------------------------------------------------------------------
@@ -132,17 +134,15 @@ def _text(data: dict, name: str) -> str:
     value = data.get(name)
     text = "" if value is None else str(value).strip()
     if len(text) > TEXT_LIMIT:
-        raise WorkflowError(f"Keep this under {TEXT_LIMIT} characters.", field=name)
+        raise WorkflowError(f"Keep this under {TEXT_LIMIT:,} characters.", field=name)
     return text
 
 
 def _developer(project: Project, value: Any):
     User = get_user_model()
-    user_id = getattr(value, "pk", value)
-    try:
-        user_id = int(user_id)
-    except (TypeError, ValueError):
-        raise WorkflowError("Choose an owner.", field="owner") from None
+    user_id = parse_id(getattr(value, "pk", value))
+    if user_id is None:
+        raise WorkflowError("Choose an owner.", field="owner")
     owner = User.objects.filter(
         pk=user_id,
         is_active=True,
