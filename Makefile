@@ -25,17 +25,22 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed ## Create the virtualenv and install everything
 
-run: export DEBUG ?= true
+# `make run` is the product as users see it: DEBUG off (its own 404/403/500 pages, never
+# Django's debug pages), plain HTTP on localhost, and a signing key kept under var/ (made on
+# the first run). `DEBUG=true make run` gives Django's debug pages to a developer.
+run: export DEBUG ?= false
+run: export HTTPS ?= false
+run: export SECRET_KEY ?= $(shell $(BASE_PYTHON) scripts/dev-secret-key)
 run: venv ## Run the whole product (web, Celery worker and beat) on embedded defaults with demo data
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
-	$(PY) manage.py collectstatic --noinput -v0
+	@$(PY) manage.py migrate --noinput -v0
+	@$(PY) manage.py seed_demo --force  # the demo, on purpose: DEBUG is off only for its error pages
+	@$(PY) manage.py collectstatic --noinput -v0
 	@echo ""
 	@echo "  Resolve is starting on http://127.0.0.1:$(PORT)/"
 	@echo "  Demo logins (password resolve-demo): manager, developer, tester, reporter, admin"
 	@echo "  Email is written to var/mail/ unless EMAIL_URL is set. Ctrl-C stops everything."
 	@echo ""
-	PORT=$(PORT) $(VENV)/bin/honcho -f Procfile.dev start
+	@PORT=$(PORT) $(VENV)/bin/honcho -f Procfile.dev start
 
 test: venv ## Run the whole test suite
 	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
