@@ -40,6 +40,8 @@ from .forms import (
 from .inputs import parse_id
 from .models import OPEN_STATUSES, Attachment, Issue, IssueLink, SavedFilter
 from .selectors import (
+    TIMELINE_PAGE,
+    TimelineCursor,
     get_issue_for_user,
     issue_page_data,
     issues_visible_for_request,
@@ -47,6 +49,7 @@ from .selectors import (
     parse_issue_key,
     saved_filters_of,
     similar_issues,
+    timeline_page,
 )
 from .services import (
     IssueError,
@@ -346,6 +349,25 @@ def _render_detail(request: HttpRequest, issue, *, status: int = 200, **forms) -
 def issue_detail(request: HttpRequest, key: str) -> HttpResponse:
     issue = get_issue_for_user(request.user, key)
     return _render_detail(request, issue)
+
+
+@login_required
+def issue_timeline(request: HttpRequest, key: str) -> HttpResponse:
+    """The next entries of a long timeline (the issue page's "load more"): the entries alone
+    for htmx, else a small page of them with a link to the next ones."""
+    issue = get_issue_for_user(request.user, key)
+    after = TimelineCursor.parse(request.GET.get("after", ""))
+    before = TimelineCursor.parse(request.GET.get("before", ""))
+    if after is None or before is None:
+        messages.error(request, "That part of the activity is not there any more.")
+        return redirect(issue)
+    page = timeline_page(issue, after=after, before=before)
+    template = "issues/_timeline_page.html" if request.headers.get("HX-Request") else None
+    return render(
+        request,
+        template or "issues/timeline.html",
+        {"issue": issue, "page_size": TIMELINE_PAGE, **page},
+    )
 
 
 @login_required
