@@ -15,6 +15,7 @@ from .limits import (
     LABEL_MAX_CHARS,
     TEXT_MAX_CHARS,
     TITLE_MAX_CHARS,
+    max_length_errors,
 )
 from .models import IssueType, Label, LinkKind, Priority, Severity
 
@@ -48,9 +49,12 @@ def _members():
 class IssueFieldsForm(forms.Form):
     """The fields shared by the new and edit forms (never the status: workflows owns it)."""
 
-    title = forms.CharField(max_length=TITLE_MAX_CHARS)
+    title = forms.CharField(
+        max_length=TITLE_MAX_CHARS, error_messages=max_length_errors("The title", TITLE_MAX_CHARS)
+    )
     description = forms.CharField(
         max_length=TEXT_MAX_CHARS,
+        error_messages=max_length_errors("The description", TEXT_MAX_CHARS),
         widget=forms.Textarea(attrs={"rows": 8}),
         required=False,
         help_text="Markdown. HTML is stripped to a safe subset.",
@@ -160,6 +164,7 @@ class CommentForm(forms.Form):
         label="Comment",
         required=False,
         max_length=TEXT_MAX_CHARS,
+        error_messages=max_length_errors("A comment", TEXT_MAX_CHARS),
         widget=forms.Textarea(attrs={"rows": 4, "placeholder": "Markdown; @username mentions"}),
     )
     files = MultipleFileField(required=False, label="Attach files")

@@ -32,3 +32,10 @@ def too_long(value: str, limit: int) -> bool:
 
 def too_long_message(label: str, limit: int, value: str) -> str:
     return f"{label} may be at most {limit:,} characters (this one has {len(value):,})."
+
+
+def max_length_errors(label: str, limit: int) -> dict[str, str]:
+    """A form field's `error_messages` saying the same as the services do."""
+    return {
+        "max_length": f"{label} may be at most {limit:,} characters (this one has %(show_value)s)."
+    }
