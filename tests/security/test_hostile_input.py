@@ -112,7 +112,7 @@ def test_odd_numbers_in_list_dashboard_and_csv_filters(client, project, manager,
     _ok(client.get("/issues/similar/", {"project": value, "title": "checkout"}))
     for name in ("project", "team"):
         _ok(client.get("/dashboard/", {name: value}))
-    _ok(client.get("/dashboard/drill/", {"priority": value, "severity": value}))
+    _ok(client.get("/dashboard/issues/", {"priority": value, "severity": value, "project": value}))
 
 
 @PROBE
