@@ -251,7 +251,7 @@ NON_FINITE = ["NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1E309"]
 
 @pytest.mark.parametrize("number", NON_FINITE)
 def test_non_finite_numbers_are_not_json(client, project, manager, intake_secret, number):
-    body = '{"title": "Boom", "extra": {"load": %s}}' % number
+    body = '{"title": "Boom", "extra": {"load": NUMBER}}'.replace("NUMBER", number)
     response = _post_event(client, project, intake_secret, body)
     assert response.status_code == 400
     assert response.json()["error"] == "malformed_json"
@@ -259,7 +259,7 @@ def test_non_finite_numbers_are_not_json(client, project, manager, intake_secret
     secret = create_api_token(manager, name="probe")[1]
     response = client.post(
         "/api/v1/issues",
-        '{"project": "WEB", "title": "x", "priority": %s}' % number,
+        '{"project": "WEB", "title": "x", "priority": NUMBER}'.replace("NUMBER", number),
         content_type="application/json",
         HTTP_AUTHORIZATION=f"Bearer {secret}",
     )
