@@ -6,6 +6,7 @@ Set DATABASE_URL, REDIS_URL (or CELERY_BROKER_URL) and EMAIL_URL for real servic
 """
 
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -302,7 +303,7 @@ SECURE_CSP = {
 
 # Tokens never reach a log line: intake webhooks may carry theirs as `?token=` in the URL
 # (tracker/logsafety.py; gunicorn's own logs are redacted through gunicorn.conf.py).
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
