@@ -221,7 +221,7 @@ def issue_detail_out(request: HttpRequest, issue: Issue) -> dict:
                 "id": c.pk,
                 "author": c.author.username,
                 "body": c.body,
-                "body_html": c.body_html,
+                "body_html": str(c.body_rendered),
                 "created_at": c.created_at,
             }
             for c in comments
