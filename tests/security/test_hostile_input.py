@@ -389,3 +389,22 @@ def test_the_services_enforce_the_limits_for_every_caller(project, manager, fiel
                     attachments=[SimpleUploadedFile("a.txt", b"x")])  # fmt: skip
     assert refused.value.field == "body"
     assert Issue.objects.count() == 1 and not Comment.objects.exists()
+
+
+@PROBE
+@given(number=st.integers(min_value=MAX_ID + 1, max_value=10**30))
+def test_ids_beyond_64_bits_in_paths_are_404(client, project, manager, number):
+    issue = make_issue(project, manager, title="Paths")
+    client.force_login(manager)
+    for path, method in [
+        (f"/issues/{issue.key}/attachments/{number}/", "get"),
+        (f"/issues/{issue.key}/links/{number}/delete/", "post"),
+        (f"/issues/filters/{number}/delete/", "post"),
+        (f"/notifications/{number}/read/", "post"),
+        (f"/notifications/{number}/open/", "get"),
+        (f"/accounts/api-tokens/{number}/revoke/", "post"),
+        (f"/projects/{project.key}/intake/groups/{number}/", "get"),
+        (f"/projects/{project.key}/intake/rules/{number}/delete/", "post"),
+    ]:
+        response = _ok(getattr(client, method)(path))
+        assert response.status_code in (404, 405), path
