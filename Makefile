@@ -25,17 +25,22 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed ## Create the virtualenv and install everything
 
-run: export DEBUG ?= true
+# `make run` is the product as users see it: DEBUG off (its own 404/403/500 pages, never
+# Django's debug pages), plain HTTP on localhost, and a signing key kept under var/ (made on
+# the first run). `DEBUG=true make run` gives Django's debug pages to a developer.
+run: export DEBUG ?= false
+run: export HTTPS ?= false
+run: export SECRET_KEY ?= $(shell $(BASE_PYTHON) scripts/dev-secret-key)
 run: venv ## Run the whole product (web, Celery worker and beat) on embedded defaults with demo data
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
-	$(PY) manage.py collectstatic --noinput -v0
+	@$(PY) manage.py migrate --noinput -v0
+	@$(PY) manage.py seed_demo --force  # the demo, on purpose: DEBUG is off only for its error pages
+	@$(PY) manage.py collectstatic --noinput -v0
 	@echo ""
 	@echo "  Resolve is starting on http://127.0.0.1:$(PORT)/"
 	@echo "  Demo logins (password resolve-demo): manager, developer, tester, reporter, admin"
 	@echo "  Email is written to var/mail/ unless EMAIL_URL is set. Ctrl-C stops everything."
 	@echo ""
-	PORT=$(PORT) $(VENV)/bin/honcho -f Procfile.dev start
+	@PORT=$(PORT) $(VENV)/bin/honcho -f Procfile.dev start
 
 test: venv ## Run the whole test suite
 	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
@@ -54,7 +59,7 @@ BENCH_DASHBOARD_SIZES ?= 100000 1000000
 
 # The benchmarks run with DEBUG off (as in production); the key only signs nothing that lasts.
 bench bench-intake: export SECRET_KEY ?= make-bench-throwaway-key
-bench: venv ## All benchmarks on PostgreSQL: issue pages, SLA sweep, dashboard, intake, webhooks (needs DATABASE_URL=postgres://... and REDIS_URL)
+bench: venv ## All benchmarks on PostgreSQL: issue pages, SLA sweep, dashboard, intake, webhooks, Markdown (needs DATABASE_URL=postgres://... and REDIS_URL)
 	@case "$$DATABASE_URL" in postgres://*|postgresql://*|pgsql://*) ;; \
 	  *) echo "make bench measures PostgreSQL: set DATABASE_URL=postgres://user@host:5432/dbname (got '$${DATABASE_URL:-nothing}')."; exit 2;; esac
 	@echo "== Issue pages (manage.py bench)"
@@ -69,6 +74,8 @@ bench: venv ## All benchmarks on PostgreSQL: issue pages, SLA sweep, dashboard, 
 	$(PY) manage.py bench_intake $(BENCH_INTAKE_ARGS)
 	@echo "== Webhooks (manage.py bench_webhooks; needs REDIS_URL)"
 	$(PY) manage.py bench_webhooks $(BENCH_WEBHOOKS_ARGS)
+	@echo "== Pathological Markdown against its time budget (manage.py bench_markdown)"
+	$(PY) manage.py bench_markdown
 	@echo "Figures written to var/bench/*.json"
 
 bench-intake: venv ## Intake events/s through gunicorn (needs DATABASE_URL=postgres://...)

@@ -1,10 +1,13 @@
 """One error shape for the whole API: `{"error": code, "detail": message, "field": name}`."""
 
-import json
+import logging
 
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from .parser import JsonBodyError, loads_strict
 
 
 class ErrorOut(Schema):
@@ -42,12 +45,50 @@ def _respond(api, request, status: int, code: str, detail: str, field: str = "",
 
 def _is_json_object(body: bytes) -> bool:
     try:
-        return isinstance(json.loads(body), dict)
+        return isinstance(loads_strict(body), dict)
     except (ValueError, RecursionError):
         return False
 
 
+_errors = logging.getLogger("django.request")
+
+
 def install_error_handlers(api) -> None:
+    @api.exception_handler(Exception)
+    def server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+        """Anything unexpected: logged once, with its traceback and the request id, and
+        answered as JSON with that id (never a traceback in the response)."""
+        request_id = getattr(request, "request_id", "")
+        if isinstance(exc, OperationalError | InterfaceError):
+            # The database is away: as the pages' 503, a retry later will do.
+            return _respond(
+                api,
+                request,
+                503,
+                "unavailable",
+                "The database is not reachable right now; retry in a moment.",
+                headers={"Retry-After": "30"},
+            )
+        _errors.error(
+            "Internal Server Error: %s",
+            request.path,
+            exc_info=(type(exc), exc, exc.__traceback__),
+            extra={"status_code": 500, "request": request},
+        )
+        response = api.create_response(
+            request,
+            {
+                "error": "server_error",
+                "detail": "Something went wrong on our side; the error was logged. "
+                f"Quote request id {request_id} when you report it.",
+                "field": "",
+                "request_id": request_id,
+            },
+            status=500,
+        )
+        response._has_been_logged = True  # Django would log the 500 a second time
+        return response
+
     @api.exception_handler(ApiError)
     def api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
         return _respond(api, request, exc.status, exc.code, exc.detail, exc.field, exc.headers)
@@ -90,5 +131,8 @@ def install_error_handlers(api) -> None:
 
     @api.exception_handler(HttpError)
     def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        cause = exc.__cause__
+        if isinstance(cause, JsonBodyError):  # raised by the parser (api.parser)
+            return _respond(api, request, cause.status, cause.code, cause.detail)
         code = "malformed_json" if exc.status_code == 400 else "error"
         return _respond(api, request, exc.status_code, code, str(exc))

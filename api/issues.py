@@ -16,6 +16,14 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
 from issues.filters import IssueFilter
+from issues.limits import (
+    AFFECTED_VERSION_MAX_CHARS,
+    ENVIRONMENT_MAX_CHARS,
+    REASON_MAX_CHARS,
+    SEARCH_MAX_CHARS,
+    TEXT_MAX_CHARS,
+    TITLE_MAX_CHARS,
+)
 from issues.models import EventKind, Issue, IssueEvent, IssueType, Priority, Severity
 from issues.selectors import get_issue_for_user, issues_visible_to
 from issues.services import IssueError, add_comment, create_issue
@@ -156,13 +164,13 @@ class IssueDetailOut(IssueOut):
 
 class IssueIn(Schema):
     project: str = Field(..., min_length=1, max_length=10, description="Project key, e.g. WEB.")
-    title: str = Field(..., min_length=1, max_length=200)
-    description: str = Field("", max_length=50_000)
+    title: str = Field(..., min_length=1, max_length=TITLE_MAX_CHARS)
+    description: str = Field("", max_length=TEXT_MAX_CHARS)
     type: IssueTypeName = "bug"  # type: ignore[valid-type]
     priority: int = Field(int(Priority.MEDIUM), ge=1, le=3, description="1 low … 3 high")
     severity: int = Field(int(Severity.MINOR), ge=1, le=4, description="1 trivial … 4 critical")
-    environment: str = Field("", max_length=120)
-    affected_version: str = Field("", max_length=60)
+    environment: str = Field("", max_length=ENVIRONMENT_MAX_CHARS)
+    affected_version: str = Field("", max_length=AFFECTED_VERSION_MAX_CHARS)
 
 
 def issue_out(request: HttpRequest, issue: Issue) -> dict:
@@ -253,7 +261,7 @@ def issue_detail_out(request: HttpRequest, issue: Issue) -> dict:
                 "id": c.pk,
                 "author": c.author.username,
                 "body": c.body,
-                "body_html": c.body_html,
+                "body_html": str(c.body_rendered),
                 "created_at": c.created_at,
             }
             for c in comments
@@ -292,7 +300,11 @@ class IssueListQuery(Schema):
     """The list page's filters (`issues.filters.IssueFilter`), as query parameters; repeat a
     parameter for several values (`status=new&status=assigned`)."""
 
-    q: str | None = Field(None, description="Full-text search (title, description, comments)")
+    q: str | None = Field(
+        None,
+        max_length=SEARCH_MAX_CHARS,
+        description="Full-text search (title, description, comments)",
+    )
     project: list[str] = Field([], description="Project ids (several allowed)")
     status: list[str] = Field([], description="new, assigned, revise, retest, fixed, closed")
     type: list[str] = Field([], description="bug, feature, task, improvement …")
@@ -387,7 +399,9 @@ def read_issue(request: HttpRequest, key: str):
 
 
 class CommentIn(Schema):
-    body: str = Field(..., min_length=1, max_length=50_000, description="Markdown; @mentions")
+    body: str = Field(
+        ..., min_length=1, max_length=TEXT_MAX_CHARS, description="Markdown; @mentions"
+    )
 
 
 @router.post(
@@ -441,13 +455,13 @@ class TransitionIn(Schema):
         description="The status you saw; a different current status answers 409 (stale).",
     )
     owner: str | None = Field(None, max_length=150, description="Username of a Developer")
-    reason: str | None = Field(None, max_length=10_000)
-    fix_summary: str | None = Field(None, max_length=10_000)
-    failure: str | None = Field(None, max_length=10_000)
-    resolution_summary: str | None = Field(None, max_length=10_000)
+    reason: str | None = Field(None, max_length=REASON_MAX_CHARS)
+    fix_summary: str | None = Field(None, max_length=REASON_MAX_CHARS)
+    failure: str | None = Field(None, max_length=REASON_MAX_CHARS)
+    resolution_summary: str | None = Field(None, max_length=REASON_MAX_CHARS)
     root_cause: str | None = Field(None, max_length=40)
-    lessons_learned: str | None = Field(None, max_length=10_000)
-    reopen_reason: str | None = Field(None, max_length=10_000)
+    lessons_learned: str | None = Field(None, max_length=REASON_MAX_CHARS)
+    reopen_reason: str | None = Field(None, max_length=REASON_MAX_CHARS)
     resolution: str | None = Field(
         None, max_length=40, description="duplicate, wont_fix, cannot_reproduce, invalid"
     )
@@ -522,15 +536,18 @@ def file_issue(request: HttpRequest, payload: IssueIn):
     title = payload.title.strip()
     if not title:
         raise ApiError(400, "missing_field", "“title” is required.", field="title")
-    issue = create_issue(
-        project,
-        reporter=request.auth,
-        title=title,
-        description=payload.description,
-        type=payload.type,
-        priority=payload.priority,
-        severity=payload.severity,
-        environment=payload.environment.strip(),
-        affected_version=payload.affected_version.strip(),
-    )
+    try:
+        issue = create_issue(
+            project,
+            reporter=request.auth,
+            title=title,
+            description=payload.description,
+            type=payload.type,
+            priority=payload.priority,
+            severity=payload.severity,
+            environment=payload.environment.strip(),
+            affected_version=payload.affected_version.strip(),
+        )
+    except IssueError as error:
+        raise ApiError(400, "invalid_field", str(error), field=error.field or "") from None
     return Status(201, issue_out(request, issue))

@@ -1,7 +1,5 @@
 """POST /api/v1/projects/<KEY>/events/ — events from monitoring tools."""
 
-import json
-
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
@@ -9,7 +7,8 @@ from ninja import Router, Schema
 
 from api.auth import IntakeQueryTokenAuth, IntakeTokenAuth
 from api.errors import ApiError, ErrorOut
-from api.parser import clean_json
+from api.parser import JsonBodyError, read_json_body
+from issues.inputs import parse_id
 
 from .models import IntakeSettings, Source
 from .payloads import (
@@ -138,8 +137,8 @@ def post_events(request: HttpRequest, key: str):
 
 
 def _read_events(request: HttpRequest, fmt: str | None):
-    length = request.META.get("CONTENT_LENGTH") or "0"
-    if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+    length = parse_id(request.META.get("CONTENT_LENGTH") or "0")
+    if length is None or length > MAX_BODY_BYTES:
         raise _too_large()
     body = request.body
     if len(body) > MAX_BODY_BYTES:
@@ -147,9 +146,9 @@ def _read_events(request: HttpRequest, fmt: str | None):
     if not body.strip():
         raise ApiError(400, "empty_body", "Send a JSON object in the body.")
     try:
-        data = clean_json(json.loads(body))
-    except (ValueError, RecursionError):
-        raise ApiError(400, "malformed_json", "The body is not valid JSON.") from None
+        data = read_json_body(request)
+    except JsonBodyError as exc:
+        raise ApiError(exc.status, exc.code, exc.detail) from None
     try:
         return parse_events(data, format=fmt)
     except PayloadError as exc:

@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from issues.limits import AFFECTED_VERSION_MAX_CHARS, ENVIRONMENT_MAX_CHARS, TITLE_MAX_CHARS
+
 from .models import Source
 
 MAX_BODY_BYTES = 256 * 1024
@@ -37,7 +39,9 @@ class GenericEvent(BaseModel):
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    title: str = Field(min_length=1, max_length=200, description="Short summary; the issue title.")
+    title: str = Field(
+        min_length=1, max_length=TITLE_MAX_CHARS, description="Short summary; the issue title."
+    )
     message: str = Field("", max_length=10_000, description="Details, e.g. the error message.")
     level: Literal["fatal", "critical", "error", "warning", "info", "debug"] = Field(
         "error", description="Maps to the issue severity (per project)."
@@ -54,8 +58,8 @@ class GenericEvent(BaseModel):
         max_length=100,
         description="Client event id: sending the same id twice records it once.",
     )
-    environment: str = Field("", max_length=120)
-    release: str = Field("", max_length=60)
+    environment: str = Field("", max_length=ENVIRONMENT_MAX_CHARS)
+    release: str = Field("", max_length=AFFECTED_VERSION_MAX_CHARS)
     tags: dict[str, str] = Field(
         default_factory=dict, description="Free tags; `component` routes assignment."
     )
@@ -259,12 +263,17 @@ def _parse_sentry(data: dict) -> NormalizedEvent:
         prefix = "data.event"
         rule = _clip(data["data"].get("triggered_rule"), 200)
     else:  # legacy webhook plugin: the event at the top level, with culprit/url beside it
-        event = {**data.get("event", {}), **{k: v for k, v in data.items() if k != "event"}}
+        legacy = data.get("event", {})
+        if not isinstance(legacy, dict):
+            raise PayloadError("“event” must be an object.", field="event")
+        event = {**legacy, **{k: v for k, v in data.items() if k != "event"}}
         prefix = "event"
         rule = ""
     if not isinstance(event, dict):
         raise PayloadError(f"“{prefix}” must be an object.", field=prefix)
-    title = _clip(event.get("title") or event.get("message") or event.get("culprit"), 200)
+    title = _clip(
+        event.get("title") or event.get("message") or event.get("culprit"), TITLE_MAX_CHARS
+    )
     if not title:
         raise PayloadError(
             f"“{prefix}.title” is required.", field=f"{prefix}.title", code="missing_field"
@@ -307,7 +316,7 @@ def _parse_alertmanager(data: dict) -> tuple[list[NormalizedEvent], int]:
             continue
         labels = alert.labels
         name = labels.get("alertname", "")
-        title = _clip(alert.annotations.get("summary") or name, 200)
+        title = _clip(alert.annotations.get("summary") or name, TITLE_MAX_CHARS)
         if not title:
             raise PayloadError(
                 "Each alert needs labels.alertname or annotations.summary.",

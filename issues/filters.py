@@ -9,6 +9,7 @@ from projects.models import Membership, Team
 from projects.selectors import OWNER_ROLES, projects_for_request, projects_visible_to
 from workflows.selectors import SLA_STATE_CHOICES, filter_sla_state
 
+from .inputs import IdChoiceMixin, IdValuesMixin, parse_id
 from .models import Issue, IssueType, Priority, Severity, Status
 from .selectors import parse_issue_key, search_issues
 
@@ -58,16 +59,34 @@ class AnyOfFilter(django_filters.MultipleChoiceFilter):
         return qs.filter(**{f"{self.field_name}__in": sorted(set(value))})
 
 
+class _IdsField(IdValuesMixin, django_filters.fields.ModelMultipleChoiceField):
+    pass
+
+
+class _IdField(IdChoiceMixin, django_filters.fields.ModelChoiceField):
+    pass
+
+
+class IdsFilter(django_filters.ModelMultipleChoiceFilter):
+    """Several objects by id: ids are ASCII digits within 64 bits (issues.inputs)."""
+
+    field_class = _IdsField
+
+
+class IdFilter(django_filters.ModelChoiceFilter):
+    field_class = _IdField
+
+
 class IssueFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_q", label="Search")
-    project = django_filters.ModelMultipleChoiceFilter(queryset=None, distinct=False)
+    project = IdsFilter(queryset=None, distinct=False)
     status = AnyOfFilter(choices=Status.choices)
     type = AnyOfFilter(choices=IssueType.choices)
     priority = AnyOfFilter(choices=Priority.choices)
     severity = AnyOfFilter(choices=Severity.choices)
     owner = django_filters.ChoiceFilter(method="filter_owner", empty_label="Anyone")
     reporter = django_filters.ChoiceFilter(method="filter_reporter", empty_label="Anyone")
-    team = django_filters.ModelChoiceFilter(queryset=Team.objects.all(), empty_label="Any team")
+    team = IdFilter(queryset=Team.objects.all(), empty_label="Any team")
     label = django_filters.CharFilter(method="filter_label", label="Label")
     sla = django_filters.ChoiceFilter(
         choices=SLA_STATE_CHOICES, method="filter_sla", label="SLA", empty_label="Any SLA"
@@ -162,7 +181,7 @@ class IssueFilter(django_filters.FilterSet):
     def _user_id(self, value: str):
         if value == ME:
             return self.request.user.pk
-        return int(value) if value.isdigit() else None
+        return parse_id(value)
 
     def filter_q(self, queryset, name, value):
         return search_issues(queryset, value)

@@ -13,6 +13,15 @@ from projects.selectors import (
     projects_visible_to,
 )
 
+from .inputs import BoundedIntegerField, IdModelChoiceField, IdModelMultipleChoiceField, parse_id
+from .limits import (
+    AFFECTED_VERSION_MAX_CHARS,
+    ENVIRONMENT_MAX_CHARS,
+    LABEL_MAX_CHARS,
+    TEXT_MAX_CHARS,
+    TITLE_MAX_CHARS,
+    max_length_errors,
+)
 from .models import IssueType, Label, LinkKind, Priority, Severity
 
 
@@ -41,8 +50,12 @@ def _check_size(upload) -> None:
 class IssueFieldsForm(forms.Form):
     """The fields shared by the new and edit forms (never the status: workflows owns it)."""
 
-    title = forms.CharField(max_length=200)
+    title = forms.CharField(
+        max_length=TITLE_MAX_CHARS, error_messages=max_length_errors("The title", TITLE_MAX_CHARS)
+    )
     description = forms.CharField(
+        max_length=TEXT_MAX_CHARS,
+        error_messages=max_length_errors("The description", TEXT_MAX_CHARS),
         widget=forms.Textarea(attrs={"rows": 8}),
         required=False,
         help_text="Markdown. HTML is stripped to a safe subset.",
@@ -50,19 +63,17 @@ class IssueFieldsForm(forms.Form):
     type = forms.ChoiceField(choices=IssueType.choices, initial=IssueType.BUG)
     priority = forms.TypedChoiceField(choices=Priority.choices, coerce=int, initial=Priority.MEDIUM)
     severity = forms.TypedChoiceField(choices=Severity.choices, coerce=int, initial=Severity.MINOR)
-    owner = forms.ModelChoiceField(
+    owner = IdModelChoiceField(
         queryset=None,
         required=False,
         empty_label="Unassigned",
         help_text=f"Owners are {OWNER_ROLES_TEXT}s of the project.",
         error_messages={"invalid_choice": f"The owner must be {OWNER_ROLES_TEXT} of the project."},
     )
-    team = forms.ModelChoiceField(
-        queryset=Team.objects.all(), required=False, empty_label="No team"
-    )
-    labels = forms.ModelMultipleChoiceField(queryset=None, required=False)
-    environment = forms.CharField(max_length=120, required=False)
-    affected_version = forms.CharField(max_length=60, required=False)
+    team = IdModelChoiceField(queryset=Team.objects.all(), required=False, empty_label="No team")
+    labels = IdModelMultipleChoiceField(queryset=None, required=False)
+    environment = forms.CharField(max_length=ENVIRONMENT_MAX_CHARS, required=False)
+    affected_version = forms.CharField(max_length=AFFECTED_VERSION_MAX_CHARS, required=False)
 
     def _limit_to_projects(self, projects) -> None:
         self.fields["owner"].queryset = owner_candidates(projects)
@@ -84,7 +95,7 @@ class IssueFieldsForm(forms.Form):
 
 
 class IssueCreateForm(IssueFieldsForm):
-    project = forms.ModelChoiceField(queryset=None, empty_label="Choose a project")
+    project = IdModelChoiceField(queryset=None, empty_label="Choose a project")
     attachment = forms.FileField(required=False, help_text="Optional file.")
 
     field_order = ["project", "title", "description"]
@@ -119,7 +130,7 @@ class IssueCreateForm(IssueFieldsForm):
 
 
 class IssueEditForm(IssueFieldsForm):
-    version = forms.IntegerField(widget=forms.HiddenInput)
+    version = BoundedIntegerField(widget=forms.HiddenInput)
     reason = forms.CharField(
         required=False,
         max_length=500,
@@ -157,6 +168,8 @@ class CommentForm(forms.Form):
     body = forms.CharField(
         label="Comment",
         required=False,
+        max_length=TEXT_MAX_CHARS,
+        error_messages=max_length_errors("A comment", TEXT_MAX_CHARS),
         widget=forms.Textarea(attrs={"rows": 4, "placeholder": "Markdown; @username mentions"}),
     )
     files = MultipleFileField(required=False, label="Attach files")
@@ -199,7 +212,7 @@ class LinkForm(forms.Form):
 
 
 class BulkForm(forms.Form):
-    issues = forms.TypedMultipleChoiceField(coerce=int, choices=[], label="Selected issues")
+    issues = forms.TypedMultipleChoiceField(coerce=parse_id, choices=[], label="Selected issues")
     owner = forms.ChoiceField(
         required=False,
         choices=[],
@@ -211,7 +224,7 @@ class BulkForm(forms.Form):
     severity = forms.TypedChoiceField(
         choices=[("", "—"), *Severity.choices], coerce=int, required=False, empty_value=None
     )
-    label = forms.CharField(max_length=50, required=False)
+    label = forms.CharField(max_length=LABEL_MAX_CHARS, required=False)
     reason = forms.CharField(max_length=500, required=False)
 
     def __init__(self, *args, issue_ids, people, **kwargs):

@@ -5,6 +5,9 @@ from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
+from django.utils.safestring import SafeString
+
+from .markdown import stored_html
 
 
 class Status(models.TextChoices):
@@ -76,6 +79,10 @@ class Issue(models.Model):
     number = models.PositiveIntegerField(editable=False)
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    # The sanitised rendering of `description`, made when it is saved, and the version of the
+    # renderer that made it (issues.markdown.RENDERER_VERSION; 0: never rendered).
+    description_html = models.TextField(blank=True, editable=False)
+    description_html_version = models.PositiveSmallIntegerField(default=0, editable=False)
     type = models.CharField(max_length=16, choices=IssueType.choices, default=IssueType.BUG)
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.MEDIUM)
     severity = models.PositiveSmallIntegerField(choices=Severity.choices, default=Severity.MINOR)
@@ -194,6 +201,10 @@ class Issue(models.Model):
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
+    @property
+    def description_rendered(self) -> SafeString:
+        return stored_html(self.description_html, self.description_html_version, self.description)
+
     @classmethod
     def from_db(cls, db, field_names, values, *args, **kwargs):
         instance = super().from_db(db, field_names, values, *args, **kwargs)
@@ -271,6 +282,8 @@ class Comment(models.Model):
     )
     body = models.TextField()
     body_html = models.TextField(blank=True, editable=False)
+    # issues.markdown.RENDERER_VERSION of body_html (0: made by something else, not trusted).
+    body_html_version = models.PositiveSmallIntegerField(default=0, editable=False)
     mentions = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="mentioned_in", editable=False
     )
@@ -282,6 +295,10 @@ class Comment(models.Model):
 
     def __str__(self) -> str:
         return f"Comment {self.pk} on issue {self.issue_id}"
+
+    @property
+    def body_rendered(self) -> SafeString:
+        return stored_html(self.body_html, self.body_html_version, self.body)
 
 
 def attachment_path(instance: "Attachment", filename: str) -> str:

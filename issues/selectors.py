@@ -2,18 +2,31 @@
 
 import re
 from collections.abc import Iterable
-from datetime import timedelta
-from typing import NamedTuple
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Window,
+    prefetch_related_objects,
+)
+from django.db.models.functions import RowNumber
 from django.http import Http404
 from django.utils import timezone
 
 from projects.models import Project
 from projects.selectors import projects_for_request, projects_visible_to
 
+from .inputs import MAX_ISSUE_NUMBER, parse_id, parse_issue_key
+from .limits import SEARCH_MAX_CHARS
 from .models import (
     INVERSE_LINK_LABELS,
     OPEN_STATUSES,
@@ -162,13 +175,6 @@ def redact_hidden_issues(events: list[IssueEvent], user) -> list[IssueEvent]:
     return events
 
 
-def parse_issue_key(key: str) -> tuple[str, int] | None:
-    project_key, sep, number = key.strip().upper().rpartition("-")
-    if not sep or not project_key or not number.isdigit():
-        return None
-    return project_key, int(number)
-
-
 def get_issue_for_user(user, key: str) -> Issue:
     """The issue with this key (e.g. WEB-42) if the user may see it; 404 otherwise."""
     parsed = parse_issue_key(key)
@@ -188,7 +194,8 @@ def get_issue_for_user(user, key: str) -> Issue:
 def search_issues(qs: QuerySet[Issue], text: str) -> QuerySet[Issue]:
     """Issues whose key, title, description or comments match `text`. PostgreSQL: full-text
     search, annotated with `rank`; elsewhere a plain case-insensitive substring match."""
-    text = text.strip()
+    # Longer text cannot match better; bounded, it cannot cost more either.
+    text = text.strip()[:SEARCH_MAX_CHARS]
     if not text:
         return qs
     if connection.vendor == "postgresql":
@@ -199,8 +206,8 @@ def search_issues(qs: QuerySet[Issue], text: str) -> QuerySet[Issue]:
     parsed = parse_issue_key(text)
     if parsed:
         match |= Q(project__key=parsed[0], number=parsed[1])
-    elif text.isdigit():
-        match |= Q(number=int(text))
+    elif (number := parse_id(text, maximum=MAX_ISSUE_NUMBER)) is not None:
+        match |= Q(number=number)
     return qs.filter(match)
 
 
@@ -212,7 +219,8 @@ _STOP = {"the", "and", "for", "with", "not", "when", "does", "are", "was", "from
 def similar_issues(user, project: Project, text: str, *, limit: int = 5) -> list[Issue]:
     """Likely duplicates of a new issue: open or recently closed issues of the project (that the
     user can see) whose text shares words with `text`, best first."""
-    words = [w.lower() for w in _WORD_RE.findall(text or "") if w.lower() not in _STOP][:12]
+    text = (text or "")[:SEARCH_MAX_CHARS]
+    words = [w.lower()[:40] for w in _WORD_RE.findall(text) if w.lower() not in _STOP][:12]
     if not words:
         return []
     qs = issues_visible_to(user).filter(project=project)
@@ -227,26 +235,167 @@ def similar_issues(user, project: Project, text: str, *, limit: int = 5) -> list
     return list(qs.filter(match).order_by("-updated_at")[:limit])
 
 
+# The issue page's timeline is windowed: the oldest and the newest entries, and between them a
+# "load more" link that fetches TIMELINE_PAGE entries at a time (htmx, or a plain page).
+TIMELINE_HEAD = 10
+TIMELINE_TAIL = 40
+TIMELINE_PAGE = 50
+
+_COMMENT, _EVENT = 0, 1  # the order of a comment and an event made at the same instant
+
+
+@dataclass(frozen=True)
+class TimelineCursor:
+    """A position in the merged timeline: (created_at, kind, pk), as text in links."""
+
+    at: datetime
+    kind: int
+    pk: int
+
+    def __str__(self) -> str:
+        return f"{self.at.isoformat()}~{self.kind}~{self.pk}"
+
+    @classmethod
+    def parse(cls, text: str) -> "TimelineCursor | None":
+        parts = (text or "").split("~")
+        if len(parts) != 3:
+            return None
+        try:
+            at = datetime.fromisoformat(parts[0])
+        except ValueError:
+            return None
+        kind, pk = parse_id(parts[1], maximum=1), parse_id(parts[2])
+        if at.tzinfo is None or kind is None or pk is None:
+            return None
+        return cls(at, kind, pk)
+
+    def q_after(self, kind: int) -> Q:
+        """Rows of this kind that come after the cursor."""
+        later = Q(created_at__gt=self.at)
+        if kind > self.kind:
+            return later | Q(created_at=self.at)
+        if kind == self.kind:
+            return later | Q(created_at=self.at, pk__gt=self.pk)
+        return later
+
+    def q_before(self, kind: int) -> Q:
+        earlier = Q(created_at__lt=self.at)
+        if kind < self.kind:
+            return earlier | Q(created_at=self.at)
+        if kind == self.kind:
+            return earlier | Q(created_at=self.at, pk__lt=self.pk)
+        return earlier
+
+
+def _cursor(entry: tuple[str, Any]) -> TimelineCursor:
+    kind, item = entry
+    return TimelineCursor(item.created_at, _COMMENT if kind == "comment" else _EVENT, item.pk)
+
+
+def _timeline_sources(issue: Issue):
+    comments = issue.comments.select_related("author")
+    events = issue.events.exclude(kind=EventKind.COMMENTED).select_related("actor")
+    return comments, events
+
+
+def _merge(comments, events) -> list[tuple[str, Any]]:
+    entries = [("comment", c) for c in comments] + [("event", e) for e in events]
+    entries.sort(key=_cursor_key)
+    return entries
+
+
+def _cursor_key(entry: tuple[str, Any]):
+    cursor = _cursor(entry)
+    return (cursor.at, cursor.kind, cursor.pk)
+
+
+def _edges(qs: QuerySet, head: int, tail: int) -> tuple[list, int]:
+    """The `head` oldest and `tail` newest rows of qs and how many rows it has, in one query
+    (window functions: the database numbers the rows of the issue both ways)."""
+    rows = list(
+        qs.annotate(
+            _first=Window(RowNumber(), order_by=[F("created_at").asc(), F("id").asc()]),
+            _last=Window(RowNumber(), order_by=[F("created_at").desc(), F("id").desc()]),
+            _total=Window(Count("id")),
+        )
+        .filter(Q(_first__lte=head) | Q(_last__lte=tail))
+        .order_by("created_at", "id")
+    )
+    return rows, (rows[0]._total if rows else 0)
+
+
+def timeline_window(issue: Issue, user) -> dict:
+    """The shown part of the issue's timeline in three queries whatever its length: the
+    TIMELINE_HEAD oldest and the TIMELINE_TAIL newest entries (comments with their
+    attachments, and activity), how many lie hidden between them and where they start."""
+    comments_qs, events_qs = _timeline_sources(issue)
+    comments, comment_total = _edges(comments_qs, TIMELINE_HEAD, TIMELINE_TAIL)
+    events, event_total = _edges(events_qs, TIMELINE_HEAD, TIMELINE_TAIL)
+    events = redact_hidden_issues(events, user)
+    entries = _merge(comments, events)
+    total = comment_total + event_total
+    if total <= TIMELINE_HEAD + TIMELINE_TAIL:
+        head, tail = entries, []
+    else:
+        head, tail = entries[:TIMELINE_HEAD], entries[-TIMELINE_TAIL:]
+    shown = head + tail
+    prefetch_related_objects([item for kind, item in shown if kind == "comment"], "attachments")
+    hidden = total - len(shown)
+    return {
+        "timeline": shown,
+        "timeline_head": head,
+        "timeline_tail": tail,
+        "timeline_hidden": hidden,
+        "timeline_page_size": TIMELINE_PAGE,
+        "timeline_total": total,
+        "timeline_after": str(_cursor(head[-1])) if hidden else "",
+        "timeline_before": str(_cursor(tail[0])) if hidden else "",
+        "comments": [item for kind, item in shown if kind == "comment"],
+    }
+
+
+def timeline_page(
+    issue: Issue,
+    user,
+    *,
+    after: TimelineCursor,
+    before: TimelineCursor,
+    size: int = TIMELINE_PAGE,
+) -> dict:
+    """Up to `size` entries of the timeline strictly between two cursors, oldest first, and
+    how many remain between the last of them and `before`."""
+    comments_qs, events_qs = _timeline_sources(issue)
+    comments_qs = comments_qs.filter(after.q_after(_COMMENT), before.q_before(_COMMENT))
+    events_qs = events_qs.filter(after.q_after(_EVENT), before.q_before(_EVENT))
+    entries = _merge(
+        comments_qs.order_by("created_at", "id")[:size],
+        redact_hidden_issues(list(events_qs.order_by("created_at", "id")[:size]), user),
+    )[:size]
+    prefetch_related_objects([item for kind, item in entries if kind == "comment"], "attachments")
+    remaining = 0
+    if entries:
+        last = _cursor(entries[-1])
+        remaining = (
+            comments_qs.filter(last.q_after(_COMMENT)).count()
+            + events_qs.filter(last.q_after(_EVENT)).count()
+        )
+    return {
+        "entries": entries,
+        "remaining": remaining,
+        "after": str(_cursor(entries[-1])) if entries else "",
+        "before": str(before),
+    }
+
+
 def issue_page_data(issue: Issue, user) -> dict:
     """Everything the issue page shows, in a fixed number of queries whatever the size of the
-    history: comments (with attachments), activity, attachments, links both ways, watchers.
-    Other issues named by links and link records are shown only as far as `user` may see them."""
-    comments = list(
-        issue.comments.select_related("author").prefetch_related("attachments").order_by("pk")
-    )
-    events = redact_hidden_issues(
-        list(issue.events.exclude(kind=EventKind.COMMENTED).select_related("actor").order_by("pk")),
-        user,
-    )
-    timeline: list[tuple[str, object]] = sorted(
-        [("comment", c) for c in comments] + [("event", e) for e in events],
-        key=lambda item: item[1].created_at,  # type: ignore[attr-defined]
-    )
+    history: the timeline's window (comments with attachments, activity), attachments, links
+    both ways, watchers. Other issues named by links and link records are shown only as far as
+    `user` may see them."""
     links = links_for_viewer(issue, user)
     watchers = list(issue.watchers.all())
     return {
-        "comments": comments,
-        "timeline": timeline,
+        **timeline_window(issue, user),
         "issue_attachments": [a for a in issue.attachments.all() if a.comment_id is None],
         "links": links,
         "hidden_linked_issue": HIDDEN_LINKED_ISSUE,

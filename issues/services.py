@@ -13,7 +13,15 @@ from django.utils import timezone
 from projects.models import Project
 from projects.selectors import may_own, owner_refusal
 
-from .markdown import mentioned_usernames, render_markdown
+from .limits import (
+    AFFECTED_VERSION_MAX_CHARS,
+    ENVIRONMENT_MAX_CHARS,
+    LABEL_MAX_CHARS,
+    TEXT_MAX_CHARS,
+    TITLE_MAX_CHARS,
+    too_long_message,
+)
+from .markdown import RENDERER_VERSION, mentioned_usernames, render_markdown
 from .models import (
     Attachment,
     Comment,
@@ -50,6 +58,23 @@ class ReasonRequiredError(IssueError):
 
 class IssueAccessError(IssueError):
     """The actor may not change one of the issues involved (answered 403)."""
+
+
+# Free-text fields of an issue and their limits (issues.limits), checked by every write.
+_TEXT_LIMITS = {
+    "title": ("The title", TITLE_MAX_CHARS),
+    "description": ("The description", TEXT_MAX_CHARS),
+    "environment": ("The environment", ENVIRONMENT_MAX_CHARS),
+    "affected_version": ("The affected version", AFFECTED_VERSION_MAX_CHARS),
+}
+
+
+def _check_lengths(fields: dict[str, Any]) -> None:
+    for name, value in fields.items():
+        if name in _TEXT_LIMITS and isinstance(value, str):
+            label, limit = _TEXT_LIMITS[name]
+            if len(value) > limit:
+                raise IssueError(too_long_message(label, limit, value), field=name)
 
 
 def start_sla_clock(issue: Issue, *, actor) -> None:
@@ -158,6 +183,14 @@ def create_issue(
     component tag the rules match on; intake.assignment.auto_assign_issue)."""
     if not title.strip():
         raise IssueError("A title is required.", field="title")
+    _check_lengths(
+        {
+            "title": title,
+            "description": description,
+            "environment": environment,
+            "affected_version": affected_version,
+        }
+    )
     if owner is not None and not may_own(owner, project):
         raise IssueError(owner_refusal(project), field="owner")
     labels = list(labels)
@@ -172,6 +205,8 @@ def create_issue(
             number=_next_issue_number(project),
             title=title,
             description=description,
+            description_html=render_markdown(description),
+            description_html_version=RENDERER_VERSION,
             type=type,
             priority=priority,
             severity=severity,
@@ -249,6 +284,7 @@ def update_issue(
         raise IssueError(f"These fields cannot be edited here: {', '.join(sorted(unknown))}.")
     if "title" in changes and not str(changes["title"]).strip():
         raise IssueError("A title is required.", field="title")
+    _check_lengths(changes)
     owner = changes.get("owner")
     if owner is not None and not may_own(owner, issue.project):
         raise IssueError(owner_refusal(issue.project), field="owner")
@@ -296,7 +332,12 @@ def update_issue(
             if field != "labels":
                 setattr(locked, field, new)
         locked.version += 1
-        locked.save(update_fields=[*plain, "version", "updated_at"])
+        rendered = []
+        if "description" in plain:
+            locked.description_html = render_markdown(locked.description)
+            locked.description_html_version = RENDERER_VERSION
+            rendered = ["description_html", "description_html_version"]
+        locked.save(update_fields=[*plain, *rendered, "version", "updated_at"])
         for field, old, new in changed:
             if field == "labels":
                 locked.labels.set(new)
@@ -321,7 +362,7 @@ def update_issue(
         if sla_fields:
             recompute_sla(locked, actor=actor, reason=reason)
     # The caller's object now reflects the saved row.
-    for field in plain:
+    for field in [*plain, *rendered]:
         setattr(issue, field, getattr(locked, field))
     issue.version = locked.version
     issue.updated_at = locked.updated_at
@@ -333,8 +374,8 @@ def add_label(issue: Issue, *, actor, name: str) -> Label:
     name = name.strip()
     if not name:
         raise IssueError("Give the label a name.", field="label")
-    if len(name) > 50:
-        raise IssueError("Label names are at most 50 characters.", field="label")
+    if len(name) > LABEL_MAX_CHARS:
+        raise IssueError(f"Label names are at most {LABEL_MAX_CHARS} characters.", field="label")
     label, _ = Label.objects.get_or_create(project=issue.project, name=name)
     update_issue(issue, actor=actor, changes={"labels": {*issue.labels.all(), label}})
     return label
@@ -410,6 +451,8 @@ def add_comment(
     uploads = list(attachments)
     if not body and not uploads:
         raise IssueError("Write a comment or attach a file.", field="body")
+    if len(body) > TEXT_MAX_CHARS:
+        raise IssueError(too_long_message("A comment", TEXT_MAX_CHARS, body), field="body")
     for upload in uploads:
         _check_upload(upload)
     names = mentioned_usernames(body)
@@ -424,6 +467,7 @@ def add_comment(
             author=author,
             body=body,
             body_html=render_markdown(body, mentions=mentioned),
+            body_html_version=RENDERER_VERSION,
         )
         mention_ids = [user_id for _name, user_id in mentioned]
         if mention_ids:
@@ -567,3 +611,40 @@ def delete_saved_filter(saved: SavedFilter, *, user) -> None:
     if saved.user_id != user.pk:
         raise IssueError("Not your filter.")
     saved.delete()
+
+
+def rerender_markdown(*, batch_size: int = 500) -> tuple[int, int]:
+    """Store the current renderer's HTML for every description and comment rendered by an
+    older version (after a RENDERER_VERSION bump); returns (issues, comments) re-rendered.
+    Idempotent: rows already at the current version are skipped."""
+    issues = comments = 0
+    while True:
+        batch = list(
+            Issue.objects.exclude(description_html_version=RENDERER_VERSION)
+            .order_by("pk")
+            .only("pk", "description")[:batch_size]
+        )
+        if not batch:
+            break
+        for issue in batch:
+            issue.description_html = render_markdown(issue.description)
+            issue.description_html_version = RENDERER_VERSION
+        # A bulk write of derived columns only: no audit event, the text did not change.
+        Issue.objects.bulk_update(batch, ["description_html", "description_html_version"])
+        issues += len(batch)
+    while True:
+        rows = list(
+            Comment.objects.exclude(body_html_version=RENDERER_VERSION)
+            .order_by("pk")
+            .only("pk", "body")
+            .prefetch_related("mentions")[:batch_size]
+        )
+        if not rows:
+            break
+        for comment in rows:
+            known = [(user.username, user.pk) for user in comment.mentions.all()]
+            comment.body_html = render_markdown(comment.body, mentions=known)
+            comment.body_html_version = RENDERER_VERSION
+        Comment.objects.bulk_update(rows, ["body_html", "body_html_version"])
+        comments += len(rows)
+    return issues, comments

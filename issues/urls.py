@@ -13,6 +13,7 @@ urlpatterns = [
     path("projects/<str:project_key>/issues/new/", views.issue_new, name="project_issue_new"),
     path("issues/<str:key>/", views.issue_detail, name="issue_detail"),
     path("issues/<str:key>/edit/", views.issue_edit, name="issue_edit"),
+    path("issues/<str:key>/timeline/", views.issue_timeline, name="issue_timeline"),
     path("issues/<str:key>/comments/", views.issue_comment, name="issue_comment"),
     path("issues/<str:key>/attachments/", views.issue_attach, name="issue_attach"),
     path(

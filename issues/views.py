@@ -2,7 +2,6 @@
 
 import csv
 import mimetypes
-import re
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -39,8 +38,11 @@ from .forms import (
     LinkForm,
     SaveFilterForm,
 )
+from .inputs import parse_id
 from .models import OPEN_STATUSES, Attachment, Issue, SavedFilter
 from .selectors import (
+    TIMELINE_PAGE,
+    TimelineCursor,
     get_issue_for_user,
     get_link_of_issue,
     issue_page_data,
@@ -49,6 +51,7 @@ from .selectors import (
     parse_issue_key,
     saved_filters_of,
     similar_issues,
+    timeline_page,
 )
 from .services import (
     IssueAccessError,
@@ -66,7 +69,6 @@ from .services import (
     watch_issue,
 )
 
-KEY_RE = re.compile(r"^\s*[A-Za-z][A-Za-z0-9]{1,9}-\d+\s*$")
 PAGE_SIZES = (25, 50, 100)
 BUILTIN_FILTERS = [
     ("My open issues", urlencode({"owner": "me", "status": list(OPEN_STATUSES)}, doseq=True)),
@@ -135,9 +137,9 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
 
 @login_required
 def issue_list(request: HttpRequest) -> HttpResponse:
-    q = request.GET.get("q", "")
-    if KEY_RE.match(q):
-        project_key, number = parse_issue_key(q) or ("", 0)
+    parsed = parse_issue_key(request.GET.get("q", ""))
+    if parsed is not None:
+        project_key, number = parsed
         issue = (
             issues_visible_to(request.user)
             .filter(project__key=project_key, number=number)
@@ -147,10 +149,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
         if issue is not None:
             return redirect(issue)
     filterset = _filtered(request, "owner")
-    try:
-        per_page = int(request.GET.get("per_page", 50))
-    except ValueError:
-        per_page = 50
+    per_page = parse_id(request.GET.get("per_page", "50")) or 50
     per_page = per_page if per_page in PAGE_SIZES else 50
     issues = (
         # Labels as a plain list per issue: no related manager and queryset per row.
@@ -244,7 +243,7 @@ def issue_export(request: HttpRequest) -> HttpResponse:
 def issue_bulk(request: HttpRequest) -> HttpResponse:
     back = _safe_next(request, reverse("issue_list"))
     visible = issues_visible_to(request.user)
-    ids = [int(pk) for pk in request.POST.getlist("issues") if pk.isdigit()]
+    ids = [pk for pk in map(parse_id, request.POST.getlist("issues")) if pk is not None]
     people = _owner_people(request.user)
     form = BulkForm(request.POST, issue_ids=ids, people=people)
     if not ids:
@@ -340,10 +339,10 @@ def issue_new(request: HttpRequest, project_key: str | None = None) -> HttpRespo
 @login_required
 def issue_similar(request: HttpRequest) -> HttpResponse:
     """Likely duplicates for the new-issue form (htmx partial)."""
-    project_id = request.GET.get("project", "")
+    project_id = parse_id(request.GET.get("project", ""))
     project = (
-        projects_visible_to(request.user).filter(pk=int(project_id)).first()
-        if project_id.isdigit()
+        projects_visible_to(request.user).filter(pk=project_id).first()
+        if project_id is not None
         else None
     )
     text = f"{request.GET.get('title', '')} {request.GET.get('description', '')}"
@@ -368,6 +367,25 @@ def _render_detail(request: HttpRequest, issue, *, status: int = 200, **forms) -
 def issue_detail(request: HttpRequest, key: str) -> HttpResponse:
     issue = get_issue_for_user(request.user, key)
     return _render_detail(request, issue)
+
+
+@login_required
+def issue_timeline(request: HttpRequest, key: str) -> HttpResponse:
+    """The next entries of a long timeline (the issue page's "load more"): the entries alone
+    for htmx, else a small page of them with a link to the next ones."""
+    issue = get_issue_for_user(request.user, key)
+    after = TimelineCursor.parse(request.GET.get("after", ""))
+    before = TimelineCursor.parse(request.GET.get("before", ""))
+    if after is None or before is None:
+        messages.error(request, "That part of the activity is not there any more.")
+        return redirect(issue)
+    page = timeline_page(issue, request.user, after=after, before=before)
+    template = "issues/_timeline_page.html" if request.headers.get("HX-Request") else None
+    return render(
+        request,
+        template or "issues/timeline.html",
+        {"issue": issue, "page_size": TIMELINE_PAGE, **page},
+    )
 
 
 @login_required

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from django import forms
 from django.utils import timezone
 
+from issues.inputs import IdModelChoiceField, IdModelMultipleChoiceField
 from issues.models import IssueType, Severity
 from projects.models import Team
 
@@ -21,14 +22,14 @@ MAX_CUSTOM_DAYS = 366
 
 
 class DashboardFilterForm(forms.Form):
-    project = forms.ModelMultipleChoiceField(
+    project = IdModelMultipleChoiceField(
         queryset=None,
         required=False,
         label="Projects",
         help_text="None selected: every project you can see.",
         widget=forms.SelectMultiple(attrs={"size": 3}),
     )
-    team = forms.ModelChoiceField(
+    team = IdModelChoiceField(
         queryset=Team.objects.order_by("name"), required=False, empty_label="Any team"
     )
     range = forms.ChoiceField(choices=RANGE_CHOICES, required=False, label="Period")

@@ -37,6 +37,7 @@ from django.db.models import (
 )
 from django.db.models.functions import TruncWeek
 
+from issues.inputs import parse_id
 from issues.models import OPEN_STATUSES, Issue, Severity, Status
 from workflows.models import CycleOutcome, SlaCycle, SlaPolicy, StatusPeriod
 from workflows.selectors import SlaState, annotate_sla_state, sla_state_condition
@@ -699,9 +700,10 @@ def drill_issues(scope: Scope, metric: str, params: dict[str, str]) -> QuerySet[
     for name in ("priority", "severity"):
         value = params.get(name, "")
         if value:
-            if not value.isdigit():
+            number = parse_id(value, maximum=32767)
+            if number is None:
                 return issues.none()
-            cycles = cycles.filter(**{f"issue__{name}": int(value)})
+            cycles = cycles.filter(**{f"issue__{name}": number})
     for name, lookup in (
         ("outcome", "outcome"),
         ("response_outcome", "response_outcome"),

@@ -68,4 +68,6 @@ def server_error(request: HttpRequest) -> HttpResponse:
         response = HttpResponse(render_to_string("503.html"), status=503)
         response["Retry-After"] = "30"
         return response
-    return HttpResponse(render_to_string("500.html"), status=500)
+    # A plain template without the request context: the error may lie in what builds it.
+    request_id = getattr(request, "request_id", "")
+    return HttpResponse(render_to_string("500.html", {"request_id": request_id}), status=500)

@@ -9,6 +9,8 @@ from datetime import date
 
 from django import forms
 
+from issues.inputs import IdModelChoiceField
+from issues.limits import REASON_MAX_CHARS
 from issues.models import OPEN_STATUSES, Issue, Priority, Severity, Status
 
 from .businesstime import BusinessCalendar, CalendarError, is_known_country
@@ -34,7 +36,7 @@ class TransitionForm(forms.Form):
                 or (f.need == Need.UNOWNED and issue.owner_id is None)
             )
             if f.name == "owner":
-                field: forms.Field = forms.ModelChoiceField(
+                field: forms.Field = IdModelChoiceField(
                     queryset=developers_of(issue.project), required=required, label=f.label
                 )
                 if issue.owner_id:
@@ -56,7 +58,7 @@ class TransitionForm(forms.Form):
                 )
             else:
                 field = forms.CharField(
-                    required=required, label=f.label, widget=TEXTAREA, max_length=5000
+                    required=required, label=f.label, widget=TEXTAREA, max_length=REASON_MAX_CHARS
                 )
             self.fields[f.name] = field
 

@@ -24,6 +24,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from issues.inputs import parse_id
+from issues.limits import REASON_MAX_CHARS
 from issues.models import EventKind, Issue, IssueEvent, Resolution, Severity, Status
 from issues.selectors import issues_visible_to, parse_issue_key
 from issues.services import record_event, watch_automatically
@@ -80,7 +82,7 @@ DISMISS_RESOLUTIONS = (
     Resolution.CANNOT_REPRODUCE,
     Resolution.INVALID,
 )
-TEXT_LIMIT = 5000
+TEXT_LIMIT = REASON_MAX_CHARS
 
 
 # --- who may ------------------------------------------------------------------------------
@@ -133,16 +135,14 @@ def _text(data: dict, name: str) -> str:
     value = data.get(name)
     text = "" if value is None else str(value).strip()
     if len(text) > TEXT_LIMIT:
-        raise WorkflowError(f"Keep this under {TEXT_LIMIT} characters.", field=name)
+        raise WorkflowError(f"Keep this under {TEXT_LIMIT:,} characters.", field=name)
     return text
 
 
 def _eligible_owner(project: Project, value: Any):
-    user_id = getattr(value, "pk", value)
-    try:
-        user_id = int(user_id)
-    except (TypeError, ValueError):
-        raise WorkflowError("Choose an owner.", field="owner") from None
+    user_id = parse_id(getattr(value, "pk", value))
+    if user_id is None:
+        raise WorkflowError("Choose an owner.", field="owner")
     owner = eligible_owners(project).filter(pk=user_id).first()
     if owner is None:
         raise WorkflowError(owner_refusal(project), field="owner")

@@ -24,9 +24,10 @@
 
   var toggle = document.getElementById("toggle-activity");
   if (toggle) {
+    // A class on the list (not on each entry): entries loaded later follow it too.
     toggle.addEventListener("change", function () {
-      document.querySelectorAll(".timeline-activity").forEach(function (el) {
-        el.classList.toggle("d-none", !toggle.checked);
+      document.querySelectorAll(".timeline").forEach(function (el) {
+        el.classList.toggle("hide-activity", !toggle.checked);
       });
     });
   }

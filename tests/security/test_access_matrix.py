@@ -126,6 +126,16 @@ ROUTES: dict[str, Route] = {
         post=lambda s: {"project": s.issue.project_id, "title": "Planted", "type": "bug"},
     ),
     "issues/<str:key>/": Route(FOREIGN, one(lambda s: f"/issues/{s.issue.key}/")),
+    "issues/<str:key>/timeline/": Route(
+        FOREIGN,
+        one(
+            lambda s: (
+                f"/issues/{s.issue.key}/timeline/"
+                "?after=2000-01-01T00:00:00%2B00:00~0~0&before=2100-01-01T00:00:00%2B00:00~1~1"
+            )
+        ),
+        posts=False,
+    ),
     "issues/<str:key>/edit/": Route(
         FOREIGN,
         one(lambda s: f"/issues/{s.issue.key}/edit/"),

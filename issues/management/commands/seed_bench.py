@@ -5,6 +5,7 @@ PostgreSQL COPY (executemany elsewhere), bypassing the services on purpose: the 
 volume. The full-text documents are computed afterwards with the services' own SQL.
 """
 
+import functools
 import json
 import random
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ from django.db import connection, transaction
 from tqdm import tqdm
 
 from accounts.models import User
+from issues.markdown import RENDERER_VERSION, render_markdown
 from issues.models import OPEN_STATUSES, EventKind, Issue, IssueType, Label, Status
 from issues.services import SEARCH_DOCUMENT_SQL
 from projects.models import Membership, Project, Role, Team
@@ -159,12 +161,14 @@ class Command(BaseCommand):
                 if status in OPEN_STATUSES
                 else None
             )
+            description = " ".join(rng.sample(SENTENCES, 3))
             issue_rows.append((
-                project.pk, project.last_issue_number, title, " ".join(rng.sample(SENTENCES, 3)),
+                project.pk, project.last_issue_number, title, description,
                 rng.choice(IssueType.values), rng.choices([1, 2, 3], [30, 50, 20])[0],
                 rng.choices([1, 2, 3, 4], [15, 45, 30, 10])[0], status, reporter, owner,
                 self.team.pk if rng.random() < 0.5 else None, "production", "", created, updated,
                 1, "", "", "", "", 1, due, None, due - timedelta(hours=2) if due else None,
+                _rendered(description), RENDERER_VERSION,
             ))  # fmt: skip
             extras.append((project.key, comments))
         for project in locked.values():
@@ -194,12 +198,12 @@ class Command(BaseCommand):
             for c, body in enumerate(comments):
                 at = created + (updated - created) * (c + 1) / (len(comments) + 1)
                 author = rng.choice([reporter_id, owner_id or reporter_id])
-                comment_rows.append((issue_id, author, body, f"<p>{body}</p>", at))
+                comment_rows.append((issue_id, author, body, _rendered(body), RENDERER_VERSION, at))
             if rng.random() < 0.3:
                 label_rows.append((issue_id, rng.choice(labels[row[0]]).pk))
         _insert(
             "issues_comment",
-            ["issue_id", "author_id", "body", "body_html", "created_at"],
+            ["issue_id", "author_id", "body", "body_html", "body_html_version", "created_at"],
             comment_rows,
         )
         _insert(
@@ -216,8 +220,15 @@ ISSUE_COLUMNS = [
     "project_id", "number", "title", "description", "type", "priority", "severity", "status",
     "reporter_id", "owner_id", "team_id", "environment", "affected_version", "created_at",
     "updated_at", "version", "resolution", "resolution_summary", "root_cause", "lessons_learned",
-    "sla_cycle", "resolution_due_at", "sla_paused_at", "at_risk_at",
+    "sla_cycle", "resolution_due_at", "sla_paused_at", "at_risk_at", "description_html",
+    "description_html_version",
 ]  # fmt: skip
+
+
+@functools.cache
+def _rendered(text: str) -> str:
+    # The stored rendering, as the services store it (the texts repeat: render each once).
+    return str(render_markdown(text))
 
 
 def _insert_issues(rows: list[tuple], extras: list[tuple[str, list[str]]]) -> dict:

@@ -1,0 +1,168 @@
+"""A long history does not make a long page: the timeline shows the oldest and the newest
+entries with "Load 50 more" between them (htmx, or a plain page without JavaScript)."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from issues.models import Comment, EventKind, IssueEvent
+from issues.selectors import TIMELINE_HEAD, TIMELINE_PAGE, TIMELINE_TAIL
+from tests.factories import make_issue
+
+pytestmark = pytest.mark.django_db
+
+
+def _comments(issue, author, n):
+    """n comments, one a minute (bulk: the test is about reading them)."""
+    start = timezone.now() + timedelta(seconds=1)  # after the issue was filed
+    rows = Comment.objects.bulk_create(
+        Comment(issue=issue, author=author, body=f"note {i}", body_html=f"<p>note {i}</p>")
+        for i in range(n)
+    )
+    for i, row in enumerate(rows):
+        row.created_at = start + timedelta(minutes=i)
+    Comment.objects.bulk_update(rows, ["created_at"])
+
+
+def _activity(issue) -> int:
+    return issue.events.exclude(kind=EventKind.COMMENTED).count()
+
+
+def _shown_notes(html: str) -> list[int]:
+    return [int(n) for n in re.findall(r"<p>note (\d+)</p>", html)]
+
+
+def _page_queries(client, url) -> tuple[int, str]:
+    from django.db import connection
+
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(ctx.captured_queries), response.text
+
+
+def test_ten_thousand_comments_show_the_edges_and_a_load_more_link(client, project, reporter):
+    issue = make_issue(project, reporter, title="Chatty")
+    _comments(issue, reporter, 10_000)
+    client.force_login(reporter)
+    response = client.get(issue.get_absolute_url())
+    html = response.text
+    shown = _shown_notes(html)
+    # Filing wrote the first entries (created, watched); then the oldest comments; the newest
+    # comments at the end.
+    events = _activity(issue)
+    assert shown[: TIMELINE_HEAD - events] == list(range(TIMELINE_HEAD - events))
+    assert shown[-TIMELINE_TAIL:] == list(range(10_000 - TIMELINE_TAIL, 10_000))
+    assert len(shown) == TIMELINE_HEAD + TIMELINE_TAIL - events
+    assert f"Load {TIMELINE_PAGE} more" in html
+    hidden = 10_000 + events - TIMELINE_HEAD - TIMELINE_TAIL
+    assert f"{hidden} entries in between not shown" in html
+    assert len(response.content) < 200_000
+
+
+def test_load_more_without_javascript_walks_the_whole_middle_once(client, project, reporter):
+    issue = make_issue(project, reporter, title="Chatty")
+    _comments(issue, reporter, 180)
+    client.force_login(reporter)
+    html = client.get(issue.get_absolute_url()).text
+    seen = _shown_notes(html)
+    pages = 0
+    while match := re.search(r'<a class="btn btn-sm btn-outline-secondary" href="([^"]+)"', html):
+        url = match.group(1).replace("&amp;", "&")
+        response = client.get(url)  # a plain link: a whole page
+        assert response.status_code == 200
+        assert "Earlier activity of" in response.text
+        html = response.text
+        seen += _shown_notes(html)
+        pages += 1
+        assert pages < 10
+    assert sorted(seen) == list(range(180))
+    assert len(seen) == len(set(seen)) == 180
+    between = 180 + _activity(issue) - TIMELINE_HEAD - TIMELINE_TAIL
+    assert pages == -(-between // TIMELINE_PAGE)
+
+
+def test_load_more_with_htmx_answers_only_the_entries(client, project, reporter):
+    issue = make_issue(project, reporter, title="Chatty")
+    _comments(issue, reporter, 120)
+    client.force_login(reporter)
+    html = client.get(issue.get_absolute_url()).text
+    url = re.search(r'hx-get="([^"]+)"', html).group(1).replace("&amp;", "&")
+    response = client.get(url, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert "<html" not in response.text
+    events = _activity(issue)
+    notes = _shown_notes(response.text)
+    first = TIMELINE_HEAD - events
+    assert notes == list(range(first, first + TIMELINE_PAGE))
+    left = 120 + events - TIMELINE_HEAD - TIMELINE_TAIL - TIMELINE_PAGE
+    assert f"Load {left} more" in response.text
+
+
+def test_activity_and_comments_interleave_in_order(client, project, reporter, developer):
+    from issues.services import add_comment, update_issue
+
+    issue = make_issue(project, reporter, title="Mixed")
+    for n in range(40):
+        add_comment(issue, author=reporter, body=f"note {n}")
+        update_issue(issue, actor=reporter, changes={"environment": f"env {n}"})
+    client.force_login(reporter)
+    html = client.get(issue.get_absolute_url()).text
+    # Newest last: the last comment, then the last change.
+    assert html.rindex("note 39") < html.rindex("env 39")
+    assert "note 0" in html  # the oldest are shown too
+    assert "Load" in html
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "x",
+        "2026-01-01~0~1",
+        "nope~0~1",
+        "2026-01-01T00:00:00+00:00~7~1",
+        "2026-01-01T00:00:00+00:00~0~\u00b2",
+    ],
+)
+def test_a_broken_cursor_goes_back_to_the_issue(client, project, reporter, bad):
+    issue = make_issue(project, reporter, title="Chatty")
+    client.force_login(reporter)
+    response = client.get(f"{issue.get_absolute_url()}timeline/", {"after": bad, "before": bad})
+    assert response.status_code == 302
+    assert response["Location"] == issue.get_absolute_url()
+
+
+def test_the_timeline_costs_the_same_queries_for_50_and_5000_entries(client, project, reporter):
+    small = make_issue(project, reporter, title="Small")
+    big = make_issue(project, reporter, title="Big")
+    _comments(small, reporter, 50)
+    _comments(big, reporter, 5000)
+    IssueEvent.objects.bulk_create(
+        IssueEvent(issue=big, actor=reporter, kind=EventKind.CHANGED, field="environment",
+                   new_value=str(i))
+        for i in range(500)
+    )  # fmt: skip
+    client.force_login(reporter)
+    client.get(small.get_absolute_url())  # warm up
+    small_queries, _ = _page_queries(client, small.get_absolute_url())
+    big_queries, html = _page_queries(client, big.get_absolute_url())
+    assert big_queries == small_queries
+    more = re.search(r'hx-get="([^"]+)"', html).group(1).replace("&amp;", "&")
+    first, _ = _page_queries(client, more)
+    _comments(big, reporter, 2000)
+    second, _ = _page_queries(client, more)
+    assert first == second
+
+
+def test_someone_outside_the_project_cannot_page_through(client, project, reporter, outsider):
+    issue = make_issue(project, reporter, title="Private")
+    _comments(issue, reporter, 200)
+    client.force_login(reporter)
+    html = client.get(issue.get_absolute_url()).text
+    url = re.search(r'hx-get="([^"]+)"', html).group(1).replace("&amp;", "&")
+    client.force_login(outsider)
+    assert client.get(url).status_code == 404
