@@ -6,11 +6,11 @@ from django.contrib.auth import get_user_model
 from django.db.models import Exists, F, OuterRef, Q
 
 from projects.models import Team
-from projects.selectors import projects_for_request, projects_visible_to
+from projects.selectors import member_by_handle, projects_for_request, projects_visible_to
 from workflows.selectors import SLA_STATE_CHOICES, filter_sla_state
 
 from .models import Issue, IssueType, Priority, Severity, Status
-from .selectors import parse_issue_key, search_issues
+from .selectors import SEARCH_CANDIDATES, best_matches_first, parse_issue_key, search_issues
 
 ME = "me"
 UNASSIGNED = "unassigned"
@@ -29,6 +29,14 @@ SORTS = {
 SORT_CHOICES = [(k, k) for k in SORTS] + [(f"-{k}", f"-{k}") for k in SORTS]
 
 
+# Columns that may be empty: only these sort with NULLS LAST (an issue without an owner or a
+# deadline goes last either way). Every other column is NOT NULL, and there a NULLS clause
+# that differs from PostgreSQL's default for the direction (DESC is NULLS FIRST) stops it
+# from reading the order from an index: `priority ASC, updated_at DESC NULLS LAST` had to
+# sort every matching row; `priority ASC, updated_at DESC` walks issue_priority_updated.
+NULLABLE_SORT_FIELDS = {"owner__username", "resolution_due_at"}
+
+
 def _order_by(sort: str) -> list:
     """ORDER BY for a sort key; `-key` reverses the column (tie-breakers keep newest first)."""
     desc = sort.startswith("-")
@@ -37,8 +45,12 @@ def _order_by(sort: str) -> list:
         descending = field.startswith("-")
         if desc and (i == 0 or field != "-updated_at"):
             descending = not descending
-        expr = F(field.lstrip("-"))
-        order.append(expr.desc(nulls_last=True) if descending else expr.asc(nulls_last=True))
+        name = field.lstrip("-")
+        expr = F(name)
+        if name in NULLABLE_SORT_FIELDS:
+            order.append(expr.desc(nulls_last=True) if descending else expr.asc(nulls_last=True))
+        else:
+            order.append(expr.desc() if descending else expr.asc())
     return order
 
 
@@ -58,6 +70,37 @@ class AnyOfFilter(django_filters.MultipleChoiceFilter):
         return qs.filter(**{f"{self.field_name}__in": sorted(set(value))})
 
 
+class PersonField(forms.CharField):
+    """A person filter typed or picked by username: `me`, `unassigned` (where offered), a
+    username or, as older links have it, a user id. Cleans to `me`, `unassigned` or the
+    person's id as text, or refuses a name that is no member of the user's projects. The
+    page lists nobody: the picker (static/js/people-picker.js) asks /projects/people.json
+    while you type, and without JavaScript the box takes a typed username."""
+
+    def __init__(self, *args, keywords: dict[str, str], **kwargs):
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+        self.keywords = keywords
+        self.request = None
+        # (value, label) of the keywords and of the chosen person: chips and the picker.
+        self.choices = list(keywords.items())
+
+    def clean(self, value):
+        value = (super().clean(value) or "").strip()
+        if not value or value.lower() in self.keywords:
+            return value.lower()
+        found = member_by_handle(self.request, value) if self.request is not None else None
+        if found is None:
+            raise forms.ValidationError(f"Nobody called “{value}” in your projects.")
+        pk, username = found
+        self.choices = [*self.keywords.items(), (value, username), (str(pk), username)]
+        return str(pk)
+
+
+class PersonFilter(django_filters.CharFilter):
+    field_class = PersonField
+
+
 class IssueFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_q", label="Search")
     project = django_filters.ModelMultipleChoiceFilter(queryset=None, distinct=False)
@@ -65,8 +108,10 @@ class IssueFilter(django_filters.FilterSet):
     type = AnyOfFilter(choices=IssueType.choices)
     priority = AnyOfFilter(choices=Priority.choices)
     severity = AnyOfFilter(choices=Severity.choices)
-    owner = django_filters.ChoiceFilter(method="filter_owner", empty_label="Anyone")
-    reporter = django_filters.ChoiceFilter(method="filter_reporter", empty_label="Anyone")
+    owner = PersonFilter(
+        method="filter_owner", label="Owner", keywords={ME: "Me", UNASSIGNED: "Unassigned"}
+    )
+    reporter = PersonFilter(method="filter_reporter", label="Reporter", keywords={ME: "Me"})
     team = django_filters.ModelChoiceFilter(queryset=Team.objects.all(), empty_label="Any team")
     label = django_filters.CharFilter(method="filter_label", label="Label")
     sla = django_filters.ChoiceFilter(
@@ -101,22 +146,9 @@ class IssueFilter(django_filters.FilterSet):
             *((p.pk, f"{p.key} · {p.name}") for p in visible if p.archived_at is None),
         ]
         self.team_choices = [("", "Any team"), *Team.objects.values_list("pk", "name")]
-        people = list(
-            get_user_model()
-            .objects.filter(memberships__project_id__in=[p.pk for p in visible])
-            .distinct()
-            .order_by("username")
-            .values_list("pk", "username")
-        )
-        self.people = people
-        person_choices = [(str(pk), name) for pk, name in people]
-        self.form.fields["owner"].choices = [
-            ("", "Anyone"),
-            (ME, "Me"),
-            (UNASSIGNED, "Unassigned"),
-            *person_choices,
-        ]
-        self.form.fields["reporter"].choices = [("", "Anyone"), (ME, "Me"), *person_choices]
+        # Owner and reporter are typed or picked: the page carries no list of members.
+        for name in ("owner", "reporter"):
+            self.form.fields[name].request = request
         for name in ("created", "updated"):
             for widget in self.form.fields[name].widget.widgets:
                 widget.input_type = "date"
@@ -133,17 +165,27 @@ class IssueFilter(django_filters.FilterSet):
     @property
     def qs(self):
         qs = super().qs
+        text = (self.form.cleaned_data.get("q") or "").strip()
         if not self.form.cleaned_data.get("sort"):
-            if self.form.cleaned_data.get("q") and "rank" in qs.query.annotations:
-                qs = qs.order_by("-rank", "-updated_at")
+            if text:
+                qs = best_matches_first(qs, text)
             else:
                 qs = qs.order_by("-updated_at", "-pk")
         return qs
 
+    @property
+    def count_cap(self) -> int | None:
+        """How far the list counts: a search counts (and ranks) at most SEARCH_CANDIDATES
+        matches; None for the list's own cap."""
+        if self.is_valid() and (self.form.cleaned_data.get("q") or "").strip():
+            return SEARCH_CANDIDATES
+        return None
+
     def _user_id(self, value: str):
+        # PersonField cleaned it: `me` or a member's id.
         if value == ME:
             return self.request.user.pk
-        return int(value) if value.isdigit() else None
+        return int(value)
 
     def filter_q(self, queryset, name, value):
         return search_issues(queryset, value)

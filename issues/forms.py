@@ -187,7 +187,8 @@ class LinkForm(forms.Form):
 
 class BulkForm(forms.Form):
     issues = forms.TypedMultipleChoiceField(coerce=int, choices=[], label="Selected issues")
-    owner = forms.ChoiceField(required=False, choices=[])
+    # "unassigned", a username or a user id; the view resolves it among the user's projects.
+    owner = forms.CharField(required=False, max_length=150)
     priority = forms.TypedChoiceField(
         choices=[("", "—"), *Priority.choices], coerce=int, required=False, empty_value=None
     )
@@ -197,14 +198,9 @@ class BulkForm(forms.Form):
     label = forms.CharField(max_length=50, required=False)
     reason = forms.CharField(max_length=500, required=False)
 
-    def __init__(self, *args, issue_ids, people, **kwargs):
+    def __init__(self, *args, issue_ids, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["issues"].choices = [(pk, pk) for pk in issue_ids]
-        self.fields["owner"].choices = [
-            ("", "—"),
-            ("unassigned", "Unassigned"),
-            *[(str(pk), name) for pk, name in people],
-        ]
 
     def clean(self):
         cleaned = super().clean()

@@ -25,7 +25,7 @@ from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from projects.selectors import get_project_for_user, projects_visible_to
+from projects.selectors import get_project_for_user, member_by_handle, projects_visible_to
 from workflows.selectors import cycles_prefetch
 
 from .filters import IssueFilter
@@ -78,21 +78,16 @@ BUILTIN_FILTERS = [
 ]
 
 
-def _people(user) -> list[tuple[int, str]]:
-    return list(
-        get_user_model()
-        .objects.filter(memberships__project__in=projects_visible_to(user))
-        .distinct()
-        .order_by("username")
-        .values_list("pk", "username")
-    )
-
-
 class CappedPaginator(Paginator):
     """Counts at most COUNT_CAP rows: an exact COUNT(*) over 100,000 issues costs more than the
     page itself. Past the cap the list says "10,000+" and offers pages up to it."""
 
     COUNT_CAP = 10_000
+
+    def __init__(self, *args, cap: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if cap is not None:
+            self.COUNT_CAP = cap
 
     @cached_property
     def _limited_count(self) -> int:
@@ -160,7 +155,9 @@ def issue_list(request: HttpRequest) -> HttpResponse:
         if filterset.is_valid()
         else Issue.objects.none()
     )
-    page = CappedPaginator(issues, per_page).get_page(request.GET.get("page"))
+    page = CappedPaginator(issues, per_page, cap=filterset.count_cap).get_page(
+        request.GET.get("page")
+    )
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -172,7 +169,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
             "query": query.urlencode(),
             "saved_filters": saved_filters_of(request.user),
             "builtin_filters": BUILTIN_FILTERS,
-            "bulk_form": BulkForm(issue_ids=[], people=filterset.people),
+            "bulk_form": BulkForm(issue_ids=[]),
             "per_page": per_page,
             "page_sizes": PAGE_SIZES,
         },
@@ -240,8 +237,7 @@ def issue_bulk(request: HttpRequest) -> HttpResponse:
     back = _safe_next(request, reverse("issue_list"))
     visible = issues_visible_to(request.user)
     ids = [int(pk) for pk in request.POST.getlist("issues") if pk.isdigit()]
-    people = _people(request.user)
-    form = BulkForm(request.POST, issue_ids=ids, people=people)
+    form = BulkForm(request.POST, issue_ids=ids)
     if not ids:
         messages.error(request, "Select at least one issue.")
         return HttpResponseRedirect(back)
@@ -250,17 +246,21 @@ def issue_bulk(request: HttpRequest) -> HttpResponse:
             for error in errors:
                 messages.error(request, error)
         return HttpResponseRedirect(back)
-    owner_choice = form.cleaned_data["owner"]
+    owner_choice = form.cleaned_data["owner"].strip()
     owner = None
-    if owner_choice and owner_choice != "unassigned":
-        owner = get_user_model().objects.filter(pk=int(owner_choice)).first()
+    if owner_choice and owner_choice.lower() != "unassigned":
+        found = member_by_handle(request, owner_choice)
+        if found is None:
+            messages.error(request, f"Nothing was changed. Nobody called “{owner_choice}” in your projects.")
+            return HttpResponseRedirect(back)
+        owner = get_user_model().objects.get(pk=found[0])
     issues = list(visible.filter(pk__in=ids).select_related("owner", "team").order_by("pk"))
     try:
         count = bulk_update_issues(
             issues,
             actor=request.user,
             owner=owner,
-            unassign=owner_choice == "unassigned",
+            unassign=owner_choice.lower() == "unassigned",
             priority=form.cleaned_data["priority"],
             severity=form.cleaned_data["severity"],
             label=form.cleaned_data["label"],

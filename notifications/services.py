@@ -99,9 +99,16 @@ def _publish_outbox() -> None:
 def kick_outbox() -> None:
     """Process the outbox once the current transaction commits.
 
-    One task per event: extra runs are cheap (they find nothing pending) and a rolled-back
-    transaction queues nothing.
+    One task per transaction, however many events it records (filing an issue records 3-4:
+    created, watchers, SLA clock), since each task is a broker round trip on the request's
+    path and one run handles every pending event. A rolled-back transaction (or savepoint)
+    drops its callback with it, so a later event registers a new one.
     """
+    conn = transaction.get_connection()
+    if conn.in_atomic_block and any(
+        func is _publish_outbox for _savepoints, func, _robust in conn.run_on_commit
+    ):
+        return
     transaction.on_commit(_publish_outbox)
 
 

@@ -54,6 +54,8 @@ INSTALLED_APPS = [
 # Sessions, the signed-in user, their time zone and messages are for pages: the tracker
 # subclasses skip them under /api/ (token-authenticated; see tracker/middleware.py).
 MIDDLEWARE = [
+    # Logs (once) when plain HTTP meets the HTTPS-only settings, before the redirect.
+    "tracker.middleware.PlainHttpNoticeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tracker.middleware.SessionMiddleware",
