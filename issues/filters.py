@@ -10,7 +10,8 @@ from projects.selectors import member_by_handle, projects_for_request, projects_
 from workflows.selectors import SLA_STATE_CHOICES, filter_sla_state
 
 from .models import Issue, IssueType, Priority, Severity, Status
-from .selectors import SEARCH_CANDIDATES, best_matches_first, parse_issue_key, search_issues
+from . import selectors
+from .selectors import best_matches_first, parse_issue_key, search_issues
 
 ME = "me"
 UNASSIGNED = "unassigned"
@@ -178,7 +179,7 @@ class IssueFilter(django_filters.FilterSet):
         """How far the list counts: a search counts (and ranks) at most SEARCH_CANDIDATES
         matches; None for the list's own cap."""
         if self.is_valid() and (self.form.cleaned_data.get("q") or "").strip():
-            return SEARCH_CANDIDATES
+            return selectors.SEARCH_CANDIDATES
         return None
 
     def _user_id(self, value: str):

@@ -4,7 +4,7 @@ from pathlib import PurePath
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Q
 
 
 class Status(models.TextChoices):
@@ -166,10 +166,9 @@ class Issue(models.Model):
                 name="issue_status_updated",
                 include=["project", "archived_at"],
             ),
-            models.Index(
-                F("resolution_due_at").desc(nulls_last=True),
-                name="issue_res_due_desc",
-            ),
+            # Latest deadline first (`sort=-due`, no deadline last) walks issue_res_due_desc,
+            # `resolution_due_at DESC NULLS LAST`: created by migration 0006 on PostgreSQL
+            # only (SQLite cannot index NULLS LAST), so it is not declared here.
             models.Index(fields=["project", "-updated_at"], name="issue_project_updated"),
             models.Index(
                 fields=["priority", "-updated_at"],

@@ -100,12 +100,11 @@ def search_issues(qs: QuerySet[Issue], text: str) -> QuerySet[Issue]:
     return qs.filter(match)
 
 
-def best_matches_first(
-    matches: QuerySet[Issue], text: str, *, candidates: int = SEARCH_CANDIDATES
-) -> QuerySet[Issue]:
+def best_matches_first(matches: QuerySet[Issue], text: str) -> QuerySet[Issue]:
     """`matches` (already filtered by `search_issues` and any other filter) limited to the
-    `candidates` + 1 most recently updated, best full-text rank first, newest first on ties.
-    The + 1 lets a capped count see that there are more."""
+    SEARCH_CANDIDATES + 1 most recently updated, best full-text rank first, newest first on
+    ties. The + 1 lets a capped count see that there are more."""
+    candidates = SEARCH_CANDIDATES
     newest = matches.order_by("-updated_at", "-pk").values("pk")[: candidates + 1]
     bounded = matches.filter(pk__in=newest)
     if connection.vendor != "postgresql":

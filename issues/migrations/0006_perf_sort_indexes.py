@@ -4,6 +4,19 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def _create_due_desc_index(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(
+            "CREATE INDEX IF NOT EXISTS issue_res_due_desc"
+            " ON issues_issue (resolution_due_at DESC NULLS LAST)"
+        )
+
+
+def _drop_due_desc_index(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("DROP INDEX IF EXISTS issue_res_due_desc")
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -37,10 +50,8 @@ class Migration(migrations.Migration):
             model_name='issue',
             index=models.Index(fields=['status', '-updated_at'], include=('project', 'archived_at'), name='issue_status_updated'),
         ),
-        migrations.AddIndex(
-            model_name='issue',
-            index=models.Index(models.OrderBy(models.F('resolution_due_at'), descending=True, nulls_last=True), name='issue_res_due_desc'),
-        ),
+        # PostgreSQL only (SQLite has no NULLS LAST in an index): see Issue.Meta.
+        migrations.RunPython(_create_due_desc_index, _drop_due_desc_index, elidable=False),
         migrations.AddIndex(
             model_name='issue',
             index=models.Index(fields=['priority', '-updated_at'], include=('project', 'archived_at'), name='issue_priority_updated'),

@@ -144,6 +144,16 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total
 
 
+def _cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    return {pid: _cpu_seconds([pid]) for pid in pids}
+
+
+def _cpu_delta(before: dict[int, float], pids: list[int]) -> float:
+    """CPU seconds spent since `before` by these processes: processes that were there both
+    times by their difference, new ones in full (PostgreSQL backends come and go)."""
+    return sum(max(0.0, _cpu_seconds([pid]) - before.get(pid, 0.0)) for pid in pids)
+
+
 def _children(pid: int) -> list[int]:
     try:
         return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -386,6 +396,8 @@ class Command(BaseCommand):
         filtered = urlencode(FILTERED, doseq=True)
         pages = [
             Page("list_default", "GET", list_url),
+            Page("list_default_25_rows", "GET", f"{list_url}?per_page=25"),
+            Page("list_default_100_rows", "GET", f"{list_url}?per_page=100"),
             Page("list_filtered_sorted", "GET", f"{list_url}?{filtered}&sort=priority"),
         ]
         for key in SORT_KEYS:
@@ -492,12 +504,11 @@ class Command(BaseCommand):
         timings: list[float] = []
         size = 0
         pids: list[int] = []
-        cpu_before = (0.0, 0.0)
+        cpu_before: tuple[dict[int, float], dict[int, float]] = ({}, {})
         for n in range(warmup + requests):
             if n == warmup:
                 pids = [server.pid, *_children(server.pid)]
-                backends = self._backends()
-                cpu_before = (_cpu_seconds(pids), _cpu_seconds(backends))
+                cpu_before = (_cpu_by_pid(pids), _cpu_by_pid(self._backends()))
             path, data = page.at(n)
             if data is not None:
                 data = {**data, "csrfmiddlewaretoken": self._csrf(http_client)}
@@ -509,9 +520,8 @@ class Command(BaseCommand):
             if n >= warmup:
                 timings.append(elapsed)
                 size = len(body)
-        backends = self._backends()
-        gunicorn_cpu = (_cpu_seconds(pids) - cpu_before[0]) * 1000 / requests
-        postgres_cpu = (_cpu_seconds(backends) - cpu_before[1]) * 1000 / requests
+        gunicorn_cpu = _cpu_delta(cpu_before[0], pids) * 1000 / requests
+        postgres_cpu = _cpu_delta(cpu_before[1], self._backends()) * 1000 / requests
         return {
             "path": page.at(0)[0],
             "method": page.method,
@@ -553,8 +563,7 @@ class Command(BaseCommand):
         cookie = "; ".join(f"{k}={v}" for k, v in http_client.cookies.items())
         seconds, conns = self.opts["throughput_seconds"], self.opts["connections"]
         pids = [server.pid, *_children(server.pid)]
-        backends = self._backends()
-        cpu_before = (_cpu_seconds(pids), _cpu_seconds(backends))
+        cpu_before = (_cpu_by_pid(pids), _cpu_by_pid(self._backends()))
         load_before = os.getloadavg()[0]
         out = subprocess.run(  # noqa: S603  # nosec B603
             [
@@ -573,8 +582,7 @@ class Command(BaseCommand):
             text=True,
             check=True,
         ).stdout
-        backends = sorted(set(backends) | set(self._backends()))
-        cpu_after = (_cpu_seconds(pids), _cpu_seconds(backends))
+        cpu_used = (_cpu_delta(cpu_before[0], pids), _cpu_delta(cpu_before[1], self._backends()))
         total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
         non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
         latency = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)", out, re.M))
@@ -586,12 +594,8 @@ class Command(BaseCommand):
             "views_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
             "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
             "latency": latency,
-            "gunicorn_cpu_ms_per_request": round((cpu_after[0] - cpu_before[0]) * 1000 / total, 2)
-            if total
-            else None,
-            "postgres_cpu_ms_per_request": round((cpu_after[1] - cpu_before[1]) * 1000 / total, 2)
-            if total
-            else None,
+            "gunicorn_cpu_ms_per_request": round(cpu_used[0] * 1000 / total, 2) if total else None,
+            "postgres_cpu_ms_per_request": round(cpu_used[1] * 1000 / total, 2) if total else None,
             "load_average_at_start": round(load_before, 2),
         }
         self.stdout.write(
