@@ -2,15 +2,14 @@
 
 import django_filters
 from django import forms
-from django.contrib.auth import get_user_model
 from django.db.models import Exists, F, OuterRef, Q
 
 from projects.models import Team
 from projects.selectors import member_by_handle, projects_for_request, projects_visible_to
 from workflows.selectors import SLA_STATE_CHOICES, filter_sla_state
 
-from .models import Issue, IssueType, Priority, Severity, Status
 from . import selectors
+from .models import Issue, IssueType, Priority, Severity, Status
 from .selectors import best_matches_first, parse_issue_key, search_issues
 
 ME = "me"

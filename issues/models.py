@@ -149,7 +149,12 @@ class Issue(models.Model):
                 name="issue_live_project_sorts",
                 condition=Q(archived_at=None),
                 include=[
-                    "id", "number", "severity", "owner", "updated_at", "created_at",
+                    "id",
+                    "number",
+                    "severity",
+                    "owner",
+                    "updated_at",
+                    "created_at",
                     "resolution_due_at",
                 ],
             ),  # fmt: skip

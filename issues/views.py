@@ -251,7 +251,9 @@ def issue_bulk(request: HttpRequest) -> HttpResponse:
     if owner_choice and owner_choice.lower() != "unassigned":
         found = member_by_handle(request, owner_choice)
         if found is None:
-            messages.error(request, f"Nothing was changed. Nobody called “{owner_choice}” in your projects.")
+            messages.error(
+                request, f"Nothing was changed. Nobody called “{owner_choice}” in your projects."
+            )
             return HttpResponseRedirect(back)
         owner = get_user_model().objects.get(pk=found[0])
     issues = list(visible.filter(pk__in=ids).select_related("owner", "team").order_by("pk"))

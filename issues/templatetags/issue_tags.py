@@ -316,7 +316,7 @@ def person_picker(field=None, *, name: str = "", input_id: str = "", keywords=No
     return format_html(
         '<input type="text" class="form-control form-control-sm{}" name="{}" id="{}" '
         'value="{}" placeholder="{}" autocomplete="off" spellcheck="false" maxlength="150" '
-        "data-people-picker=\"{}\" data-people-keywords='{}' data-people-current=\"{}\">",
+        'data-people-picker="{}" data-people-keywords=\'{}\' data-people-current="{}">',
         " is-invalid" if invalid else "",
         name,
         input_id,

@@ -178,7 +178,7 @@ def test_list_query_count_is_constant(
         i = make_issue(project, reporter, owner=developer, team=team, priority=3)
         add_label(i, actor=reporter, name=f"l{n % 5}")
     few_members = len(page().content)
-    for n in range(60):
+    for _ in range(60):
         Membership.objects.create(project=project, user=UserFactory(), role=Role.DEVELOPER)
     with django_assert_num_queries(9):
         response = page()

@@ -95,12 +95,12 @@ def test_bulk_owner_is_typed_or_picked_and_refuses_strangers(
 
 
 @pytest.mark.postgres
-def test_search_ranks_and_counts_only_the_newest_matches(
-    client, project, reporter, monkeypatch
-):
+def test_search_ranks_and_counts_only_the_newest_matches(client, project, reporter, monkeypatch):
     monkeypatch.setattr(selectors, "SEARCH_CANDIDATES", 3)
     old_strong = make_issue(project, reporter, title="Checkout checkout checkout")
-    weak = [make_issue(project, reporter, title=f"Cart {n}", description="checkout") for n in range(3)]
+    weak = [
+        make_issue(project, reporter, title=f"Cart {n}", description="checkout") for n in range(3)
+    ]
     strong = make_issue(project, reporter, title="Checkout fails at checkout")
     make_issue(project, reporter, title="Unrelated")
     client.force_login(reporter)

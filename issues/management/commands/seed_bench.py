@@ -158,7 +158,7 @@ class Command(BaseCommand):
             team, _ = Team.objects.get_or_create(
                 name=team_name, defaults={"lead": others[n] if others else bench}
             )
-            team.members.add(*others[n::len(BENCH_TEAMS)][:20])
+            team.members.add(*others[n :: len(BENCH_TEAMS)][:20])
             self.teams.append(team)
         self.team = self.teams[0]
         self.usernames = {u.pk: u.username for u in people}

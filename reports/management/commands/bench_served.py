@@ -270,7 +270,9 @@ class Command(BaseCommand):
         if not settings.IS_POSTGRES:
             raise CommandError("bench_served measures PostgreSQL: set DATABASE_URL=postgres://…")
         self.opts = opts
-        name = opts["database"] or f"{settings.DATABASES['default']['NAME']}_served_{opts['issues']}"
+        name = (
+            opts["database"] or f"{settings.DATABASES['default']['NAME']}_served_{opts['issues']}"
+        )
         self._use_database(name, fresh=opts["fresh"])
         seed_seconds = self._seed(opts["issues"])
         self.stdout.write("Collecting static files …")
@@ -331,7 +333,9 @@ class Command(BaseCommand):
             "password": base.get("PASSWORD") or None,
         }
         with psycopg.connect(dbname="postgres", autocommit=True, **params) as admin:
-            exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+            exists = admin.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+            ).fetchone()
             if exists and fresh:
                 self.stdout.write(f"Dropping database {name} …")
                 admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')  # nosec B608
@@ -620,9 +624,7 @@ class Command(BaseCommand):
         auth = url.get("USER") or ""
         if url.get("PASSWORD"):
             auth += f":{url['PASSWORD']}"
-        database_url = (
-            f"postgres://{auth}@{url.get('HOST') or '127.0.0.1'}:{url.get('PORT') or 5432}/{database}"
-        )
+        database_url = f"postgres://{auth}@{url.get('HOST') or '127.0.0.1'}:{url.get('PORT') or 5432}/{database}"
         env = {
             **os.environ,
             "DEBUG": "false",
@@ -677,7 +679,9 @@ class Command(BaseCommand):
 
     def _report(self, pages: list[Page], throughput: dict, database: str, seed_seconds) -> None:
         load = os.getloadavg()
-        self.stdout.write(self.style.MIGRATE_HEADING("\nServed pages (gunicorn, sequential client)"))
+        self.stdout.write(
+            self.style.MIGRATE_HEADING("\nServed pages (gunicorn, sequential client)")
+        )
         head = (
             f"  {'page':<24} {'p50 ms':>7} {'p95 ms':>7} {'SQL ms':>7} {'÷ SQL':>6} "
             f"{'queries':>7} {'KiB':>6} {'app CPU':>7} {'pg CPU':>6}   target p50/p95/ratio"
