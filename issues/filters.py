@@ -166,9 +166,12 @@ class IssueFilter(django_filters.FilterSet):
     def qs(self):
         qs = super().qs
         text = (self.form.cleaned_data.get("q") or "").strip()
+        # The capped count needs no order and no bound: counting the first matches found is
+        # the same number and stops early.
+        self.count_qs = qs
         if not self.form.cleaned_data.get("sort"):
             if text:
-                qs = best_matches_first(qs, text)
+                qs = best_matches_first(qs, text, base=self.queryset)
             else:
                 qs = qs.order_by("-updated_at", "-pk")
         return qs

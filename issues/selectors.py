@@ -5,7 +5,16 @@ from datetime import timedelta
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import (
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+)
 from django.http import Http404
 from django.utils import timezone
 
@@ -100,13 +109,23 @@ def search_issues(qs: QuerySet[Issue], text: str) -> QuerySet[Issue]:
     return qs.filter(match)
 
 
-def best_matches_first(matches: QuerySet[Issue], text: str) -> QuerySet[Issue]:
+def best_matches_first(
+    matches: QuerySet[Issue], text: str, *, base: QuerySet[Issue] | None = None
+) -> QuerySet[Issue]:
     """`matches` (already filtered by `search_issues` and any other filter) limited to the
     SEARCH_CANDIDATES + 1 most recently updated, best full-text rank first, newest first on
-    ties. The + 1 lets a capped count see that there are more."""
+    ties. The + 1 lets a capped count see that there are more. `base`: the queryset the
+    filters started from (joins, deferred columns), so that the candidates are looked up by
+    id instead of matching every filter a second time."""
     candidates = SEARCH_CANDIDATES
-    newest = matches.order_by("-updated_at", "-pk").values("pk")[: candidates + 1]
-    bounded = matches.filter(pk__in=newest)
+    # Ordered by an expression, not the column: PostgreSQL must then take the matches from the
+    # full-text index and sort those, instead of walking the newest-first index and testing
+    # each row's document (a detoast per row; 150 ms for a word in 6 % of 100,000 issues).
+    recency = ExpressionWrapper(F("updated_at") + Value(timedelta(0)), output_field=DateTimeField())
+    newest = (
+        matches.annotate(recency=recency).order_by("-recency", "-pk").values("pk")[: candidates + 1]
+    )
+    bounded = (matches if base is None else base).filter(pk__in=newest)
     if connection.vendor != "postgresql":
         return bounded.order_by("-updated_at", "-pk")
     rank = SearchRank(F("search_vector"), _search_query(text.strip()))

@@ -84,15 +84,18 @@ class CappedPaginator(Paginator):
 
     COUNT_CAP = 10_000
 
-    def __init__(self, *args, cap: int | None = None, **kwargs):
+    def __init__(self, *args, cap: int | None = None, count_from=None, **kwargs):
         super().__init__(*args, **kwargs)
         if cap is not None:
             self.COUNT_CAP = cap
+        # What to count when it is cheaper than the rows shown (the same rows up to the cap).
+        self.count_from = count_from
 
     @cached_property
     def _limited_count(self) -> int:
         # No ORDER BY and no rank: only whether there are more than COUNT_CAP rows matters.
-        return self.object_list.order_by().values("pk")[: self.COUNT_CAP + 1].count()
+        counted = self.object_list if self.count_from is None else self.count_from
+        return counted.order_by().values("pk")[: self.COUNT_CAP + 1].count()
 
     @cached_property
     def count(self) -> int:
@@ -107,7 +110,13 @@ class CappedPaginator(Paginator):
         # index can answer without visiting the table), then only those rows with their
         # joins. Read directly, the LIMIT visits every row it skips: rows of projects the
         # user cannot see, or the rows of the pages before. Still one statement.
-        if isinstance(object_list, QuerySet) and object_list.query.is_sliced:
+        # Not for ranked search results: their order comes from no index, and the bounded
+        # candidates would be looked up twice.
+        if (
+            isinstance(object_list, QuerySet)
+            and object_list.query.is_sliced
+            and "rank" not in object_list.query.annotations
+        ):
             object_list = self.object_list.filter(pk__in=object_list.values("pk"))
         return super()._get_page(object_list, *args, **kwargs)
 
@@ -155,9 +164,13 @@ def issue_list(request: HttpRequest) -> HttpResponse:
         if filterset.is_valid()
         else Issue.objects.none()
     )
-    page = CappedPaginator(issues, per_page, cap=filterset.count_cap).get_page(
-        request.GET.get("page")
+    paginator = CappedPaginator(
+        issues,
+        per_page,
+        cap=filterset.count_cap,
+        count_from=getattr(filterset, "count_qs", None),
     )
+    page = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(
