@@ -262,6 +262,13 @@ class Command(BaseCommand):
             help="Folder: serve through tracker.profiling (pyinstrument, 1 worker x 1 thread) "
             "and write one profile per page there. Times are then not comparable.",
         )
+        parser.add_argument(
+            "--against",
+            default="",
+            help="Another checkout (e.g. `git worktree add /tmp/base main`): serve it too, on "
+            "the same database, and time each page on both, request for request interleaved, "
+            "so that both see the same machine load. Its pages must match (same URLs).",
+        )
         parser.add_argument("--output", default=str(Path(settings.VAR_DIR) / "bench"))
 
     # --- orchestration -------------------------------------------------------------------
@@ -286,18 +293,32 @@ class Command(BaseCommand):
             pages = [p for p in pages if any(o in p.name for o in opts["only"])]
         port = _free_port()
         server = self._start_gunicorn(port, name)
+        other = None
+        if opts["against"]:
+            # Writes would race for the same New issues: compare the reads and create/comment.
+            pages = [p for p in pages if p.name != "transition_assign"]
+            other_port = _free_port()
+            other = self._start_gunicorn(other_port, name, cwd=Path(opts["against"]).resolve())
         throughput: dict[str, dict] = {}
         try:
             self._wait_ready(port, server)
             http_client = HttpSession(port)
             self._login(http_client, password)
+            other_client = None
+            if other is not None:
+                self._wait_ready(other_port, other)
+                other_client = HttpSession(other_port)
+                self._login(other_client, password)
             client = Client()
             client.cookies["sessionid"] = http_client.cookies["sessionid"]
             for page in pages:
                 self.stdout.write(f"  {page.name} …", ending="")
                 self.stdout.flush()
                 statements = self._capture(client, page)
-                page.result = self._time(http_client, page, server)
+                if other_client is not None:
+                    page.result = self._time(http_client, page, server, other=other_client)
+                else:
+                    page.result = self._time(http_client, page, server)
                 page.result["queries"] = len(statements)
                 if page.floor:
                     page.result["sql_floor_ms"] = self._replay(statements)
@@ -312,12 +333,19 @@ class Command(BaseCommand):
                 for name_ in THROUGHPUT_PAGES:
                     if name_ in by_name:
                         throughput[name_] = self._wrk(port, server, http_client, by_name[name_])
+                        if other is not None and other_client is not None:
+                            throughput[f"{name_}_against"] = self._wrk(
+                                other_port, other, other_client, by_name[name_]
+                            )
         finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            for process in (server, other):
+                if process is None:
+                    continue
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
         self._report(pages, throughput, name, seed_seconds)
 
     def _use_database(self, name: str, *, fresh: bool) -> None:
@@ -500,12 +528,13 @@ class Command(BaseCommand):
             raise CommandError(f"{page.name}: {path} answered {response.status_code} in-process.")
         return statements
 
-    def _time(self, http_client: HttpSession, page: Page, server) -> dict:
+    def _time(self, http_client: HttpSession, page: Page, server, other=None) -> dict:
         """Sequential requests; besides the client's wall times, the CPU that gunicorn and
         its PostgreSQL backends spent per timed request (telling on a shared machine, where
         wall times include waiting for a core)."""
         warmup, requests = self.opts["warmup"], self.opts["requests"]
         timings: list[float] = []
+        other_timings: list[float] = []
         size = 0
         pids: list[int] = []
         cpu_before: tuple[dict[int, float], dict[int, float]] = ({}, {})
@@ -524,6 +553,17 @@ class Command(BaseCommand):
             if n >= warmup:
                 timings.append(elapsed)
                 size = len(body)
+            if other is not None:
+                # The same request to the other checkout, right after: the same load.
+                other_path, other_data = page.at(n + 100_000 if page.method == "POST" else n)
+                if other_data is not None:
+                    other_data = {**other_data, "csrfmiddlewaretoken": self._csrf(other)}
+                started = time.perf_counter()
+                status, body, _ = other.request(page.method, other_path, other_data)
+                if status != page.expect:
+                    raise CommandError(f"{page.name} (--against): {other_path} answered {status}")
+                if n >= warmup:
+                    other_timings.append((time.perf_counter() - started) * 1000)
         gunicorn_cpu = _cpu_delta(cpu_before[0], pids) * 1000 / requests
         postgres_cpu = _cpu_delta(cpu_before[1], self._backends()) * 1000 / requests
         return {
@@ -535,6 +575,17 @@ class Command(BaseCommand):
             "bytes": size,
             "gunicorn_cpu_ms": round(gunicorn_cpu, 1),
             "postgres_cpu_ms": round(postgres_cpu, 1),
+            **(
+                {
+                    "against_p50_ms": round(statistics.median(other_timings), 1),
+                    "against_p95_ms": round(percentile(other_timings, 0.95), 1),
+                    "against_over_this": round(
+                        statistics.median(other_timings) / statistics.median(timings), 2
+                    ),
+                }
+                if other_timings
+                else {}
+            ),
             **({"note": page.note} if page.note else {}),
         }
 
@@ -619,7 +670,9 @@ class Command(BaseCommand):
 
     # --- gunicorn ------------------------------------------------------------------------
 
-    def _start_gunicorn(self, port: int, database: str) -> subprocess.Popen:
+    def _start_gunicorn(
+        self, port: int, database: str, *, cwd: Path | None = None
+    ) -> subprocess.Popen:
         url = settings.DATABASES["default"]
         auth = url.get("USER") or ""
         if url.get("PASSWORD"):
@@ -658,7 +711,18 @@ class Command(BaseCommand):
             "warning",
             *extra,
         ]
-        return subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR)  # noqa: S603  # nosec B603
+        if cwd is not None:
+            # Another checkout: its own code (the working directory comes first on the path),
+            # its own gunicorn.conf.py and static files (collected there first).
+            cmd[cmd.index("--config") + 1] = str(cwd / "gunicorn.conf.py")
+            env["RESOLVE_VAR_DIR"] = str(cwd / "var")
+            subprocess.run(  # noqa: S603  # nosec B603
+                [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+                env=env,
+                cwd=cwd,
+                check=True,
+            )
+        return subprocess.Popen(cmd, env=env, cwd=cwd or settings.BASE_DIR)  # noqa: S603  # nosec B603
 
     def _wait_ready(self, port: int, server: subprocess.Popen) -> None:
         deadline = time.monotonic() + 60
@@ -699,6 +763,15 @@ class Command(BaseCommand):
                 f"{r['queries']:>7} {r['bytes'] / 1024:>6.1f} {r['gunicorn_cpu_ms']:>7} "
                 f"{r['postgres_cpu_ms']:>6}   {target_text}"
             )
+        if self.opts["against"]:
+            self.stdout.write(f"\n  interleaved with {self.opts['against']} (same load):")
+            for page in pages:
+                r = page.result
+                if "against_p50_ms" in r:
+                    self.stdout.write(
+                        f"  {page.name:<24} this {r['p50_ms']:>7} ms   against "
+                        f"{r['against_p50_ms']:>7} ms   against ÷ this {r['against_over_this']:>5}"
+                    )
         for name, t in throughput.items():
             self.stdout.write(
                 f"  throughput {name}: {t['views_per_second']} views/s at c={t['connections']}, "
