@@ -23,6 +23,7 @@
       searchField: ["text"],
       create: false,
       persist: false,
+      closeAfterSelect: true,
       loadThrottle: 200,
       placeholder: input.getAttribute("placeholder"),
       load: function (query, callback) {
