@@ -11,7 +11,7 @@ PYTEST_WORKERS ?= 2
 # then pyenv's installs (the pyenv shims fail unless PYENV_VERSION is set).
 BASE_PYTHON := $(shell scripts/find-python)
 
-.PHONY: help run test lint bench migrations-check venv demo clean reliability bench-intake
+.PHONY: help run test lint bench migrations-check venv demo clean reliability bench-intake bench-served
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -59,10 +59,12 @@ BENCH_DASHBOARD_SIZES ?= 100000 1000000
 
 # The benchmarks run with DEBUG off (as in production); the key only signs nothing that lasts.
 bench bench-intake: export SECRET_KEY ?= make-bench-throwaway-key
-bench: venv ## All benchmarks on PostgreSQL: issue pages, SLA sweep, dashboard, intake, webhooks, Markdown (needs DATABASE_URL=postgres://... and REDIS_URL)
+bench: venv ## All benchmarks on PostgreSQL: served pages, issue pages, SLA sweep, dashboard, intake, webhooks, Markdown (needs DATABASE_URL=postgres://... and REDIS_URL)
 	@case "$$DATABASE_URL" in postgres://*|postgresql://*|pgsql://*) ;; \
 	  *) echo "make bench measures PostgreSQL: set DATABASE_URL=postgres://user@host:5432/dbname (got '$${DATABASE_URL:-nothing}')."; exit 2;; esac
-	@echo "== Issue pages (manage.py bench)"
+	@echo "== Served pages through gunicorn, on a database of their own (manage.py bench_served)"
+	$(PY) manage.py bench_served $(BENCH_SERVED_ARGS)
+	@echo "== Issue pages in-process (manage.py bench)"
 	$(PY) manage.py bench $(BENCH_ARGS)
 	@echo "== SLA sweep (manage.py bench_sweep)"
 	$(PY) manage.py bench_sweep $(BENCH_SWEEP_ARGS)
@@ -77,6 +79,10 @@ bench: venv ## All benchmarks on PostgreSQL: issue pages, SLA sweep, dashboard, 
 	@echo "== Pathological Markdown against its time budget (manage.py bench_markdown)"
 	$(PY) manage.py bench_markdown
 	@echo "Figures written to var/bench/*.json"
+
+bench-served: export SECRET_KEY ?= make-bench-throwaway-key
+bench-served: venv ## Served pages only (BENCH_SERVED_ARGS="--issues 5000 --requests 20" for a quick look)
+	$(PY) manage.py bench_served $(BENCH_SERVED_ARGS)
 
 bench-intake: venv ## Intake events/s through gunicorn (needs DATABASE_URL=postgres://...)
 	$(PY) manage.py bench_intake $(BENCH_INTAKE_ARGS)

@@ -369,7 +369,9 @@ def list_issues(request: HttpRequest, filters: Query[IssueListQuery]):
     if not filterset.is_valid():
         field, errors = next(iter(filterset.errors.items()))
         raise ApiError(400, "invalid_field", f"“{field}”: {errors[0]}", field=field)
-    paginator = CappedPaginator(filterset.qs.prefetch_related("labels"), filters.per_page)
+    paginator = CappedPaginator(
+        filterset.qs.prefetch_related("labels"), filters.per_page, cap=filterset.count_cap
+    )
     page = paginator.get_page(filters.page)
     now = timezone.now()
     return Status(

@@ -2,16 +2,16 @@
 
 import django_filters
 from django import forms
-from django.contrib.auth import get_user_model
 from django.db.models import Exists, F, OuterRef, Q
 
-from projects.models import Membership, Team
-from projects.selectors import OWNER_ROLES, projects_for_request, projects_visible_to
+from projects.models import Team
+from projects.selectors import member_by_handle, projects_for_request, projects_visible_to
 from workflows.selectors import SLA_STATE_CHOICES, filter_sla_state
 
+from . import selectors
 from .inputs import IdChoiceMixin, IdValuesMixin, parse_id
 from .models import Issue, IssueType, Priority, Severity, Status
-from .selectors import parse_issue_key, search_issues
+from .selectors import best_matches_first, parse_issue_key, search_issues
 
 ME = "me"
 UNASSIGNED = "unassigned"
@@ -30,6 +30,14 @@ SORTS = {
 SORT_CHOICES = [(k, k) for k in SORTS] + [(f"-{k}", f"-{k}") for k in SORTS]
 
 
+# Columns that may be empty: only these sort with NULLS LAST (an issue without an owner or a
+# deadline goes last either way). Every other column is NOT NULL, and there a NULLS clause
+# that differs from PostgreSQL's default for the direction (DESC is NULLS FIRST) stops it
+# from reading the order from an index: `priority ASC, updated_at DESC NULLS LAST` had to
+# sort every matching row; `priority ASC, updated_at DESC` walks issue_priority_updated.
+NULLABLE_SORT_FIELDS = {"owner__username", "resolution_due_at"}
+
+
 def _order_by(sort: str) -> list:
     """ORDER BY for a sort key; `-key` reverses the column (tie-breakers keep newest first)."""
     desc = sort.startswith("-")
@@ -38,8 +46,12 @@ def _order_by(sort: str) -> list:
         descending = field.startswith("-")
         if desc and (i == 0 or field != "-updated_at"):
             descending = not descending
-        expr = F(field.lstrip("-"))
-        order.append(expr.desc(nulls_last=True) if descending else expr.asc(nulls_last=True))
+        name = field.lstrip("-")
+        expr = F(name)
+        if name in NULLABLE_SORT_FIELDS:
+            order.append(expr.desc(nulls_last=True) if descending else expr.asc(nulls_last=True))
+        else:
+            order.append(expr.desc() if descending else expr.asc())
     return order
 
 
@@ -77,6 +89,37 @@ class IdFilter(django_filters.ModelChoiceFilter):
     field_class = _IdField
 
 
+class PersonField(forms.CharField):
+    """A person filter typed or picked by username: `me`, `unassigned` (where offered), a
+    username or, as older links have it, a user id. Cleans to `me`, `unassigned` or the
+    person's id as text, or refuses a name that is no member of the user's projects. The
+    page lists nobody: the picker (static/js/people-picker.js) asks /projects/people.json
+    while you type, and without JavaScript the box takes a typed username."""
+
+    def __init__(self, *args, keywords: dict[str, str], **kwargs):
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+        self.keywords = keywords
+        self.request = None
+        # (value, label) of the keywords and of the chosen person: chips and the picker.
+        self.choices = list(keywords.items())
+
+    def clean(self, value):
+        value = (super().clean(value) or "").strip()
+        if not value or value.lower() in self.keywords:
+            return value.lower()
+        found = member_by_handle(self.request, value) if self.request is not None else None
+        if found is None:
+            raise forms.ValidationError(f"Nobody called “{value}” in your projects.")
+        pk, username = found
+        self.choices = [*self.keywords.items(), (value, username), (str(pk), username)]
+        return str(pk)
+
+
+class PersonFilter(django_filters.CharFilter):
+    field_class = PersonField
+
+
 class IssueFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_q", label="Search")
     project = IdsFilter(queryset=None, distinct=False)
@@ -84,8 +127,10 @@ class IssueFilter(django_filters.FilterSet):
     type = AnyOfFilter(choices=IssueType.choices)
     priority = AnyOfFilter(choices=Priority.choices)
     severity = AnyOfFilter(choices=Severity.choices)
-    owner = django_filters.ChoiceFilter(method="filter_owner", empty_label="Anyone")
-    reporter = django_filters.ChoiceFilter(method="filter_reporter", empty_label="Anyone")
+    owner = PersonFilter(
+        method="filter_owner", label="Owner", keywords={ME: "Me", UNASSIGNED: "Unassigned"}
+    )
+    reporter = PersonFilter(method="filter_reporter", label="Reporter", keywords={ME: "Me"})
     team = IdFilter(queryset=Team.objects.all(), empty_label="Any team")
     label = django_filters.CharFilter(method="filter_label", label="Label")
     sla = django_filters.ChoiceFilter(
@@ -120,37 +165,9 @@ class IssueFilter(django_filters.FilterSet):
             *((p.pk, f"{p.key} · {p.name}") for p in visible if p.archived_at is None),
         ]
         self.team_choices = [("", "Any team"), *Team.objects.values_list("pk", "name")]
-        visible_ids = [p.pk for p in visible]
-        rows = list(
-            get_user_model()
-            .objects.filter(memberships__project_id__in=visible_ids)
-            .annotate(
-                # In the same query: who the bulk bar may offer as owner (OWNER_ROLES).
-                may_own=Exists(
-                    Membership.objects.filter(
-                        user=OuterRef("pk"),
-                        project_id__in=visible_ids,
-                        role__in=OWNER_ROLES,
-                        user__is_active=True,
-                    )
-                )
-            )
-            .distinct()
-            .order_by("username")
-            .values_list("pk", "username", "may_own")
-        )
-        people = [(pk, name) for pk, name, _may_own in rows]
-        self.people = people
-        # Bulk "owner" choices: people who may own issues of at least one visible project.
-        self.owner_people = [(pk, name) for pk, name, may_own in rows if may_own]
-        person_choices = [(str(pk), name) for pk, name in people]
-        self.form.fields["owner"].choices = [
-            ("", "Anyone"),
-            (ME, "Me"),
-            (UNASSIGNED, "Unassigned"),
-            *person_choices,
-        ]
-        self.form.fields["reporter"].choices = [("", "Anyone"), (ME, "Me"), *person_choices]
+        # Owner and reporter are typed or picked: the page carries no list of members.
+        for name in ("owner", "reporter"):
+            self.form.fields[name].request = request
         for name in ("created", "updated"):
             for widget, end in zip(
                 self.form.fields[name].widget.widgets, ("from", "to"), strict=True
@@ -171,14 +188,27 @@ class IssueFilter(django_filters.FilterSet):
     @property
     def qs(self):
         qs = super().qs
+        text = (self.form.cleaned_data.get("q") or "").strip()
+        # The capped count needs no order and no bound: counting the first matches found is
+        # the same number and stops early.
+        self.count_qs = qs
         if not self.form.cleaned_data.get("sort"):
-            if self.form.cleaned_data.get("q") and "rank" in qs.query.annotations:
-                qs = qs.order_by("-rank", "-updated_at")
+            if text:
+                qs = best_matches_first(qs, text, base=self.queryset)
             else:
                 qs = qs.order_by("-updated_at", "-pk")
         return qs
 
+    @property
+    def count_cap(self) -> int | None:
+        """How far the list counts: a search counts (and ranks) at most SEARCH_CANDIDATES
+        matches; None for the list's own cap."""
+        if self.is_valid() and (self.form.cleaned_data.get("q") or "").strip():
+            return selectors.SEARCH_CANDIDATES
+        return None
+
     def _user_id(self, value: str):
+        # PersonField cleaned it: `me` or a member's id.
         if value == ME:
             return self.request.user.pk
         return parse_id(value)

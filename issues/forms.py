@@ -213,11 +213,8 @@ class LinkForm(forms.Form):
 
 class BulkForm(forms.Form):
     issues = forms.TypedMultipleChoiceField(coerce=parse_id, choices=[], label="Selected issues")
-    owner = forms.ChoiceField(
-        required=False,
-        choices=[],
-        error_messages={"invalid_choice": f"The owner must be {OWNER_ROLES_TEXT} of the project."},
-    )
+    # "unassigned", a username or a user id; the view resolves it among the user's projects.
+    owner = forms.CharField(required=False, max_length=150)
     priority = forms.TypedChoiceField(
         choices=[("", "—"), *Priority.choices], coerce=int, required=False, empty_value=None
     )
@@ -227,14 +224,9 @@ class BulkForm(forms.Form):
     label = forms.CharField(max_length=LABEL_MAX_CHARS, required=False)
     reason = forms.CharField(max_length=500, required=False)
 
-    def __init__(self, *args, issue_ids, people, **kwargs):
+    def __init__(self, *args, issue_ids, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["issues"].choices = [(pk, pk) for pk in issue_ids]
-        self.fields["owner"].choices = [
-            ("", "—"),
-            ("unassigned", "Unassigned"),
-            *[(str(pk), name) for pk, name in people],
-        ]
 
     def clean(self):
         cleaned = super().clean()

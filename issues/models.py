@@ -148,14 +148,45 @@ class Issue(models.Model):
             ),
             # The list's capped count, an index-only scan (archived issues are never listed):
             # the visible projects (an IN list) lead, then the two filters people use most.
+            # It also carries every column the list sorts by, so a filtered list sorted any
+            # way reads its matches from this index alone and sorts only those (no heap
+            # visit per match: the filtered list sorted by key took 70 ms in heap reads).
             models.Index(
                 fields=["project", "status", "priority"],
-                name="issue_live_project_status",
+                name="issue_live_project_sorts",
                 condition=Q(archived_at=None),
+                include=[
+                    "id",
+                    "number",
+                    "severity",
+                    "owner",
+                    "updated_at",
+                    "created_at",
+                    "resolution_due_at",
+                ],
+            ),  # fmt: skip
+            # Each sort order of the unfiltered list walks one of these (the newest-first
+            # tie-breaker included, so a LIMIT stops early); NOT NULL columns sort without a
+            # NULLS clause (issues.filters._order_by) or these would not match.
+            models.Index(
+                fields=["severity", "-updated_at"],
+                name="issue_severity_updated",
+                include=["project", "archived_at"],
             ),
-            models.Index(fields=["severity"]),
+            models.Index(
+                fields=["status", "-updated_at"],
+                name="issue_status_updated",
+                include=["project", "archived_at"],
+            ),
+            # Latest deadline first (`sort=-due`, no deadline last) walks issue_res_due_desc,
+            # `resolution_due_at DESC NULLS LAST`: created by migration 0006 on PostgreSQL
+            # only (SQLite cannot index NULLS LAST), so it is not declared here.
             models.Index(fields=["project", "-updated_at"], name="issue_project_updated"),
-            models.Index(fields=["priority", "-updated_at"], name="issue_priority_updated"),
+            models.Index(
+                fields=["priority", "-updated_at"],
+                name="issue_priority_updated",
+                include=["project", "archived_at"],
+            ),
             models.Index(fields=["reporter", "-updated_at"], name="issue_reporter_updated"),
             models.Index(fields=["team"], name="issue_team"),
             models.Index(fields=["resolution_due_at"], name="issue_res_due"),

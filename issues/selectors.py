@@ -10,11 +10,14 @@ from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
 from django.db.models import (
     Count,
+    DateTimeField,
     Exists,
+    ExpressionWrapper,
     F,
     OuterRef,
     Q,
     QuerySet,
+    Value,
     Window,
     prefetch_related_objects,
 )
@@ -191,16 +194,28 @@ def get_issue_for_user(user, key: str) -> Issue:
         raise Http404("No such issue.") from None
 
 
+# A search ranks and counts at most this many matches: the most recently updated ones. A
+# common word matches a fifth of a big tracker, and ranking (ts_rank reads each match's whole
+# document) or counting all of them cost more than the page; past this the list says "More
+# than 1,000 issues" and the best matches shown are the best of the newest 1,000. With fewer
+# matches, every one is ranked: the order is exactly full-text rank, newest first on ties.
+SEARCH_CANDIDATES = 1000
+
+
+def _search_query(text: str) -> SearchQuery:
+    return SearchQuery(text, search_type="websearch", config="english")
+
+
 def search_issues(qs: QuerySet[Issue], text: str) -> QuerySet[Issue]:
     """Issues whose key, title, description or comments match `text`. PostgreSQL: full-text
-    search, annotated with `rank`; elsewhere a plain case-insensitive substring match."""
+    search over the stored document; elsewhere a plain case-insensitive substring match.
+    Order them with `best_matches_first`."""
     # Longer text cannot match better; bounded, it cannot cost more either.
     text = text.strip()[:SEARCH_MAX_CHARS]
     if not text:
         return qs
     if connection.vendor == "postgresql":
-        query = SearchQuery(text, search_type="websearch", config="english")
-        return qs.filter(search_vector=query).annotate(rank=SearchRank(F("search_vector"), query))
+        return qs.filter(search_vector=_search_query(text))
     comments = Comment.objects.filter(issue=OuterRef("pk"), body__icontains=text)
     match: Q = Q(title__icontains=text) | Q(description__icontains=text) | Q(Exists(comments))
     parsed = parse_issue_key(text)
@@ -209,6 +224,29 @@ def search_issues(qs: QuerySet[Issue], text: str) -> QuerySet[Issue]:
     elif (number := parse_id(text, maximum=MAX_ISSUE_NUMBER)) is not None:
         match |= Q(number=number)
     return qs.filter(match)
+
+
+def best_matches_first(
+    matches: QuerySet[Issue], text: str, *, base: QuerySet[Issue] | None = None
+) -> QuerySet[Issue]:
+    """`matches` (already filtered by `search_issues` and any other filter) limited to the
+    SEARCH_CANDIDATES + 1 most recently updated, best full-text rank first, newest first on
+    ties. The + 1 lets a capped count see that there are more. `base`: the queryset the
+    filters started from (joins, deferred columns), so that the candidates are looked up by
+    id instead of matching every filter a second time."""
+    candidates = SEARCH_CANDIDATES
+    # Ordered by an expression, not the column: PostgreSQL must then take the matches from the
+    # full-text index and sort those, instead of walking the newest-first index and testing
+    # each row's document (a detoast per row; 150 ms for a word in 6 % of 100,000 issues).
+    recency = ExpressionWrapper(F("updated_at") + Value(timedelta(0)), output_field=DateTimeField())
+    newest = (
+        matches.annotate(recency=recency).order_by("-recency", "-pk").values("pk")[: candidates + 1]
+    )
+    bounded = (matches if base is None else base).filter(pk__in=newest)
+    if connection.vendor != "postgresql":
+        return bounded.order_by("-updated_at", "-pk")
+    rank = SearchRank(F("search_vector"), _search_query(text.strip()))
+    return bounded.annotate(rank=rank).order_by("-rank", "-updated_at", "-pk")
 
 
 SIMILAR_WINDOW = timedelta(days=90)

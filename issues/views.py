@@ -24,7 +24,7 @@ from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from projects.selectors import get_project_for_user, owner_candidates, projects_visible_to
+from projects.selectors import get_project_for_user, member_by_handle, projects_visible_to
 from workflows.activity import reason_value
 from workflows.selectors import cycles_prefetch
 
@@ -83,21 +83,24 @@ BUILTIN_FILTERS = [
 ]
 
 
-def _owner_people(user) -> list[tuple[int, str]]:
-    """Who bulk edit may set as owner: people who may own issues of a visible project."""
-    return list(owner_candidates(projects_visible_to(user)).values_list("pk", "username"))
-
-
 class CappedPaginator(Paginator):
     """Counts at most COUNT_CAP rows: an exact COUNT(*) over 100,000 issues costs more than the
     page itself. Past the cap the list says "10,000+" and offers pages up to it."""
 
     COUNT_CAP = 10_000
 
+    def __init__(self, *args, cap: int | None = None, count_from=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if cap is not None:
+            self.COUNT_CAP = cap
+        # What to count when it is cheaper than the rows shown (the same rows up to the cap).
+        self.count_from = count_from
+
     @cached_property
     def _limited_count(self) -> int:
         # No ORDER BY and no rank: only whether there are more than COUNT_CAP rows matters.
-        return self.object_list.order_by().values("pk")[: self.COUNT_CAP + 1].count()
+        counted = self.object_list if self.count_from is None else self.count_from
+        return counted.order_by().values("pk")[: self.COUNT_CAP + 1].count()
 
     @cached_property
     def count(self) -> int:
@@ -112,7 +115,13 @@ class CappedPaginator(Paginator):
         # index can answer without visiting the table), then only those rows with their
         # joins. Read directly, the LIMIT visits every row it skips: rows of projects the
         # user cannot see, or the rows of the pages before. Still one statement.
-        if isinstance(object_list, QuerySet) and object_list.query.is_sliced:
+        # Not for ranked search results: their order comes from no index, and the bounded
+        # candidates would be looked up twice.
+        if (
+            isinstance(object_list, QuerySet)
+            and object_list.query.is_sliced
+            and "rank" not in object_list.query.annotations
+        ):
             object_list = self.object_list.filter(pk__in=object_list.values("pk"))
         return super()._get_page(object_list, *args, **kwargs)
 
@@ -157,7 +166,13 @@ def issue_list(request: HttpRequest) -> HttpResponse:
         if filterset.is_valid()
         else Issue.objects.none()
     )
-    page = CappedPaginator(issues, per_page).get_page(request.GET.get("page"))
+    paginator = CappedPaginator(
+        issues,
+        per_page,
+        cap=filterset.count_cap,
+        count_from=getattr(filterset, "count_qs", None),
+    )
+    page = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -169,7 +184,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
             "query": query.urlencode(),
             "saved_filters": saved_filters_of(request.user),
             "builtin_filters": BUILTIN_FILTERS,
-            "bulk_form": BulkForm(issue_ids=[], people=filterset.owner_people),
+            "bulk_form": BulkForm(issue_ids=[]),
             "per_page": per_page,
             "page_sizes": PAGE_SIZES,
         },
@@ -244,8 +259,7 @@ def issue_bulk(request: HttpRequest) -> HttpResponse:
     back = _safe_next(request, reverse("issue_list"))
     visible = issues_visible_to(request.user)
     ids = [pk for pk in map(parse_id, request.POST.getlist("issues")) if pk is not None]
-    people = _owner_people(request.user)
-    form = BulkForm(request.POST, issue_ids=ids, people=people)
+    form = BulkForm(request.POST, issue_ids=ids)
     if not ids:
         messages.error(request, "Select at least one issue.")
         return HttpResponseRedirect(back)
@@ -254,17 +268,23 @@ def issue_bulk(request: HttpRequest) -> HttpResponse:
             for error in errors:
                 messages.error(request, error)
         return HttpResponseRedirect(back)
-    owner_choice = form.cleaned_data["owner"]
+    owner_choice = form.cleaned_data["owner"].strip()
     owner = None
-    if owner_choice and owner_choice != "unassigned":
-        owner = get_user_model().objects.filter(pk=int(owner_choice)).first()
+    if owner_choice and owner_choice.lower() != "unassigned":
+        found = member_by_handle(request, owner_choice)
+        if found is None:
+            messages.error(
+                request, f"Nothing was changed. Nobody called “{owner_choice}” in your projects."
+            )
+            return HttpResponseRedirect(back)
+        owner = get_user_model().objects.get(pk=found[0])
     issues = list(visible.filter(pk__in=ids).select_related("owner", "team").order_by("pk"))
     try:
         count = bulk_update_issues(
             issues,
             actor=request.user,
             owner=owner,
-            unassign=owner_choice == "unassigned",
+            unassign=owner_choice.lower() == "unassigned",
             priority=form.cleaned_data["priority"],
             severity=form.cleaned_data["severity"],
             label=form.cleaned_data["label"],

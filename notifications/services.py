@@ -101,9 +101,20 @@ def _publish_outbox() -> None:
 def kick_outbox() -> None:
     """Process the outbox once the current transaction commits.
 
-    One task per event: extra runs are cheap (they find nothing pending) and a rolled-back
-    transaction queues nothing.
+    One task per transaction, however many events it records (filing an issue records 3-4:
+    created, watchers, SLA clock), since each task is a broker round trip on the request's
+    path and one run handles every pending event. "Per transaction" is per atomic block: a
+    callback registered in the same block (same savepoints) is enough, and a rolled-back
+    block drops its callback with it, so a later event registers a new one.
     """
+    conn = transaction.get_connection()
+    if conn.in_atomic_block:
+        here = set(conn.savepoint_ids)
+        if any(
+            func is _publish_outbox and savepoints == here
+            for savepoints, func, _robust in conn.run_on_commit
+        ):
+            return
     transaction.on_commit(_publish_outbox)
 
 

@@ -1,9 +1,13 @@
 """Who may see which project: the one access rule every view, export and email uses."""
 
-from django.db.models import QuerySet
+import re
+
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from .models import Membership, Project, Role
+
+_ID_RE = re.compile(r"[0-9]{1,19}", re.ASCII)
 
 
 def projects_visible_to(user) -> QuerySet[Project]:
@@ -105,3 +109,48 @@ def members_with_role(project: Project, *roles: str) -> QuerySet:
     if roles:
         users = users.filter(memberships__role__in=roles)
     return users.distinct()
+
+
+PEOPLE_LIMIT = 20
+
+
+def _members_of_request_projects(request) -> QuerySet:
+    from django.contrib.auth import get_user_model
+
+    project_ids = [p.pk for p in projects_for_request(request)]
+    members = Membership.objects.filter(project_id__in=project_ids).values("user_id")
+    return get_user_model().objects.filter(pk__in=members, is_active=True)
+
+
+def people_matching(request, text: str, *, limit: int = PEOPLE_LIMIT) -> list[tuple[str, str]]:
+    """(username, display name) of up to `limit` members of the request user's projects whose
+    username or name contains `text`, usernames starting with it first: what the people
+    pickers ask for while someone types (a page never lists every member)."""
+    from django.db.models import Case, IntegerField, Q, Value, When
+
+    text = text.strip()[:50]
+    people = _members_of_request_projects(request)
+    if text:
+        people = people.filter(Q(username__icontains=text) | Q(display_name__icontains=text))
+    ranked = people.annotate(
+        starts=Case(
+            When(username__istartswith=text, then=Value(0)),
+            default=Value(1),
+            output_field=IntegerField(),
+        )
+    )
+    return list(
+        ranked.order_by("starts", "username").values_list("username", "display_name")[:limit]
+    )
+
+
+def member_by_handle(request, handle: str) -> tuple[int, str] | None:
+    """(pk, username) of the member of the request user's projects with this username (or,
+    as older links have it, this id); None when there is none the user may see."""
+    handle = handle.strip()
+    match = Q(username=handle)
+    # ASCII digits within 64 bits only (superscript digits pass isdigit() and crash int()).
+    if _ID_RE.fullmatch(handle) and int(handle) < 2**63:
+        match |= Q(pk=int(handle))
+    found = _members_of_request_projects(request).filter(match).values_list("pk", "username")
+    return next(iter(found[:1]), None)

@@ -1,10 +1,10 @@
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from .models import Project
-from .selectors import get_project_for_user, projects_visible_to
+from .selectors import get_project_for_user, people_matching, projects_visible_to
 
 
 def _count_of_project(relation: str, condition: Q | None = None) -> Subquery:
@@ -39,3 +39,18 @@ def project_detail(request: HttpRequest, key: str) -> HttpResponse:
     project = get_project_for_user(request.user, key)
     memberships = project.memberships.select_related("user").order_by("role", "user__username")
     return render(request, "projects/detail.html", {"project": project, "memberships": memberships})
+
+
+@login_required
+def people_search(request: HttpRequest) -> JsonResponse:
+    """Members of the user's projects matching `q` (at most 20), for the people pickers:
+    `[{"value": username, "text": "username · Name"}]`. Only people who share a project with
+    the user; nothing about anyone else."""
+    people = people_matching(request, request.GET.get("q", ""))
+    return JsonResponse(
+        [
+            {"value": username, "text": f"{username} · {name}" if name else username}
+            for username, name in people
+        ],
+        safe=False,
+    )

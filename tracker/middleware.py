@@ -9,6 +9,7 @@ until the API's token authentication sets it, and dates use UTC. Pages are uncha
 security headers (SecurityMiddleware, X-Frame-Options, CSP) and CSRF stay on every path.
 """
 
+import logging
 import re
 import uuid
 
@@ -23,6 +24,7 @@ from accounts.middleware import UserTimezoneMiddleware as _UserTimezone
 from .requestid import reset_request_id, set_request_id
 
 API_PREFIX = "/api/"
+_log = logging.getLogger("resolve.https")
 
 
 def is_api(request) -> bool:
@@ -84,3 +86,60 @@ class RequestIdMiddleware:
             reset_request_id(token)
         response["X-Request-ID"] = request_id
         return response
+
+
+class PlainHttpNoticeMiddleware:
+    """Says so, loudly and once, when plain HTTP meets the HTTPS-only settings.
+
+    With DEBUG off Resolve is HTTPS-only by default: plain-HTTP requests are redirected to
+    https:// and the session and CSRF cookies are Secure. Served on plain HTTP (localhost,
+    or behind a proxy that terminates TLS but is not trusted), that is a redirect loop or a
+    login that never sticks, with nothing in the log. This logs the mode at start-up and a
+    warning naming the fix the first time a plain-HTTP request is redirected (README,
+    "Production stack"). Costs one attribute check per request.
+    """
+
+    def __init__(self, get_response):
+        from django.conf import settings
+
+        self.get_response = get_response
+        self.redirecting = bool(settings.SECURE_SSL_REDIRECT)
+        self.trusts_proxy = bool(getattr(settings, "SECURE_PROXY_SSL_HEADER", None))
+        self.exempt = [re.compile(r) for r in settings.SECURE_REDIRECT_EXEMPT]
+        self.warned = False
+        if self.redirecting:
+            _log.info(
+                "HTTPS only: plain-HTTP requests are redirected to https:// and cookies are "
+                "Secure. Behind a proxy that terminates TLS set BEHIND_PROXY=true (trusts its "
+                "X-Forwarded-Proto); to serve plain HTTP set HTTPS=false.%s",
+                " X-Forwarded-Proto is trusted." if self.trusts_proxy else "",
+            )
+
+    def __call__(self, request):
+        if (
+            self.redirecting
+            and not self.warned
+            and not request.is_secure()
+            and not any(r.search(request.path.lstrip("/")) for r in self.exempt)
+        ):
+            self.warned = True
+            forwarded = request.META.get("HTTP_X_FORWARDED_PROTO", "")
+            if forwarded and not self.trusts_proxy:
+                why = (
+                    f"it carries X-Forwarded-Proto: {forwarded}, which is not trusted "
+                    "(BEHIND_PROXY is off), so every request looks like plain HTTP: a "
+                    "redirect loop. Set BEHIND_PROXY=true if the proxy terminates TLS."
+                )
+            else:
+                why = (
+                    "it is redirected to https://, and the Secure session cookie is never "
+                    "sent back over plain HTTP. Serve HTTPS, set BEHIND_PROXY=true behind a "
+                    "TLS-terminating proxy, or set HTTPS=false to serve plain HTTP."
+                )
+            _log.warning(
+                "A plain-HTTP request (%s %s) met the HTTPS-only settings: %s",
+                request.method,
+                request.path,
+                why,
+            )
+        return self.get_response(request)

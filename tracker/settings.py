@@ -75,6 +75,8 @@ INSTALLED_APPS = [
 # subclasses skip them under /api/ (token-authenticated; see tracker/middleware.py).
 MIDDLEWARE = [
     "tracker.middleware.RequestIdMiddleware",
+    # Logs (once) when plain HTTP meets the HTTPS-only settings, before the redirect.
+    "tracker.middleware.PlainHttpNoticeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tracker.middleware.SessionMiddleware",

@@ -2,6 +2,7 @@
 chips."""
 
 import html
+import json
 from functools import cache
 
 from django import template
@@ -285,4 +286,43 @@ def check_dropdown(field, label: str):
         f"{len(chosen)} chosen" if chosen else "Any",
         label,
         check_options(field.html_name, field.field.choices, chosen),
+    )
+
+
+PERSON_PLACEHOLDERS = {
+    ("me", "unassigned"): "me, unassigned or a username",
+    ("me",): "me or a username",
+    ("unassigned",): "unassigned or a username",
+}
+
+
+@register.simple_tag
+def person_picker(field=None, *, name: str = "", input_id: str = "", keywords=None):
+    """A person box: a text input taking a keyword (`me`, `unassigned`) or a username, which
+    static/js/people-picker.js turns into a searchable picker asking /projects/people.json.
+    The page lists nobody, so its weight does not grow with the members; without JavaScript
+    the box takes what is typed. `field` is a bound PersonField (the list's filters); or give
+    `name`, `input_id` and `keywords` (e.g. "unassigned") for a plain one."""
+    if field is not None:
+        name, input_id = field.html_name, field.id_for_label
+        raw = field.value() or ""
+        keyword_pairs = list(field.field.keywords.items())
+        labels = dict(getattr(field.field, "choices", []))
+        invalid = bool(field.errors)
+    else:
+        raw, invalid, labels = "", False, {}
+        keyword_pairs = [(k, k.title()) for k in (keywords or "").split(",") if k]
+    placeholder = PERSON_PLACEHOLDERS.get(tuple(k for k, _ in keyword_pairs), "a username")
+    return format_html(
+        '<input type="text" class="form-control form-control-sm{}" name="{}" id="{}" '
+        'value="{}" placeholder="{}" autocomplete="off" spellcheck="false" maxlength="150" '
+        'data-people-picker="{}" data-people-keywords=\'{}\' data-people-current="{}">',
+        " is-invalid" if invalid else "",
+        name,
+        input_id,
+        raw,
+        placeholder,
+        reverse("people_search"),
+        json.dumps(keyword_pairs),
+        labels.get(str(raw), raw),
     )

@@ -83,6 +83,11 @@ ROUTES: dict[str, Route] = {
     ),
     "projects/": Route(SCOPED, one(lambda s: "/projects/"), posts=False),
     "projects/<str:key>/": Route(FOREIGN, one(lambda s: f"/projects/{s.key}/")),
+    "projects/people.json": Route(
+        SCOPED,
+        lambda s: ["/projects/people.json", f"/projects/people.json?q={s.probe}"],
+        posts=False,
+    ),
     "issues/": Route(
         SCOPED,
         lambda s: [

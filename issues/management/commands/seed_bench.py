@@ -2,7 +2,13 @@
 
 Tops the bench projects up to N issues (idempotent). Rows are written in batches with
 PostgreSQL COPY (executemany elsewhere), bypassing the services on purpose: the point is
-volume. The full-text documents are computed afterwards with the services' own SQL.
+volume. The full-text documents are computed in the same pass with the services' own SQL.
+
+The shape is a busy tracker's: five projects, ~200 people with all four roles (many in
+several projects), teams with leads, labels, 30 % of issues with 1-20 comments, a mix of
+statuses, priorities and severities, and open issues spread over every SLA state (on track,
+at risk, breached, paused) relative to the moment of seeding. A rare word ("heisenbug") is
+in one issue of 2,000 for the search benchmark.
 """
 
 import functools
@@ -21,9 +27,17 @@ from issues.services import SEARCH_DOCUMENT_SQL
 from projects.models import Membership, Project, Role, Team
 
 BENCH_PROJECTS = [("BENCH", "Benchmark shop"), ("BENCH2", "Benchmark API"),
-                  ("BENCH3", "Benchmark mobile"), ("BENCH4", "Benchmark ops")]  # fmt: skip
+                  ("BENCH3", "Benchmark mobile"), ("BENCH4", "Benchmark ops"),
+                  ("BENCH5", "Benchmark data")]  # fmt: skip
 BENCH_USER = "bench"
 SHOWCASE_COMMENTS = 50
+# People besides the bench user; each is a member of 1-3 projects with one of the four roles.
+BENCH_PEOPLE = 200
+BENCH_TEAMS = ["Bench team", "Checkout", "Platform", "Mobile", "Data", "Support", "Security"]
+RARE_WORD = "heisenbug"
+# Share of issues with comments, and how many they get at most.
+COMMENTED_SHARE = 0.3
+MAX_COMMENTS = 20
 
 AREAS = ["checkout", "cart", "login", "search", "payment", "invoice", "profile", "dashboard",
          "export", "upload", "notification", "settings", "catalog", "shipping", "coupon", "api"]  # fmt: skip
@@ -100,6 +114,8 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"{issues} bench issues ready."))
 
     def _people_and_projects(self):
+        """The bench user (a Manager of every bench project), BENCH_PEOPLE others in 1-3
+        projects each with all four roles, teams with leads and members, labels."""
         bench, created = User.objects.get_or_create(
             username=BENCH_USER,
             defaults={"display_name": "Bench Mark", "email": "bench@example.com"},
@@ -107,29 +123,46 @@ class Command(BaseCommand):
         if created:
             bench.set_unusable_password()
             bench.save()
-        people = [bench]
-        for n in range(24):
-            user, made = User.objects.get_or_create(
-                username=f"bench{n:02d}",
-                defaults={"display_name": f"Bench Person {n}", "email": f"bench{n}@example.com"},
-            )
-            if made:
-                user.set_unusable_password()
-                user.save()
-            people.append(user)
-        team, _ = Team.objects.get_or_create(name="Bench team")
+        wanted = [f"bench{n:03d}" for n in range(BENCH_PEOPLE)]
+        have = set(User.objects.filter(username__in=wanted).values_list("username", flat=True))
+        User.objects.bulk_create(
+            [
+                User(
+                    username=name,
+                    display_name=f"Bench Person {name[5:]}",
+                    email=f"{name}@example.com",
+                    password="!",  # unusable: nobody logs in as them
+                )
+                for name in wanted
+                if name not in have
+            ]
+        )
+        others = list(User.objects.filter(username__in=wanted).order_by("username"))
+        people = [bench, *others]
         projects = []
         for key, name in BENCH_PROJECTS:
             project, _ = Project.objects.get_or_create(key=key, defaults={"name": name})
-            for i, user in enumerate(people):
-                role = [Role.DEVELOPER, Role.TESTER, Role.REPORTER, Role.MANAGER][i % 4]
-                Membership.objects.get_or_create(
-                    project=project, user=user, defaults={"role": role}
-                )
             for label in ("frontend", "backend", "regression", "customer", "tech-debt"):
                 Label.objects.get_or_create(project=project, name=label)
             projects.append(project)
-        self.team = team
+        roles = [Role.DEVELOPER, Role.TESTER, Role.REPORTER, Role.MANAGER]
+        memberships = [Membership(project=p, user=bench, role=Role.MANAGER) for p in projects]
+        self.members: dict[int, list] = {p.pk: [bench] for p in projects}
+        for i, user in enumerate(others):
+            # 1, 2 or 3 projects, consecutive from a rotating start; all four roles everywhere.
+            for j in range(1 + i % 3):
+                project = projects[(i + j) % len(projects)]
+                memberships.append(Membership(project=project, user=user, role=roles[i % 4]))
+                self.members[project.pk].append(user)
+        Membership.objects.bulk_create(memberships, ignore_conflicts=True)
+        self.teams = []
+        for n, team_name in enumerate(BENCH_TEAMS):
+            team, _ = Team.objects.get_or_create(
+                name=team_name, defaults={"lead": others[n] if others else bench}
+            )
+            team.members.add(*others[n :: len(BENCH_TEAMS)][:20])
+            self.teams.append(team)
+        self.team = self.teams[0]
         self.usernames = {u.pk: u.username for u in people}
         return projects, people
 
@@ -149,25 +182,27 @@ class Command(BaseCommand):
             created = now - timedelta(minutes=rng.randint(60, 365 * 24 * 60))
             updated = min(now, created + timedelta(minutes=rng.randint(0, 60 * 24 * 30)))
             status = Status.NEW if first else rng.choices(statuses, weights)[0]
-            reporter = rng.choice(people).pk
-            owner = None if status == Status.NEW and rng.random() < 0.7 else rng.choice(people).pk
+            members = self.members[project.pk]
+            reporter = rng.choice(members).pk
+            owner = None if status == Status.NEW and rng.random() < 0.7 else rng.choice(members).pk
             title = f"{rng.choice(AREAS).title()} {rng.choice(PROBLEMS)} {rng.choice(CONTEXTS)}"
-            n_comments = (
-                SHOWCASE_COMMENTS if first else rng.choices([0, 1, 2, 3], [35, 35, 20, 10])[0]
-            )
+            if first:
+                n_comments = SHOWCASE_COMMENTS
+            elif rng.random() < COMMENTED_SHARE:
+                n_comments = rng.randint(1, MAX_COMMENTS)
+            else:
+                n_comments = 0
             comments = [rng.choice(COMMENTS) for _ in range(n_comments)]
-            due = (
-                created + timedelta(hours=rng.choice([8, 24, 72, 120]))
-                if status in OPEN_STATUSES
-                else None
-            )
             description = " ".join(rng.sample(SENTENCES, 3))
+            if rng.random() < 1 / 2000:
+                description += f" Looks like a {RARE_WORD}: gone when the debugger is attached."
+            due, at_risk, paused = _sla_columns(rng, status, now)
             issue_rows.append((
                 project.pk, project.last_issue_number, title, description,
                 rng.choice(IssueType.values), rng.choices([1, 2, 3], [30, 50, 20])[0],
                 rng.choices([1, 2, 3, 4], [15, 45, 30, 10])[0], status, reporter, owner,
-                self.team.pk if rng.random() < 0.5 else None, "production", "", created, updated,
-                1, "", "", "", "", 1, due, None, due - timedelta(hours=2) if due else None,
+                rng.choice(self.teams).pk if rng.random() < 0.5 else None, "production", "",
+                created, updated, 1, "", "", "", "", 1, due, paused, at_risk,
                 _rendered(description), RENDERER_VERSION,
             ))  # fmt: skip
             extras.append((project.key, comments))
@@ -214,6 +249,26 @@ class Command(BaseCommand):
         )  # fmt: skip
         _insert("issues_issue_watchers", ["issue_id", "user_id"], watcher_rows)
         _insert("issues_issue_labels", ["issue_id", "label_id"], label_rows)
+
+
+def _sla_columns(rng, status: str, now: datetime):
+    """(resolution_due_at, at_risk_at, sla_paused_at) of an open issue, spread over the SLA
+    states as seen at `now`: 55 % on track, 15 % at risk, 20 % breached, 10 % paused."""
+    if status not in OPEN_STATUSES:
+        return None, None, None
+    state = rng.random()
+    hours = timedelta(hours=1)
+    if state < 0.55:
+        due = now + rng.randint(8, 300) * hours
+        return due, due - rng.randint(2, 6) * hours, None
+    if state < 0.70:
+        due = now + rng.randint(1, 6) * hours
+        return due, now - rng.randint(1, 60) * timedelta(minutes=1), None
+    if state < 0.90:
+        due = now - rng.randint(1, 400) * hours
+        return due, due - 2 * hours, None
+    due = now + rng.randint(4, 200) * hours
+    return due, due - 2 * hours, now - rng.randint(1, 72) * hours
 
 
 ISSUE_COLUMNS = [
