@@ -43,16 +43,19 @@ def test_people_endpoint_answers_at_most_twenty(client, project, reporter):
     assert len(client.get(reverse("people_search"), {"q": "crew"}).json()) == 20
 
 
-def test_list_lists_no_members_and_filters_by_typed_username(
-    client, project, reporter, developer, tester
-):
+def test_list_lists_no_members_and_filters_by_typed_username(client, project, reporter, developer):
+    # Owners are Developers (projects.selectors.OWNER_ROLES): a second one owns the other issue.
+    other = UserFactory(username="devon")
+    Membership.objects.create(project=project, user=other, role=Role.DEVELOPER)
+    quiet = UserFactory(username="quinn-the-quiet")  # a member who owns and filed nothing
+    Membership.objects.create(project=project, user=quiet, role=Role.TESTER)
     mine = make_issue(project, reporter, owner=developer, title="Owned by the developer")
-    make_issue(project, reporter, owner=tester, title="Owned by the tester")
+    make_issue(project, reporter, owner=other, title="Owned by another developer")
     client.force_login(reporter)
     page = client.get(reverse("issue_list"))
     body = page.text
     assert "<option" not in body[body.index('id="id_owner"') - 200 : body.index('id="id_owner"')]
-    assert f'value="{tester.pk}"' not in body  # no member list anywhere on the page
+    assert quiet.username not in body  # no member list anywhere on the page
     assert 'data-people-picker="/projects/people.json"' in body
     # Without JavaScript the box takes a typed username; older links with an id still work.
     by_name = client.get(reverse("issue_list"), {"owner": developer.username})
