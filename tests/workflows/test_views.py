@@ -220,8 +220,9 @@ def policy_form_data(project):
 
     form = SlaPolicyForm(policy=policy_of(project))
     data = {}
-    for name, field in form.fields.items():
-        value = form.initial.get(name, field.initial)
+    for name in form.fields:
+        # What the page renders in each field (targets as hours, as a user would see them).
+        value = form[name].value()
         data[name] = value if value is not None else ""
     data["note"] = "Faster for High"
     return data
