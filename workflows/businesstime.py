@@ -343,4 +343,4 @@ def format_business_duration(amount: timedelta) -> str:
         return f"{hours} business h {mins} min" if mins else f"{hours} business h"
     if mins:
         return f"{mins} business min {secs} s" if secs else f"{mins} business min"
-    return f"{secs} business s"
+    return f"{secs} business s" if secs else "0 business min"

@@ -230,17 +230,34 @@ def _retarget(
     events: list[ClockEvent] | None = None,
 ) -> bool:
     """Point the running cycle at `policy`'s targets for the issue's current fields."""
-    old = (cycle.policy_id, cycle.response_target_seconds, cycle.resolution_target_seconds, cycle.business_hours)
+    old = (
+        cycle.policy_id,
+        cycle.response_target_seconds,
+        cycle.resolution_target_seconds,
+        cycle.business_hours,
+    )
     response, resolution = _targets(policy, issue)
     cycle.policy = policy
     if cycle.responded_at is None and cycle.response_target_seconds is not None:
         cycle.response_target_seconds = response
     cycle.resolution_target_seconds = resolution
     cycle.business_hours = issue.severity in [int(s) for s in policy.business_severities]
-    new = (cycle.policy_id, cycle.response_target_seconds, cycle.resolution_target_seconds, cycle.business_hours)
+    new = (
+        cycle.policy_id,
+        cycle.response_target_seconds,
+        cycle.resolution_target_seconds,
+        cycle.business_hours,
+    )
     if old == new:
         return False
-    cycle.save(update_fields=["policy", "response_target_seconds", "resolution_target_seconds", "business_hours"])
+    cycle.save(
+        update_fields=[
+            "policy",
+            "response_target_seconds",
+            "resolution_target_seconds",
+            "business_hours",
+        ]
+    )
     old_due = issue.resolution_due_at
     changed = _ledger(
         issue,

@@ -129,7 +129,9 @@ def parse_day(text: str) -> list[list[int]]:
 
 
 # Targets: hours with decimals ("0.33", "1.5 h") or units ("19 min 48 s", "1 h 30 min").
-TARGET_PART = re.compile(r"(\d+(?:[.,]\d+)?)\s*(h|hours?|m|min|minutes?|s|sec|seconds?)\b", re.ASCII)
+TARGET_PART = re.compile(
+    r"(\d+(?:[.,]\d+)?)\s*(h|hours?|m|min|minutes?|s|sec|seconds?)\b", re.ASCII
+)
 UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1}
 MIN_TARGET_SECONDS = 15 * 60
 # The preview warns when a calendar's next working time is further away than this.
@@ -150,9 +152,7 @@ def parse_target(text: str) -> int:
             raise forms.ValidationError(
                 f"“{text}” is not a duration: use hours (0.33, 1.5) or units (19 min 48 s)."
             )
-        seconds = sum(
-            (Decimal(n) * UNIT_SECONDS[unit[0]] for n, unit in parts), start=Decimal(0)
-        )
+        seconds = sum((Decimal(n) * UNIT_SECONDS[unit[0]] for n, unit in parts), start=Decimal(0))
     whole = int(seconds.quantize(Decimal(1), rounding=ROUND_HALF_UP))
     if whole < MIN_TARGET_SECONDS:
         raise forms.ValidationError("A target is at least 15 minutes (0.25 h).")
@@ -170,7 +170,11 @@ def format_target(seconds: int) -> str:
         return f"{hours:f}"
     hours, rest = divmod(seconds, 3600)
     mins, secs = divmod(rest, 60)
-    parts = [f"{hours} h" if hours else "", f"{mins} min" if mins else "", f"{secs} s" if secs else ""]
+    parts = [
+        f"{hours} h" if hours else "",
+        f"{mins} min" if mins else "",
+        f"{secs} s" if secs else "",
+    ]
     return " ".join(p for p in parts if p)
 
 

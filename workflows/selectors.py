@@ -280,6 +280,17 @@ def time_left(issue: Issue, calendar: BusinessCalendar, now: datetime | None = N
     return TimeLeft(state=state, business=business, remaining=calendar.measure(since, due))
 
 
+def time_left_of(issue: Issue, now: datetime | None = None) -> TimeLeft:
+    """`time_left` for one issue: its current cycle's policy when the page prefetched the
+    cycles (`cycles_prefetch`), else one query for the project's policy."""
+    prefetched = getattr(issue, "_prefetched_objects_cache", {}).get("sla_cycles")
+    if prefetched is not None:
+        current = next((c for c in prefetched if c.number == issue.sla_cycle), None)
+        if current is not None:
+            return time_left(issue, current.policy.calendar_for(issue.severity), now)
+    return times_left([issue], now)[issue.pk]
+
+
 def current_policies(project_ids: Iterable[int]) -> dict[int, SlaPolicy]:
     """Each project's newest policy version (the one every open cycle runs on), one query;
     an unsaved default for a project that has none yet."""
@@ -293,9 +304,7 @@ def current_policies(project_ids: Iterable[int]) -> dict[int, SlaPolicy]:
     return newest
 
 
-def times_left(
-    issues: Iterable[Issue], now: datetime | None = None
-) -> dict[int, TimeLeft]:
+def times_left(issues: Iterable[Issue], now: datetime | None = None) -> dict[int, TimeLeft]:
     """`time_left` for many issues with one query for their projects' policies."""
     now = now or timezone.now()
     rows = list(issues)
@@ -309,7 +318,11 @@ def times_left(
 
 
 def business_horizons(
-    policies: dict[int, SlaPolicy], now: datetime, amount: timedelta
+    policies: dict[int, SlaPolicy],
+    now: datetime,
+    amount: timedelta,
+    *,
+    others: SlaPolicy | None = None,
 ) -> Q:
     """Issues whose running clock has at most `amount` of its own time left: per project,
     the moment its calendar reaches `amount` from now (the same arithmetic as `time_left`,
@@ -326,11 +339,21 @@ def business_horizons(
         by_horizon.setdefault((horizon, business), []).append(pk)
     condition = Q(pk__in=[])
     for (horizon, business), pks in by_horizon.items():
-        condition |= Q(project_id__in=pks) & (
-            Q(severity__in=business, resolution_due_at__lte=horizon)
-            | (~Q(severity__in=business) & Q(resolution_due_at__lte=clock_horizon))
+        condition |= Q(project_id__in=pks) & _within(business, horizon, clock_horizon)
+    if others is not None:
+        # Projects without a saved policy run on the defaults.
+        business = tuple(sorted(int(s) for s in others.business_severities))
+        horizon = others.calendar_for(business[0]).add(now, amount) if business else None
+        condition |= ~Q(project_id__in=list(policies)) & _within(
+            business, horizon or clock_horizon, clock_horizon
         )
     return condition
+
+
+def _within(business: tuple[int, ...], horizon: datetime, clock_horizon: datetime) -> Q:
+    return Q(severity__in=business, resolution_due_at__lte=horizon) | (
+        ~Q(severity__in=business) & Q(resolution_due_at__lte=clock_horizon)
+    )
 
 
 @dataclass
@@ -372,8 +395,9 @@ class SlaSummary:
             return f"breached {format_duration(self.overdue)} ago"
         left = TimeLeft(state=self.state, business=self.business_hours, remaining=self.remaining)
         if self.state in (SlaState.ON_TRACK, SlaState.AT_RISK) and self.remaining is not None:
-            kind = "business time" if self.business_hours else "clock time"
-            return f"due in {left.amount_text} of {kind}"
+            if self.business_hours:
+                return f"due in {left.amount_text}"
+            return f"due in {left.amount_text} of clock time"
         if self.state == SlaState.PAUSED and self.remaining is not None:
             return f"paused with {left.amount_text} left"
         return ""

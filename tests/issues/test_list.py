@@ -170,15 +170,16 @@ def test_list_query_count_is_constant(
     page()
     # session, user, the visible projects (once: top-bar menu, project choices, the issues'
     # project ids), people (owner/reporter choices), count, issues, labels, saved filters,
-    # teams, unread notifications (bell)
-    with django_assert_num_queries(10):
+    # teams, unread notifications (bell), the projects' SLA policies (time left in business
+    # time)
+    with django_assert_num_queries(11):
         page()
     for n in range(40):
         i = make_issue(project, reporter, owner=developer, team=team, priority=3)
         add_label(i, actor=reporter, name=f"l{n % 5}")
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         page()
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         page(priority=3, status="new", owner=developer.pk, sort="due", q="broken", per_page=100)
 
 
