@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from issues.models import Issue
+from workflows.selectors import deadline_text
 
 from .models import DigestEmail, EmailStatus, Kind, Notification
 
@@ -157,6 +158,7 @@ def build_notification_message(note: Notification) -> EmailMultiAlternatives:
             "issue_url": absolute(issue.get_absolute_url()),
             "deadline": deadline,
             "deadline_label": deadline_label,
+            "deadline_text": deadline_text(issue, deadline),
         }
     if note.kind == Kind.DAILY_DIGEST:
         ids = {"at_risk": note.data.get("at_risk", []), "breached": note.data.get("breached", [])}
@@ -168,7 +170,11 @@ def build_notification_message(note: Notification) -> EmailMultiAlternatives:
         }
         for name, wanted in ids.items():
             context[name] = [
-                {"issue": found[i], "url": absolute(found[i].get_absolute_url())}
+                {
+                    "issue": found[i],
+                    "url": absolute(found[i].get_absolute_url()),
+                    "left": deadline_text(found[i], found[i].resolution_due_at),
+                }
                 for i in wanted
                 if i in found
             ]

@@ -39,7 +39,12 @@ from django.db.models.functions import TruncWeek
 
 from issues.models import OPEN_STATUSES, Issue, Severity, Status
 from workflows.models import CycleOutcome, SlaCycle, SlaPolicy, StatusPeriod
-from workflows.selectors import SlaState, annotate_sla_state, sla_state_condition
+from workflows.selectors import (
+    SlaState,
+    annotate_sla_state,
+    business_horizons,
+    sla_state_condition,
+)
 
 from .aggregates import SecondsBetween
 
@@ -207,22 +212,11 @@ def forecast_condition(scope: Scope) -> Q:
 def _forecast_condition(scope: Scope) -> Q:
     project_ids = list(scope.visible_project_ids)
     policies = _policies(scope, project_ids)
-    amount = timedelta(hours=FORECAST_HOURS)
-    # Group projects by horizon so the condition stays small with many projects.
-    by_horizon: dict[tuple[datetime, tuple[int, ...]], list[int]] = {}
-    for pk in project_ids:
-        policy = policies.get(pk) or SlaPolicy()
-        business = tuple(sorted(int(s) for s in policy.business_severities))
-        cal = policy.calendar_for(business[0]) if business else None
-        horizon = cal.add(scope.now, amount) if cal is not None else scope.now + amount
-        by_horizon.setdefault((horizon, business), []).append(pk)
-    clock_horizon = scope.now + amount
-    condition = Q(pk__in=[])
-    for (horizon, business), pks in by_horizon.items():
-        condition |= Q(project_id__in=pks) & (
-            Q(severity__in=business, resolution_due_at__lte=horizon)
-            | (~Q(severity__in=business) & Q(resolution_due_at__lte=clock_horizon))
-        )
+    # Projects without a saved policy run on the defaults.
+    defaults = {pk: SlaPolicy() for pk in project_ids if pk not in policies}
+    condition = business_horizons(
+        {**defaults, **policies}, scope.now, timedelta(hours=FORECAST_HOURS)
+    )
     return (
         Q(status__in=OPEN_VALUES, sla_paused_at__isnull=True, resolution_due_at__gt=scope.now)
         & condition

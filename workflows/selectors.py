@@ -291,6 +291,24 @@ def time_left_of(issue: Issue, now: datetime | None = None) -> TimeLeft:
     return times_left([issue], now)[issue.pk]
 
 
+def deadline_text(issue: Issue, moment: datetime | None, now: datetime | None = None) -> str:
+    """A deadline relative to now for e-mails: "in 3 business h 10 min" (the issue's own
+    business time, as the SLA box counts it) or "25 min ago" (a passed moment, wall clock)."""
+    if moment is None:
+        return ""
+    now = now or timezone.now()
+    if moment <= now:
+        return f"{format_duration(now - moment)} ago"
+    policy = current_policies([issue.project_id])[issue.project_id]
+    calendar = policy.calendar_for(issue.severity)
+    left = TimeLeft(
+        state=SlaState.ON_TRACK,
+        business=not calendar.always,
+        remaining=calendar.measure(now, moment),
+    )
+    return f"in {left.amount_text}"
+
+
 def current_policies(project_ids: Iterable[int]) -> dict[int, SlaPolicy]:
     """Each project's newest policy version (the one every open cycle runs on), one query;
     an unsaved default for a project that has none yet."""
