@@ -457,6 +457,8 @@ def sla_summary(issue: Issue, now: datetime | None = None) -> SlaSummary:
     left = time_left(issue, current.policy.calendar_for(issue.severity), now)
     summary.remaining, summary.overdue = left.remaining, left.overdue
     summary.unreachable = left.unreachable
+    # A business calendar open round the clock counts clock time (and says so).
+    summary.business_hours = left.business
     if issue.sla_paused_at is not None:
         clock = derive_clock(ClockEvent.objects.filter(issue=issue, cycle=current.number))
         summary.paused_reason = ", ".join(clock.pauses.values())
