@@ -33,6 +33,7 @@ def _filters(request: HttpRequest) -> tuple[DashboardFilterForm, Scope]:
     form = DashboardFilterForm(request.GET if bound else None, projects=projects)
     data = form.cleaned_data if bound and form.is_valid() else {}
     first, last = form.period() if data else DashboardFilterForm(projects=projects).period()
+    form.show_period(first, last)
     team = data.get("team")
     scope = Scope(
         user=request.user,
