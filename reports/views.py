@@ -66,6 +66,8 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
             "filter_params": dashboard.filter_params(scope),
             "search": search,
             "sweep": sla_sweep_status(scope.now),
+            # The charts' text equivalent: every chart as its table (works without JS).
+            "as_tables": request.GET.get("view") == "tables",
         },
     )
 
