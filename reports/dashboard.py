@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString
 
 from issues.models import IssueType, Priority, Severity
-from workflows.businesstime import format_duration
+from workflows.businesstime import format_business_duration, format_duration
 from workflows.models import CycleOutcome, RootCause
 from workflows.selectors import SlaState
 
@@ -110,10 +110,14 @@ def _pct_cell(pct: float | None, href: str) -> Cell:
     return Cell(f"{pct:g} %", href, pct)
 
 
-def _duration(seconds: float | None, href: str = "") -> Cell:
+def _duration(seconds: float | None, href: str = "", *, business: bool = False) -> Cell:
+    """Wall-clock durations as '2 d 4 h'; business durations in business hours ('26 business
+    h'), never in days: a business day is not 24 h."""
     if seconds is None:
         return Cell("—", "", "")
-    return Cell(format_duration(timedelta(seconds=seconds)), href, round(seconds / 3600, 2))
+    amount = timedelta(seconds=seconds)
+    text = format_business_duration(amount) if business else format_duration(amount)
+    return Cell(text, href, round(seconds / 3600, 2))
 
 
 def _week_label(monday: date) -> str:
@@ -316,11 +320,11 @@ def _mtt_table(scope: Scope, by: str) -> Table:
             [
                 Cell(choices(k).label, value=k),
                 _count(r["n_respond"], assigned),
-                _duration(r["mtta_mean"], assigned),
-                _duration(r["mtta_median"], assigned),
+                _duration(r["mtta_mean"], assigned, business=True),
+                _duration(r["mtta_median"], assigned, business=True),
                 _count(r["n_resolve"], resolved),
-                _duration(r["mttr_mean"], resolved),
-                _duration(r["mttr_median"], resolved),
+                _duration(r["mttr_mean"], resolved, business=True),
+                _duration(r["mttr_median"], resolved, business=True),
             ]
         )
     return table

@@ -158,3 +158,16 @@ def test_the_preview_warns_about_a_long_closed_stretch(client, project, manager)
     assert response.status_code == 200
     assert "No working time for the next 60 days" in response.text
     assert "Apply as" in response.text
+
+
+def test_business_targets_show_in_business_hours_never_days(client, project, reporter):
+    """Issue 17: a 24 business-hour target showed "1 d"."""
+    client.force_login(reporter)
+    with time_machine.travel(MON, tick=False):
+        issue = make_issue(project, reporter, priority=Priority.MEDIUM, severity=Severity.MAJOR)
+        page = client.get(issue.get_absolute_url()).text
+        listing = client.get(reverse("issue_list")).text
+    box = page[page.index('id="sla-title"') :]
+    assert "24 business h" in box and "due in 24 business h" in box
+    assert "1 d" not in box
+    assert "24 business h left" in listing
