@@ -361,9 +361,9 @@ def business_horizons(
     if others is not None:
         # Projects without a saved policy run on the defaults.
         business = tuple(sorted(int(s) for s in others.business_severities))
-        horizon = others.calendar_for(business[0]).add(now, amount) if business else None
+        reached = others.calendar_for(business[0]).add(now, amount) if business else clock_horizon
         condition |= ~Q(project_id__in=list(policies)) & _within(
-            business, horizon or clock_horizon, clock_horizon
+            business, reached or now + HORIZON, clock_horizon
         )
     return condition
 
