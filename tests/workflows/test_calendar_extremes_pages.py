@@ -171,3 +171,41 @@ def test_business_targets_show_in_business_hours_never_days(client, project, rep
     assert "24 business h" in box and "due in 24 business h" in box
     assert "1 d" not in box
     assert "24 business h left" in listing
+
+
+def test_the_sla_box_costs_the_same_whatever_the_ledger(
+    client, project, reporter, manager, django_assert_num_queries
+):
+    """Issue 16: the SLA box used to re-walk the ledger from the cycle's start on every view.
+    It is derived from the cached deadline now: a long history adds no query and no walk."""
+    from workflows.services import hold_sla_clock, release_sla_hold
+
+    targets = dict(SlaPolicy().resolution_target_seconds, **{"1:1": 5000 * 3600})
+    _policy(project, resolution_target_seconds=targets)
+    with time_machine.travel(MON - timedelta(days=200), tick=False):
+        issue = make_issue(project, reporter, priority=Priority.LOW, severity=Severity.TRIVIAL)
+    client.force_login(manager)
+    url = reverse("issue_sla_box", args=[issue.key])
+    with time_machine.travel(MON, tick=False):
+        client.get(url)
+        # session, user, issue (access), cycles with their policy, the role (hold button)
+        with django_assert_num_queries(5) as short:
+            client.get(url)
+    moment = MON - timedelta(days=199)
+    for _ in range(60):
+        with time_machine.travel(moment, tick=False):
+            hold_sla_clock(issue, actor=manager, reason="waiting_on_vendor")
+        with time_machine.travel(moment + timedelta(hours=5), tick=False):
+            release_sla_hold(issue, actor=manager)
+        moment += timedelta(days=3)
+    with time_machine.travel(MON, tick=False):
+        with django_assert_num_queries(len(short.captured_queries)) as long:
+            response = client.get(url)
+        started = time.perf_counter()
+        for _ in range(20):
+            client.get(url)
+        per_view = (time.perf_counter() - started) / 20
+    assert "due in" in response.text and "business h" in response.text
+    # A running clock's box never reads the ledger (only a paused one, for the reason).
+    assert not any("workflows_clockevent" in q["sql"] for q in long.captured_queries)
+    assert per_view < 0.1  # the request as a whole; the box itself is microseconds
