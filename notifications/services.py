@@ -306,6 +306,18 @@ def _claim_checkpoints(now: datetime, batch_size: int) -> list[SlaCheckpoint]:
     )
     if not rows:
         return []
+    # Every due threshold of the same issues comes in the same batch, wherever the batch was
+    # cut, so that a late sweep can alert only the most severe one (`_most_severe_only`).
+    rows += list(
+        SlaCheckpoint.objects.filter(
+            issue_id__in={r.issue_id for r in rows}, due_at__lte=now, flagged_at__isnull=True
+        )
+        .exclude(id__in=[r.id for r in rows])
+        .select_related("issue")
+        .only(*_CHECKPOINT_FIELDS)
+        .order_by("due_at")
+        .select_for_update(skip_locked=True, of=("self",))
+    )
     _attach_projects_and_teams([r.issue for r in rows])
     claimed = SlaCheckpoint.objects.filter(
         id__in=[r.id for r in rows], flagged_at__isnull=True
@@ -475,7 +487,8 @@ def sweep_sla(*, now: datetime | None = None, batch_size: int | None = None) -> 
     now = now or timezone.now()
     batch_size = batch_size or settings.SLA_SWEEP_BATCH
     result = SweepResult()
-    while _sweep_checkpoint_batch(now, batch_size, result) == batch_size:
+    # A batch can hold more than `batch_size` rows (an issue's thresholds stay together).
+    while _sweep_checkpoint_batch(now, batch_size, result) >= batch_size:
         pass
     while _sweep_escalation_batch(now, batch_size, result) == batch_size:
         pass

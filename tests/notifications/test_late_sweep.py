@@ -62,3 +62,31 @@ def test_a_late_sweep_sends_only_the_most_severe_alert(
     # A later sweep finds nothing left to send.
     with time_machine.travel(start + timedelta(days=8), tick=False):
         assert sweep_sla().alerts == 0
+
+
+def test_thresholds_of_one_issue_stay_together_across_batches(
+    project, developer, reporter, django_capture_on_commit_callbacks
+):
+    SlaPolicy.objects.create(project=project, version=1, warnings=[50, 75, 90])
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        issues = [
+            make_issue(
+                project,
+                reporter,
+                owner=developer,
+                priority=Priority.HIGH,
+                severity=Severity.CRITICAL,
+            )
+            for _ in range(3)
+        ]
+    with (
+        time_machine.travel(start + timedelta(days=7), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        result = sweep_sla(batch_size=2)  # smaller than one issue's five thresholds
+    for issue in issues:
+        kinds = sorted(n.data["checkpoint_kind"] for n in Notification.objects.filter(issue=issue))
+        assert kinds == ["resolution_breach", "response_breach"]
+    assert result.passed_silently == 9
+    assert SlaCheckpoint.objects.filter(flagged_at__isnull=True).count() == 0
