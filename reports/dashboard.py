@@ -145,7 +145,7 @@ def right_now_section(scope: Scope) -> Section:
     urgent = Table(
         "now-urgent",
         "Most urgent first",
-        ["Issue", "Title", "SLA", "Due", "Owner", "Team", "Severity"],
+        ["Issue", "Title", "SLA", "Time left", "Due", "Owner", "Team", "Severity"],
     )
     for issue in now.urgent:
         state = issue.sla_state
@@ -157,6 +157,10 @@ def right_now_section(scope: Scope) -> Section:
                 Cell(issue.key, issue.get_absolute_url()),
                 Cell(issue.title),
                 Cell(label, css=f"sla-{state}"),
+                Cell(
+                    issue.time_left.short,
+                    value=issue.time_left.sort_seconds,
+                ),
                 Cell("", value=issue.resolution_due_at, css="when"),
                 Cell(str(issue.owner) if issue.owner else "Unassigned"),
                 Cell(str(issue.team) if issue.team else "—"),

@@ -44,6 +44,7 @@ from workflows.selectors import (
     annotate_sla_state,
     business_horizons,
     sla_state_condition,
+    time_left,
 )
 
 from .aggregates import SecondsBetween
@@ -192,13 +193,18 @@ def _pct(part: int, whole: int) -> float | None:
 
 # --- right now ---------------------------------------------------------------------------
 def _policies(scope: Scope, project_ids: Iterable[int]) -> dict[int, SlaPolicy]:
-    """Each project's newest policy (the defaults for a project without one)."""
-    newest: dict[int, SlaPolicy] = {}
-    for policy in SlaPolicy.objects.filter(project_id__in=list(project_ids)).order_by(
-        "project_id", "version"
-    ):
-        newest[policy.project_id] = policy
-    return newest
+    """Each project's newest policy (read once per page: the forecast and the time left of
+    the urgent list share it)."""
+    ids = tuple(sorted(set(project_ids)))
+    key = f"policies:{ids}"
+    if key not in scope.memo:
+        newest: dict[int, SlaPolicy] = {}
+        for policy in SlaPolicy.objects.filter(project_id__in=list(ids)).order_by(
+            "project_id", "version"
+        ):
+            newest[policy.project_id] = policy
+        scope.memo[key] = newest
+    return scope.memo[key]
 
 
 def forecast_condition(scope: Scope) -> Q:
@@ -261,7 +267,21 @@ def right_now(scope: Scope, *, limit: int = 50) -> RightNow:
         .select_related("project", "owner", "team")
         .order_by("resolution_due_at", "pk")[:limit]
     )
+    # Most urgent = least time left in each issue's own business time (workflows' one rule).
+    policies = _policies(scope, list(scope.visible_project_ids))
+    for issue in result.urgent:
+        policy = policies.get(issue.project_id) or SlaPolicy()
+        issue.time_left = time_left(  # type: ignore[attr-defined]
+            issue, policy.calendar_for(issue.severity), scope.now
+        )
+    # Equal time left: the earlier deadline on the wall clock first.
+    result.urgent.sort(key=_urgency)
     return result
+
+
+def _urgency(issue: Issue) -> tuple:
+    left = issue.time_left  # type: ignore[attr-defined]
+    return (left.sort_seconds is None, left.sort_seconds or 0, issue.resolution_due_at, issue.pk)
 
 
 # --- history: finished cycles --------------------------------------------------------------
