@@ -201,11 +201,6 @@ def test_the_sla_box_costs_the_same_whatever_the_ledger(
     with time_machine.travel(MON, tick=False):
         with django_assert_num_queries(len(short.captured_queries)) as long:
             response = client.get(url)
-        started = time.perf_counter()
-        for _ in range(20):
-            client.get(url)
-        per_view = (time.perf_counter() - started) / 20
     assert "due in" in response.text and "business h" in response.text
     # A running clock's box never reads the ledger (only a paused one, for the reason).
     assert not any("workflows_clockevent" in q["sql"] for q in long.captured_queries)
-    assert per_view < 0.1  # the request as a whole; the box itself is microseconds
