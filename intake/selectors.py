@@ -11,6 +11,12 @@ from django.utils.dateparse import parse_datetime
 from api.tokens import token_digest
 from issues.models import Issue
 from projects.models import Project
+from workflows.models import SlaPolicy
+from workflows.selectors import (
+    TimeLeft,
+    business_horizons,
+    time_left_of,
+)
 
 from .models import DailyCount, EventGroup, IntakeToken
 
@@ -192,14 +198,25 @@ def triage_queue(user, *, now=None) -> QuerySet[Issue]:
             output_field=IntegerField(),
         )
 
+    visible = issues_visible_to(user)
+    # Time left in each project's business time (the rule of the SLA box, `time_left`):
+    # "under 4 h" means 4 hours of the issue's own calendar, not of the wall clock.
+    policies: dict[int, SlaPolicy] = {}
+    for policy in SlaPolicy.objects.filter(
+        project_id__in=visible.filter(status=Status.NEW).values("project_id")
+    ).order_by("project_id", "version"):
+        policies[policy.project_id] = policy  # the newest version wins
     sla = Case(
-        *(When(resolution_due_at__lte=now + delta, then=Value(pts)) for delta, pts in SLA_POINTS),
+        When(resolution_due_at__lte=now, then=Value(SLA_POINTS[0][1])),
+        *(
+            When(business_horizons(policies, now, delta, others=SlaPolicy()), then=Value(pts))
+            for delta, pts in SLA_POINTS[1:]
+        ),
         default=Value(0),
         output_field=IntegerField(),
     )
     return (
-        issues_visible_to(user)
-        .filter(status=Status.NEW)
+        visible.filter(status=Status.NEW)
         .select_related("owner")
         .annotate(events_24h=Coalesce(Subquery(recent, output_field=IntegerField()), 0))
         .annotate(
@@ -222,7 +239,7 @@ def triage_queue(user, *, now=None) -> QuerySet[Issue]:
     )
 
 
-def score_reasons(issue: Issue, *, now=None) -> list[str]:
+def score_reasons(issue: Issue, *, now=None, left: TimeLeft | None = None) -> list[str]:
     """Why an issue from `triage_queue` has its score, one phrase per part."""
     now = now or timezone.now()
     reasons = [
@@ -234,8 +251,8 @@ def score_reasons(issue: Issue, *, now=None) -> list[str]:
     elif issue.resolution_due_at <= now:
         reasons.append(f"SLA breached +{issue.sla_points}")  # type: ignore[attr-defined]
     else:
-        hours = (issue.resolution_due_at - now).total_seconds() / 3600
-        reasons.append(f"{hours:.0f} h left on the SLA +{issue.sla_points}")  # type: ignore[attr-defined]
+        left = time_left_of(issue, now) if left is None else left
+        reasons.append(f"{left.short} on the SLA +{issue.sla_points}")  # type: ignore[attr-defined]
     events = issue.events_24h  # type: ignore[attr-defined]
     if events:
         reasons.append(f"{events} events in 24 h +{issue.frequency_points}")  # type: ignore[attr-defined]

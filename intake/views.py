@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from projects.selectors import get_project_for_user, is_manager
+from workflows.selectors import times_left
 
 from . import services
 from .forms import AvailabilityForm, IntakeSettingsForm, RuleForm, TokenForm
@@ -160,7 +161,9 @@ def rule_delete(request: HttpRequest, key: str, pk: int) -> HttpResponse:
 @login_required
 def triage(request: HttpRequest) -> HttpResponse:
     page = Paginator(triage_queue(request.user), 50).get_page(request.GET.get("page"))
-    rows = [(issue, score_reasons(issue)) for issue in page.object_list]
+    issues = list(page.object_list)
+    left = times_left(issues)  # business time left, one query for the page
+    rows = [(issue, score_reasons(issue, left=left[issue.pk])) for issue in issues]
     return render(request, "intake/triage.html", {"page": page, "rows": rows})
 
 

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from issues.models import Issue
 from workflows.activity import closure_rows
+from workflows.selectors import deadline_text
 
 from .models import DigestEmail, EmailStatus, Kind, Notification
 
@@ -159,6 +160,7 @@ def build_notification_message(note: Notification) -> EmailMultiAlternatives:
             "deadline": deadline,
             "deadline_label": deadline_label,
             "closure_rows": closure_rows(issue),
+            "deadline_text": deadline_text(issue, deadline),
         }
     if note.kind == Kind.DAILY_DIGEST:
         ids = {"at_risk": note.data.get("at_risk", []), "breached": note.data.get("breached", [])}
@@ -170,7 +172,11 @@ def build_notification_message(note: Notification) -> EmailMultiAlternatives:
         }
         for name, wanted in ids.items():
             context[name] = [
-                {"issue": found[i], "url": absolute(found[i].get_absolute_url())}
+                {
+                    "issue": found[i],
+                    "url": absolute(found[i].get_absolute_url()),
+                    "left": deadline_text(found[i], found[i].resolution_due_at),
+                }
                 for i in wanted
                 if i in found
             ]

@@ -63,6 +63,8 @@ class SweepResult:
     discarded: int = 0
     alerts: int = 0
     emails: int = 0
+    # Thresholds reached in the same sweep as a more severe one: flagged, not alerted.
+    passed_silently: int = 0
 
 
 # --- queueing -----------------------------------------------------------------------------
@@ -190,19 +192,25 @@ def _alertable(issue: Issue, cycle: int) -> bool:
     )
 
 
-def _summary(checkpoint: SlaCheckpoint, step: str, issue: Issue) -> str:
+def _summary(
+    checkpoint: SlaCheckpoint, step: str, issue: Issue, *, skipped: Sequence[str] = ()
+) -> str:
     key = f"{issue.project.key}-{issue.number}"
+    note = f" (earlier warnings skipped: {', '.join(skipped)})" if skipped else ""
     if step == Step.WARNING:
         what = checkpoint.label or "resolution target at risk"
-        return f"{key} at risk ({what}): {issue.title}"[:300]
+        return f"{key} at risk ({what}){note}: {issue.title}"[:300]
     target = "response" if checkpoint.kind == CheckpointKind.RESPONSE_BREACH else "resolution"
     if step == Step.BREACH:
-        return f"{key} breached its {target} target: {issue.title}"[:300]
+        return f"{key} breached its {target} target{note}: {issue.title}"[:300]
     return f"{key} is still breached ({target} target), escalated to Managers: {issue.title}"[:300]
 
 
 def _alerts_for(
-    items: Sequence[tuple[SlaCheckpoint, str, list[int]]], *, now: datetime
+    items: Sequence[tuple[SlaCheckpoint, str, list[int]]],
+    *,
+    now: datetime,
+    passed: dict[int, list[SlaCheckpoint]] | None = None,
 ) -> tuple[list[Notification], list[IssueEvent]]:
     """Build the alerts and SLA_FLAGGED events for claimed (checkpoint, step, recipients)."""
     visible = rcpt.who_can_see((uid, cp.issue.project_id) for cp, _, uids in items for uid in uids)
@@ -214,6 +222,7 @@ def _alerts_for(
     for cp, step, uids in items:
         issue = cp.issue
         kind = _KIND_OF_STEP[Step(step)]
+        skipped = [c.label or c.get_kind_display() for c in (passed or {}).get(cp.id, [])]
         told = []
         for uid in uids:
             mode = modes[(uid, kind)]
@@ -229,8 +238,9 @@ def _alerts_for(
                     checkpoint_id=cp.id,
                     checkpoint_due_at=cp.due_at,
                     step=step,
-                    summary=_summary(cp, step, issue),
-                    data={"label": cp.label, "checkpoint_kind": cp.kind},
+                    summary=_summary(cp, step, issue, skipped=skipped),
+                    data={"label": cp.label, "checkpoint_kind": cp.kind}
+                    | ({"skipped": skipped} if skipped else {}),
                     email_status=_email_status(mode, uid in with_email),
                 )
             )
@@ -309,6 +319,18 @@ def _claim_checkpoints(now: datetime, batch_size: int) -> list[SlaCheckpoint]:
     )
     if not rows:
         return []
+    # Every due threshold of the same issues comes in the same batch, wherever the batch was
+    # cut, so that a late sweep can alert only the most severe one (`_most_severe_only`).
+    rows += list(
+        SlaCheckpoint.objects.filter(
+            issue_id__in={r.issue_id for r in rows}, due_at__lte=now, flagged_at__isnull=True
+        )
+        .exclude(id__in=[r.id for r in rows])
+        .select_related("issue")
+        .only(*_CHECKPOINT_FIELDS)
+        .order_by("due_at")
+        .select_for_update(skip_locked=True, of=("self",))
+    )
     _attach_projects_and_teams([r.issue for r in rows])
     claimed = SlaCheckpoint.objects.filter(
         id__in=[r.id for r in rows], flagged_at__isnull=True
@@ -322,6 +344,61 @@ def _claim_checkpoints(now: datetime, batch_size: int) -> list[SlaCheckpoint]:
     return rows
 
 
+def _most_severe_only(
+    live: list[SlaCheckpoint],
+) -> tuple[list[SlaCheckpoint], dict[int, list[SlaCheckpoint]]]:
+    """After downtime one sweep can find an issue past several resolution thresholds at once
+    (50 %, 75 %, 90 % and breached). Only the most severe of them is alerted (the breach, else
+    the latest warning); the others are passed silently. Returns (to alert, {kept id: passed})."""
+    family: dict[tuple[int, int], list[SlaCheckpoint]] = defaultdict(list)
+    keep: list[SlaCheckpoint] = []
+    for cp in live:
+        if cp.kind == CheckpointKind.RESPONSE_BREACH:
+            keep.append(cp)  # another target: never folded into the resolution's alerts
+        else:
+            family[(cp.issue.id, cp.cycle)].append(cp)
+    passed: dict[int, list[SlaCheckpoint]] = {}
+    for group in family.values():
+        group.sort(key=lambda c: (c.kind == CheckpointKind.RESOLUTION_BREACH, c.due_at, c.id))
+        top = group[-1]
+        keep.append(top)
+        if len(group) > 1:
+            passed[top.id] = group[:-1]
+    keep.sort(key=lambda c: (c.due_at, c.id))
+    return keep, passed
+
+
+def result_passed(passed: dict[int, list[SlaCheckpoint]]) -> int:
+    return sum(len(g) for g in passed.values())
+
+
+def _passed_events(passed: dict[int, list[SlaCheckpoint]], *, now: datetime) -> list[IssueEvent]:
+    """One SLA_FLAGGED record per threshold passed silently (audit: it was reached, nobody
+    was alerted for it because a more severe alert went out in the same sweep)."""
+    return [
+        IssueEvent(
+            issue_id=cp.issue.id,
+            actor=None,
+            kind=EventKind.SLA_FLAGGED,
+            field=cp.kind,
+            new_value=(cp.label or cp.get_kind_display())[:200],
+            data={
+                "checkpoint_id": cp.id,
+                "cycle": cp.cycle,
+                "threshold": cp.threshold,
+                "step": _STEP_OF[CheckpointKind(cp.kind)].value,
+                "due_at": cp.due_at.isoformat() if cp.due_at else None,
+                "alerted": [],
+                "passed_silently": True,
+                "superseded_by": kept_id,
+            },
+            notified_at=now,
+        )
+        for kept_id, group in passed.items()
+        for cp in group
+    ]
+
+
 def _sweep_checkpoint_batch(now: datetime, batch_size: int, result: SweepResult) -> int:
     with transaction.atomic():
         rows = _claim_checkpoints(now, batch_size)
@@ -329,6 +406,8 @@ def _sweep_checkpoint_batch(now: datetime, batch_size: int, result: SweepResult)
             return 0
         live = [cp for cp in rows if _alertable(cp.issue, cp.cycle)]
         result.discarded += len(rows) - len(live)
+        live, passed = _most_severe_only(live)
+        result.passed_silently += result_passed(passed)
         ladders = rcpt.ladders_for(cp.issue.project_id for cp in live)
         managers = rcpt.managers_of(cp.issue.project_id for cp in live)
         items = []
@@ -349,9 +428,10 @@ def _sweep_checkpoint_batch(now: datetime, batch_size: int, result: SweepResult)
                         due_at=cp.due_at + ladder.escalate_after,
                     )
                 )
-        notes, events = _alerts_for(items, now=now)
-        bulk_insert(events)
-        if events:
+        notes, events = _alerts_for(items, now=now, passed=passed)
+        passed_events = _passed_events(passed, now=now)
+        bulk_insert(passed_events + events)
+        if events or passed_events:
             kick_outbox()  # bulk inserts send no post_save
         _insert(notes)
         SlaEscalation.objects.bulk_create(escalations, ignore_conflicts=True, batch_size=1000)
@@ -359,7 +439,7 @@ def _sweep_checkpoint_batch(now: datetime, batch_size: int, result: SweepResult)
         for step in (Step.WARNING, Step.BREACH):
             email_ids += _pending_email_ids([cp.id for cp, s, _ in items if s == step], step)
         queue_emails(email_ids)
-        result.flagged += len(live)
+        result.flagged += len(live) + result_passed(passed)
         result.alerts += len(notes)
         result.emails += len(email_ids)
         return len(rows)
@@ -425,7 +505,8 @@ def sweep_sla(*, now: datetime | None = None, batch_size: int | None = None) -> 
     now = now or timezone.now()
     batch_size = batch_size or settings.SLA_SWEEP_BATCH
     result = SweepResult()
-    while _sweep_checkpoint_batch(now, batch_size, result) == batch_size:
+    # A batch can hold more than `batch_size` rows (an issue's thresholds stay together).
+    while _sweep_checkpoint_batch(now, batch_size, result) >= batch_size:
         pass
     while _sweep_escalation_batch(now, batch_size, result) == batch_size:
         pass

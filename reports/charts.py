@@ -1,7 +1,9 @@
 """Server-side SVG charts: no JavaScript, no CDN, no inline styles (strict CSP).
 
-Colours come from CSS classes in static/css/reports.css (light and dark theme), with SVG
-presentation attributes (`fill=`) as the fallback. Every chart is `role="img"` with a
+Series colours have one definition, `series_colour` (the Okabe–Ito palette, safe for the
+common colour-vision deficiencies, plus the product's semantic colours), and the bars, lines
+and their legend swatches all take it from there as SVG `fill`/`stroke` attributes; the CSS
+(static/css/reports.css) only colours text, grid and heat-map cells. Every chart is `role="img"` with a
 <title> and <desc>; the numbers are in the accessible table beneath it on the page. Bars and
 cells that stand for a set of issues are links (`<a href>` works in SVG without JS). Every
 interpolated value goes through `escape()`, which is why `mark_safe` is sound here.
@@ -14,7 +16,19 @@ from html import escape
 
 from django.utils.safestring import SafeString, mark_safe
 
-PALETTE = ["#0d6efd", "#20c997", "#fd7e14", "#6f42c1", "#dc3545", "#6c757d"]
+# Okabe & Ito (2008): distinguishable with protanopia, deuteranopia and tritanopia.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000"]
+# Series that carry a meaning keep it (UI.md: breached/critical red, at risk amber, Major
+# orange, Minor blue, Trivial grey), in the palette's colour-blind-safe shades.
+SEMANTIC = {
+    "chart-bad": "#D55E00",
+    "chart-hot": "#D55E00",
+    "chart-warn": "#E69F00",
+    "sev-fill-critical": "#D55E00",
+    "sev-fill-major": "#E69F00",
+    "sev-fill-minor": "#0072B2",
+    "sev-fill-trivial": "#999999",
+}
 WIDTH, HEIGHT = 640, 260
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 16, 48
 
@@ -25,6 +39,13 @@ class Series:
     values: list[float | None]
     hrefs: list[str] = field(default_factory=list)
     css: str = ""  # extra class, e.g. "chart-bad"
+
+
+def series_colour(index: int, series: Series | None = None) -> str:
+    """The one colour of a series, for its bars, points, line and legend swatch alike."""
+    if series is not None and series.css in SEMANTIC:
+        return SEMANTIC[series.css]
+    return PALETTE[index % len(PALETTE)]
 
 
 def _attr(value: object) -> str:
@@ -84,9 +105,10 @@ def _axis(lines: list[str], top: float, unit: str, plot_h: float) -> None:
 def _legend(lines: list[str], series: list[Series], y: float) -> None:
     x = LEFT
     for i, s in enumerate(series):
-        colour = PALETTE[i % len(PALETTE)]
+        colour = series_colour(i, s)
         lines.append(
-            f'<rect class="chart-s{i}" x="{x}" y="{y - 9}" width="10" height="10" fill="{colour}"/>'
+            f'<rect class="chart-swatch chart-s{i}" x="{x}" y="{y - 9}" width="10" height="10" '
+            f'fill="{colour}"/>'
         )
         lines.append(
             f'<text class="chart-label" x="{x + 14}" y="{y}" font-size="11" '
@@ -131,7 +153,7 @@ def bar_chart(
             h = plot_h * value / top
             x = x0 if stacked else x0 + bar_w * si
             y = base - h
-            colour = PALETTE[si % len(PALETTE)]
+            colour = series_colour(si, s)
             css = f"chart-s{si} {s.css}".strip()
             rect = (
                 f'<rect class="{css}" x="{x:.1f}" y="{y:.1f}" width="{max(bar_w - 1, 1):.1f}" '
@@ -175,7 +197,7 @@ def hbar_chart(
         w = plot_w * value / top
         hot = bool(highlight and i in highlight)
         css = "chart-hot" if hot else "chart-s0"
-        colour = "#dc3545" if hot else PALETTE[0]
+        colour = SEMANTIC["chart-hot"] if hot else series_colour(0)
         lines.append(
             f'<text class="chart-label" x="{label_w - 6}" y="{y + 16}" text-anchor="end" '
             f'font-size="12" fill="#6c757d">{escape(label)}</text>'
@@ -214,7 +236,7 @@ def line_chart(
     step = plot_w / max(n - 1, 1) if n > 1 else 0
     xs = [LEFT + (step * i if n > 1 else plot_w / 2) for i in range(n)]
     for si, s in enumerate(series):
-        colour = PALETTE[si % len(PALETTE)]
+        colour = series_colour(si, s)
         points: list[str] = []
         for i, value in enumerate(s.values):
             if value is None:

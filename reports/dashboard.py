@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString
 
 from issues.models import IssueType, Priority, Severity
-from workflows.businesstime import format_duration
+from workflows.businesstime import format_business_duration, format_duration
 from workflows.models import CycleOutcome, RootCause
 from workflows.selectors import SlaState
 
@@ -110,10 +110,14 @@ def _pct_cell(pct: float | None, href: str) -> Cell:
     return Cell(f"{pct:g} %", href, pct)
 
 
-def _duration(seconds: float | None, href: str = "") -> Cell:
+def _duration(seconds: float | None, href: str = "", *, business: bool = False) -> Cell:
+    """Wall-clock durations as '2 d 4 h'; business durations in business hours ('26 business
+    h'), never in days: a business day is not 24 h."""
     if seconds is None:
         return Cell("—", "", "")
-    return Cell(format_duration(timedelta(seconds=seconds)), href, round(seconds / 3600, 2))
+    amount = timedelta(seconds=seconds)
+    text = format_business_duration(amount) if business else format_duration(amount)
+    return Cell(text, href, round(seconds / 3600, 2))
 
 
 def _week_label(monday: date) -> str:
@@ -141,7 +145,7 @@ def right_now_section(scope: Scope) -> Section:
     urgent = Table(
         "now-urgent",
         "Most urgent first",
-        ["Issue", "Title", "SLA", "Due", "Owner", "Team", "Severity"],
+        ["Issue", "Title", "SLA", "Time left", "Due", "Owner", "Team", "Severity"],
     )
     for issue in now.urgent:
         state = issue.sla_state
@@ -153,6 +157,10 @@ def right_now_section(scope: Scope) -> Section:
                 Cell(issue.key, issue.get_absolute_url()),
                 Cell(issue.title),
                 Cell(label, css=f"sla-{state}"),
+                Cell(
+                    issue.time_left.short,
+                    value=issue.time_left.sort_seconds,
+                ),
                 Cell("", value=issue.resolution_due_at, css="when"),
                 Cell(str(issue.owner) if issue.owner else "Unassigned"),
                 Cell(str(issue.team) if issue.team else "—"),
@@ -316,11 +324,11 @@ def _mtt_table(scope: Scope, by: str) -> Table:
             [
                 Cell(choices(k).label, value=k),
                 _count(r["n_respond"], assigned),
-                _duration(r["mtta_mean"], assigned),
-                _duration(r["mtta_median"], assigned),
+                _duration(r["mtta_mean"], assigned, business=True),
+                _duration(r["mtta_median"], assigned, business=True),
                 _count(r["n_resolve"], resolved),
-                _duration(r["mttr_mean"], resolved),
-                _duration(r["mttr_median"], resolved),
+                _duration(r["mttr_mean"], resolved, business=True),
+                _duration(r["mttr_median"], resolved, business=True),
             ]
         )
     return table

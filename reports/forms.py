@@ -32,7 +32,9 @@ class DashboardFilterForm(forms.Form):
     team = IdModelChoiceField(
         queryset=Team.objects.order_by("name"), required=False, empty_label="Any team"
     )
-    range = forms.ChoiceField(choices=RANGE_CHOICES, required=False, label="Period")
+    range = forms.ChoiceField(
+        choices=RANGE_CHOICES, required=False, label="Period", initial=DEFAULT_RANGE
+    )
     start = forms.DateField(
         required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -59,7 +61,9 @@ class DashboardFilterForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        chosen = data.get("range") or DEFAULT_RANGE
+        # Dates without a period choice mean those dates (a link or a form without JS).
+        typed_dates = bool(self.data.get("start") or self.data.get("end"))
+        chosen = data.get("range") or ("custom" if typed_dates else DEFAULT_RANGE)
         data["range"] = chosen
         if chosen != "custom":
             return data
@@ -74,6 +78,18 @@ class DashboardFilterForm(forms.Form):
             elif (end - start).days >= MAX_CUSTOM_DAYS:
                 self.add_error("end", f"Choose at most {MAX_CUSTOM_DAYS} days.")
         return data
+
+    def show_period(self, first: date, last: date) -> None:
+        """Make the selector and the dates show the period the figures cover: the default
+        period when nothing was chosen, the chosen one's days otherwise. A form with errors
+        keeps what was typed (the page says it fell back to the default)."""
+        if not self.is_bound:
+            self.initial.update(range=DEFAULT_RANGE, start=first, end=last)
+        elif self.is_valid():
+            data = self.data.copy()
+            data["range"] = self.cleaned_data["range"]
+            data["start"], data["end"] = first.isoformat(), last.isoformat()
+            self.data = data
 
     def period(self, today: date | None = None) -> tuple[date, date]:
         """First and last day (inclusive, viewer's zone) of the chosen period."""

@@ -40,7 +40,13 @@ from django.db.models.functions import TruncWeek
 from issues.inputs import parse_id
 from issues.models import OPEN_STATUSES, Issue, Severity, Status
 from workflows.models import CycleOutcome, SlaCycle, SlaPolicy, StatusPeriod
-from workflows.selectors import SlaState, annotate_sla_state, sla_state_condition
+from workflows.selectors import (
+    SlaState,
+    annotate_sla_state,
+    business_horizons,
+    sla_state_condition,
+    time_left,
+)
 
 from .aggregates import SecondsBetween
 
@@ -188,13 +194,18 @@ def _pct(part: int, whole: int) -> float | None:
 
 # --- right now ---------------------------------------------------------------------------
 def _policies(scope: Scope, project_ids: Iterable[int]) -> dict[int, SlaPolicy]:
-    """Each project's newest policy (the defaults for a project without one)."""
-    newest: dict[int, SlaPolicy] = {}
-    for policy in SlaPolicy.objects.filter(project_id__in=list(project_ids)).order_by(
-        "project_id", "version"
-    ):
-        newest[policy.project_id] = policy
-    return newest
+    """Each project's newest policy (read once per page: the forecast and the time left of
+    the urgent list share it)."""
+    ids = tuple(sorted(set(project_ids)))
+    key = f"policies:{ids}"
+    if key not in scope.memo:
+        newest: dict[int, SlaPolicy] = {}
+        for policy in SlaPolicy.objects.filter(project_id__in=list(ids)).order_by(
+            "project_id", "version"
+        ):
+            newest[policy.project_id] = policy
+        scope.memo[key] = newest
+    return scope.memo[key]
 
 
 def forecast_condition(scope: Scope) -> Q:
@@ -208,22 +219,11 @@ def forecast_condition(scope: Scope) -> Q:
 def _forecast_condition(scope: Scope) -> Q:
     project_ids = list(scope.visible_project_ids)
     policies = _policies(scope, project_ids)
-    amount = timedelta(hours=FORECAST_HOURS)
-    # Group projects by horizon so the condition stays small with many projects.
-    by_horizon: dict[tuple[datetime, tuple[int, ...]], list[int]] = {}
-    for pk in project_ids:
-        policy = policies.get(pk) or SlaPolicy()
-        business = tuple(sorted(int(s) for s in policy.business_severities))
-        cal = policy.calendar_for(business[0]) if business else None
-        horizon = cal.add(scope.now, amount) if cal is not None else scope.now + amount
-        by_horizon.setdefault((horizon, business), []).append(pk)
-    clock_horizon = scope.now + amount
-    condition = Q(pk__in=[])
-    for (horizon, business), pks in by_horizon.items():
-        condition |= Q(project_id__in=pks) & (
-            Q(severity__in=business, resolution_due_at__lte=horizon)
-            | (~Q(severity__in=business) & Q(resolution_due_at__lte=clock_horizon))
-        )
+    # Projects without a saved policy run on the defaults.
+    defaults = {pk: SlaPolicy() for pk in project_ids if pk not in policies}
+    condition = business_horizons(
+        {**defaults, **policies}, scope.now, timedelta(hours=FORECAST_HOURS)
+    )
     return (
         Q(status__in=OPEN_VALUES, sla_paused_at__isnull=True, resolution_due_at__gt=scope.now)
         & condition
@@ -268,7 +268,21 @@ def right_now(scope: Scope, *, limit: int = 50) -> RightNow:
         .select_related("project", "owner", "team")
         .order_by("resolution_due_at", "pk")[:limit]
     )
+    # Most urgent = least time left in each issue's own business time (workflows' one rule).
+    policies = _policies(scope, list(scope.visible_project_ids))
+    for issue in result.urgent:
+        policy = policies.get(issue.project_id) or SlaPolicy()
+        issue.time_left = time_left(  # type: ignore[attr-defined]
+            issue, policy.calendar_for(issue.severity), scope.now
+        )
+    # Equal time left: the earlier deadline on the wall clock first.
+    result.urgent.sort(key=_urgency)
     return result
+
+
+def _urgency(issue: Issue) -> tuple:
+    left = issue.time_left  # type: ignore[attr-defined]
+    return (left.sort_seconds is None, left.sort_seconds or 0, issue.resolution_due_at, issue.pk)
 
 
 # --- history: finished cycles --------------------------------------------------------------

@@ -33,6 +33,7 @@ def _filters(request: HttpRequest) -> tuple[DashboardFilterForm, Scope]:
     form = DashboardFilterForm(request.GET if bound else None, projects=projects)
     data = form.cleaned_data if bound and form.is_valid() else {}
     first, last = form.period() if data else DashboardFilterForm(projects=projects).period()
+    form.show_period(first, last)
     team = data.get("team")
     scope = Scope(
         user=request.user,
@@ -65,6 +66,8 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
             "filter_params": dashboard.filter_params(scope),
             "search": search,
             "sweep": sla_sweep_status(scope.now),
+            # The charts' text equivalent: every chart as its table (works without JS).
+            "as_tables": request.GET.get("view") == "tables",
         },
     )
 

@@ -95,8 +95,8 @@ def _open_cycle(issue: Issue, *, number: int, at: datetime, actor, responded: bo
         number=number,
         policy=policy,
         business_hours=issue.severity in [int(s) for s in policy.business_severities],
-        response_minutes=None if responded else response,
-        resolution_minutes=resolution,
+        response_target_seconds=None if responded else response,
+        resolution_target_seconds=resolution,
         started_at=at,
         responded_at=at if responded else None,
     )
@@ -146,7 +146,7 @@ def _stop_cycle(issue: Issue, cycle: SlaCycle, *, at: datetime, actor) -> None:
     calendar = cycle.policy.calendar_for(issue.severity)
     worked = clock.consumed(calendar, at)
     cycle.stopped_at = at
-    cycle.outcome = sla.outcome_of(worked, cycle.resolution_minutes)
+    cycle.outcome = sla.outcome_of(worked, cycle.resolution_target_seconds)
     cycle.working_seconds = int(worked.total_seconds())
     cycle.waiting_seconds = int(clock.waiting(at).total_seconds())
     cycle.save(update_fields=["stopped_at", "outcome", "working_seconds", "waiting_seconds"])
@@ -184,7 +184,7 @@ def move_clock_on_transition(
         taken = sla.derive_clock(sla.cycle_events(issue, n)).consumed(
             cycle.policy.calendar_for(issue.severity), now
         )
-        cycle.response_outcome = sla.outcome_of(taken, cycle.response_minutes)
+        cycle.response_outcome = sla.outcome_of(taken, cycle.response_target_seconds)
         cycle.response_seconds = int(taken.total_seconds())
         cycle.save(update_fields=["responded_at", "response_outcome", "response_seconds"])
         _ledger(issue, n, ClockEventKind.RESPONDED, at=now, actor=actor)
@@ -214,9 +214,9 @@ def sla_change_needs_reason(issue: Issue, *, priority: int, severity: int) -> bo
     policy = cycle.policy
     new_resolution = policy.resolution_target(priority, severity)
     business = int(severity) in [int(s) for s in policy.business_severities]
-    moved = new_resolution != cycle.resolution_minutes or business != cycle.business_hours
-    if cycle.response_minutes is not None and cycle.responded_at is None:
-        moved = moved or policy.response_target(severity) != cycle.response_minutes
+    moved = new_resolution != cycle.resolution_target_seconds or business != cycle.business_hours
+    if cycle.response_target_seconds is not None and cycle.responded_at is None:
+        moved = moved or policy.response_target(severity) != cycle.response_target_seconds
     return moved
 
 
@@ -230,17 +230,34 @@ def _retarget(
     events: list[ClockEvent] | None = None,
 ) -> bool:
     """Point the running cycle at `policy`'s targets for the issue's current fields."""
-    old = (cycle.policy_id, cycle.response_minutes, cycle.resolution_minutes, cycle.business_hours)
+    old = (
+        cycle.policy_id,
+        cycle.response_target_seconds,
+        cycle.resolution_target_seconds,
+        cycle.business_hours,
+    )
     response, resolution = _targets(policy, issue)
     cycle.policy = policy
-    if cycle.responded_at is None and cycle.response_minutes is not None:
-        cycle.response_minutes = response
-    cycle.resolution_minutes = resolution
+    if cycle.responded_at is None and cycle.response_target_seconds is not None:
+        cycle.response_target_seconds = response
+    cycle.resolution_target_seconds = resolution
     cycle.business_hours = issue.severity in [int(s) for s in policy.business_severities]
-    new = (cycle.policy_id, cycle.response_minutes, cycle.resolution_minutes, cycle.business_hours)
+    new = (
+        cycle.policy_id,
+        cycle.response_target_seconds,
+        cycle.resolution_target_seconds,
+        cycle.business_hours,
+    )
     if old == new:
         return False
-    cycle.save(update_fields=["policy", "response_minutes", "resolution_minutes", "business_hours"])
+    cycle.save(
+        update_fields=[
+            "policy",
+            "response_target_seconds",
+            "resolution_target_seconds",
+            "business_hours",
+        ]
+    )
     old_due = issue.resolution_due_at
     changed = _ledger(
         issue,
@@ -249,7 +266,7 @@ def _retarget(
         at=timezone.now(),
         actor=actor,
         reason=reason[:200],
-        data={"resolution_minutes": [old[2], resolution], "policy_version": policy.version},
+        data={"resolution_target_seconds": [old[2], resolution], "policy_version": policy.version},
     )
     sla.refresh_deadlines(issue, cycle, events=None if events is None else [*events, changed])
     record_event(
@@ -399,11 +416,11 @@ def _retarget_all(project: Project, policy: SlaPolicy, *, actor, reason: str) ->
         if cycle is None:
             continue
         response, resolution = _targets(policy, issue)
-        old_minutes = cycle.resolution_minutes
+        old_seconds = cycle.resolution_target_seconds
         cycle.policy = policy
-        if cycle.responded_at is None and cycle.response_minutes is not None:
-            cycle.response_minutes = response
-        cycle.resolution_minutes = resolution
+        if cycle.responded_at is None and cycle.response_target_seconds is not None:
+            cycle.response_target_seconds = response
+        cycle.resolution_target_seconds = resolution
         cycle.business_hours = issue.severity in [int(s) for s in policy.business_severities]
         event = ClockEvent(
             issue=issue,
@@ -413,7 +430,7 @@ def _retarget_all(project: Project, policy: SlaPolicy, *, actor, reason: str) ->
             actor=actor,
             reason=reason[:200],
             data={
-                "resolution_minutes": [old_minutes, resolution],
+                "resolution_target_seconds": [old_seconds, resolution],
                 "policy_version": policy.version,
             },
         )
@@ -462,8 +479,8 @@ def _retarget_all(project: Project, policy: SlaPolicy, *, actor, reason: str) ->
         changed_cycles,
         [
             "policy",
-            "response_minutes",
-            "resolution_minutes",
+            "response_target_seconds",
+            "resolution_target_seconds",
             "business_hours",
             "response_due_at",
             "resolution_due_at",

@@ -5,15 +5,24 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from datetime import date
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 from django import forms
+from django.utils import timezone
 
 from issues.inputs import IdModelChoiceField
 from issues.limits import REASON_MAX_CHARS
 from issues.models import OPEN_STATUSES, Issue, Priority, Severity, Status
 
-from .businesstime import BusinessCalendar, CalendarError, is_known_country
+from .businesstime import (
+    HORIZON_DAYS,
+    BusinessCalendar,
+    CalendarError,
+    format_business_duration,
+    is_known_country,
+    no_working_time_text,
+)
 from .models import HoldReason, RootCause, SlaPolicy
 from .selectors import developers_of
 from .services import DISMISS_RESOLUTIONS
@@ -121,8 +130,78 @@ def parse_day(text: str) -> list[list[int]]:
     return spans
 
 
+# Targets: hours with decimals ("0.33", "1.5 h") or units ("19 min 48 s", "1 h 30 min").
+TARGET_PART = re.compile(
+    r"(\d+(?:[.,]\d+)?)\s*(h|hours?|m|min|minutes?|s|sec|seconds?)\b", re.ASCII
+)
+UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1}
+MIN_TARGET_SECONDS = 15 * 60
+# The preview warns when a calendar's next working time is further away than this.
+WAIT_WARNING_DAYS = 14
+MAX_TARGET_SECONDS = 10000 * 3600
+
+
+def parse_target(text: str) -> int:
+    """A target as whole seconds. Hours with decimals are exact to the second for two
+    decimals (0.01 h = 36 s); more decimals round to the nearest second, halves up."""
+    value = text.strip().lower().replace(",", ".")
+    plain = re.fullmatch(r"(\d{1,6}(?:\.\d{1,6})?)\s*(?:h|hours?)?", value, re.ASCII)
+    if plain:
+        seconds = Decimal(plain.group(1)) * 3600
+    else:
+        parts = TARGET_PART.findall(value)
+        if not parts or TARGET_PART.sub("", value).strip():
+            raise forms.ValidationError(
+                f"“{text}” is not a duration: use hours (0.33, 1.5) or units (19 min 48 s)."
+            )
+        seconds = sum((Decimal(n) * UNIT_SECONDS[unit[0]] for n, unit in parts), start=Decimal(0))
+    whole = int(seconds.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    if whole < MIN_TARGET_SECONDS:
+        raise forms.ValidationError("A target is at least 15 minutes (0.25 h).")
+    if whole > MAX_TARGET_SECONDS:
+        raise forms.ValidationError("A target is at most 10,000 hours.")
+    return whole
+
+
+def format_target(seconds: int) -> str:
+    """How the form shows a stored target: hours as typed when they are exact with two
+    decimals (``0.33``, ``4``, ``1.5``), else in units (``19 min 59 s``); either parses back
+    to the same seconds."""
+    if seconds % 36 == 0:
+        hours = (Decimal(seconds) / 3600).normalize()
+        return f"{hours:f}"
+    hours, rest = divmod(seconds, 3600)
+    mins, secs = divmod(rest, 60)
+    parts = [
+        f"{hours} h" if hours else "",
+        f"{mins} min" if mins else "",
+        f"{secs} s" if secs else "",
+    ]
+    return " ".join(p for p in parts if p)
+
+
+class TargetField(forms.CharField):
+    """A target duration; cleans to whole seconds."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 40)
+        super().__init__(**kwargs)
+        self.widget.attrs.setdefault("inputmode", "decimal")
+
+    def prepare_value(self, value):
+        if isinstance(value, int):
+            return format_target(value)
+        return value
+
+    def clean(self, value):
+        text = super().clean(value)
+        if text in self.empty_values:
+            return None
+        return parse_target(text)
+
+
 class SlaPolicyForm(forms.Form):
-    """Edit a policy as a new draft version. Targets are in hours."""
+    """Edit a policy as a new draft version. Targets are in hours (or units), kept in seconds."""
 
     note = forms.CharField(max_length=200, label="Why the change (kept with the version)")
     time_zone = forms.ChoiceField(choices=[])
@@ -156,6 +235,7 @@ class SlaPolicyForm(forms.Form):
 
     def __init__(self, *args, policy: SlaPolicy, **kwargs):
         super().__init__(*args, **kwargs)
+        self.calendar_warnings: list[str] = []
         self.fields["time_zone"].choices = [(z, z) for z in sorted(zoneinfo.available_timezones())]
         for i, day in enumerate(DAYS):
             self.fields[f"day_{i}"] = forms.CharField(
@@ -163,20 +243,14 @@ class SlaPolicyForm(forms.Form):
             )
         for p in reversed(Priority):
             for s in reversed(Severity):
-                self.fields[f"res_{p.value}_{s.value}"] = forms.DecimalField(
-                    min_value=0.25,
-                    max_value=10000,
-                    decimal_places=2,
+                self.fields[f"res_{p.value}_{s.value}"] = TargetField(
                     label=f"{p.label} + {s.label}",
-                    initial=policy.resolution_target(p, s) / 60,
+                    initial=policy.resolution_target(p, s),
                 )
         for s in reversed(Severity):
-            self.fields[f"resp_{s.value}"] = forms.DecimalField(
-                min_value=0.25,
-                max_value=10000,
-                decimal_places=2,
+            self.fields[f"resp_{s.value}"] = TargetField(
                 label=f"Response, {s.label}",
-                initial=policy.response_target(s) / 60,
+                initial=policy.response_target(s),
             )
         self.initial.setdefault("time_zone", policy.time_zone)
         self.initial.setdefault("holiday_country", policy.holiday_country)
@@ -240,14 +314,49 @@ class SlaPolicyForm(forms.Form):
                 self.add_error(name, e)
         if len(week) == 7 and not self.errors:
             try:
-                BusinessCalendar(
+                calendar = BusinessCalendar(
                     time_zone=cleaned["time_zone"],
                     week=tuple(tuple((s, e) for s, e in day) for day in week),
+                    holidays=frozenset(date.fromisoformat(d) for d in cleaned["holidays"]),
+                    country=cleaned.get("holiday_country", ""),
                 )
             except CalendarError as e:
                 self.add_error(None, str(e))
+            else:
+                self._check_reachable(calendar, cleaned)
         cleaned["working_hours"] = week
         return cleaned
+
+    def _check_reachable(self, calendar: BusinessCalendar, cleaned: dict) -> None:
+        """Refuse a calendar that cannot meet the targets from today; warn about a long wait
+        before its next working time (shown with the preview)."""
+        targets = [
+            v for k, v in cleaned.items() if k.startswith(("res_", "resp_")) and v is not None
+        ]
+        if not targets:
+            return
+        now = timezone.now()
+        if calendar.add(now, timedelta(seconds=min(targets))) is None:
+            self.add_error(
+                None,
+                f"This calendar has {no_working_time_text()} from today (holidays and working "
+                "hours together): no target could ever be met. Add working time.",
+            )
+            return
+        longest = max(targets)
+        if calendar.add(now, timedelta(seconds=longest)) is None:
+            self.add_error(
+                None,
+                f"The longest target ({format_business_duration(timedelta(seconds=longest))}) does not fit in the next "
+                f"{HORIZON_DAYS} days of this calendar. Shorten it or add working time.",
+            )
+            return
+        first = calendar.next_working_moment(now)
+        if first is not None and first - now > timedelta(days=WAIT_WARNING_DAYS):
+            self.calendar_warnings.append(
+                f"No working time for the next {(first - now).days} days: every clock started "
+                f"now waits until {first:%Y-%m-%d} before it counts."
+            )
 
     def draft(self, project) -> SlaPolicy:
         """An unsaved policy with the form's values (preview, then apply)."""
@@ -263,10 +372,10 @@ class SlaPolicyForm(forms.Form):
             warnings=c["warnings"],
             business_severities=sorted(c["business_severities"]),
             paused_statuses=[s for s in c["paused_statuses"] if s in Status.values],
-            resolution_minutes={
-                f"{p.value}:{s.value}": int(c[f"res_{p.value}_{s.value}"] * 60)
+            resolution_target_seconds={
+                f"{p.value}:{s.value}": c[f"res_{p.value}_{s.value}"]
                 for p in Priority
                 for s in Severity
             },
-            response_minutes={str(s.value): int(c[f"resp_{s.value}"] * 60) for s in Severity},
+            response_target_seconds={str(s.value): c[f"resp_{s.value}"] for s in Severity},
         )

@@ -127,7 +127,7 @@ def sla_explanation(issue: Issue, now: datetime | None = None) -> SlaExplanation
     stretches = paused_stretches(events)
     target = (
         f"{Priority(issue.priority).label} priority × {Severity(issue.severity).label} severity: "
-        f"{format_duration(timedelta(minutes=cycle.resolution_minutes))}"
+        f"{format_duration(timedelta(seconds=cycle.resolution_target_seconds))}"
         f"{' of business time' if cycle.business_hours else ''} to Fixed"
     )
     return SlaExplanation(
@@ -157,13 +157,20 @@ def _row_text(ev: ClockEvent) -> str:
         return f"Resumed ({PauseSource(ev.source).label.lower() if ev.source else 'status'})"
     if ev.kind == ClockEventKind.TARGET_CHANGED:
         parts = []
-        for key, label in (("resolution_minutes", "resolution"), ("response_minutes", "response")):
+        # New entries record seconds; entries written before targets were seconds, minutes
+        # (the ledger is append-only, so both are read).
+        for key, unit, label in (
+            ("resolution_target_seconds", "seconds", "resolution"),
+            ("response_target_seconds", "seconds", "response"),
+            ("resolution_minutes", "minutes", "resolution"),
+            ("response_minutes", "minutes", "response"),
+        ):
             value = data.get(key)
             if isinstance(value, list) and len(value) == 2 and None not in value:
-                old, new = (format_duration(timedelta(minutes=int(v))) for v in value)
+                old, new = (format_duration(timedelta(**{unit: int(v)})) for v in value)
                 parts.append(f"{label} target {old} → {new}")
             elif isinstance(value, int):
-                parts.append(f"{label} target {format_duration(timedelta(minutes=value))}")
+                parts.append(f"{label} target {format_duration(timedelta(**{unit: value}))}")
         if data.get("policy_version"):
             parts.append(f"policy v{data['policy_version']}")
         reason = f" — {ev.reason}" if ev.reason else ""

@@ -88,18 +88,23 @@ def default_week() -> list:
     return [[[9 * 60, 17 * 60]]] * 5 + [[], []]
 
 
-def default_resolution_minutes() -> dict:
+def default_resolution_targets() -> dict:
     # priority -> severity (Trivial, Minor, Major, Critical) -> hours
     hours = {1: (160, 80, 40, 16), 2: (80, 40, 24, 8), 3: (40, 24, 8, 4)}
     return {
-        f"{priority}:{severity}": h * 60
+        f"{priority}:{severity}": h * 3600
         for priority, row in hours.items()
         for severity, h in zip((1, 2, 3, 4), row, strict=True)
     }
 
 
-def default_response_minutes() -> dict:
-    return {"1": 16 * 60, "2": 8 * 60, "3": 4 * 60, "4": 60}
+def default_response_targets() -> dict:
+    return {"1": 16 * 3600, "2": 8 * 3600, "3": 4 * 3600, "4": 3600}
+
+
+# The names the first migrations refer to.
+default_resolution_minutes = default_resolution_targets
+default_response_minutes = default_response_targets
 
 
 def default_warnings() -> list:
@@ -124,10 +129,11 @@ class SlaPolicy(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     note = models.CharField(max_length=200, blank=True, help_text="Why the policy changed.")
-    # "<priority>:<severity>" -> minutes to resolution (Fixed).
-    resolution_minutes = models.JSONField(default=default_resolution_minutes)
-    # "<severity>" -> minutes to response (Assigned).
-    response_minutes = models.JSONField(default=default_response_minutes)
+    # Targets are whole seconds (exact for any hour value with two decimals: 0.01 h = 36 s).
+    # "<priority>:<severity>" -> seconds to resolution (Fixed).
+    resolution_target_seconds = models.JSONField(default=default_resolution_targets)
+    # "<severity>" -> seconds to response (Assigned).
+    response_target_seconds = models.JSONField(default=default_response_targets)
     # 75 = when 75 % of the target has elapsed; -30 = 30 minutes before the deadline.
     warnings = models.JSONField(default=default_warnings)
     time_zone = models.CharField(max_length=64, default="UTC")
@@ -149,17 +155,27 @@ class SlaPolicy(models.Model):
         return f"SLA policy v{self.version} of project {self.project_id}"
 
     def resolution_target(self, priority: int, severity: int) -> int:
-        return int(self.resolution_minutes[f"{int(priority)}:{int(severity)}"])
+        """Seconds."""
+        return int(self.resolution_target_seconds[f"{int(priority)}:{int(severity)}"])
 
     def response_target(self, severity: int) -> int:
-        return int(self.response_minutes[str(int(severity))])
+        """Seconds."""
+        return int(self.response_target_seconds[str(int(severity))])
 
     def calendar_for(self, severity: int):
+        """The calendar a cycle of this severity runs on (built once per policy object)."""
+        business = int(severity) in [int(s) for s in self.business_severities]
+        memo = self.__dict__.setdefault("_calendars", {})
+        if business not in memo:
+            memo[business] = self._calendar(business)
+        return memo[business]
+
+    def _calendar(self, business: bool):
         from datetime import date
 
         from .businesstime import BusinessCalendar
 
-        if int(severity) not in [int(s) for s in self.business_severities]:
+        if not business:
             return BusinessCalendar(time_zone=self.time_zone, always=True)
         return BusinessCalendar(
             time_zone=self.time_zone,
@@ -187,8 +203,9 @@ class SlaCycle(models.Model):
     number = models.PositiveIntegerField()
     policy = models.ForeignKey(SlaPolicy, on_delete=models.PROTECT, related_name="cycles")
     business_hours = models.BooleanField(default=True)
-    response_minutes = models.PositiveIntegerField(null=True, blank=True)
-    resolution_minutes = models.PositiveIntegerField()
+    # The cycle's targets in seconds (copied from the policy when it opens or is retargeted).
+    response_target_seconds = models.PositiveIntegerField(null=True, blank=True)
+    resolution_target_seconds = models.PositiveIntegerField()
     started_at = models.DateTimeField()
     responded_at = models.DateTimeField(null=True, blank=True)
     response_due_at = models.DateTimeField(null=True, blank=True)

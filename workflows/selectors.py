@@ -6,6 +6,7 @@ at_risk (a warning threshold passed), on_track otherwise. Finished cycles are me
 (kept by the workflows app per cycle).
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +18,13 @@ from issues.models import OPEN_STATUSES, Issue, Status
 from projects.models import Project
 from projects.selectors import eligible_owners, role_in_project
 
-from .businesstime import ZERO, format_duration
+from .businesstime import (
+    ZERO,
+    BusinessCalendar,
+    format_business_duration,
+    format_duration,
+    no_working_time_text,
+)
 from .models import SlaPolicy
 from .transitions import Transition, transitions_from
 
@@ -207,6 +214,160 @@ def stage_durations(issue: Issue, now: datetime | None = None) -> list[CycleStag
     ]
 
 
+# --- time left: one function for every page, e-mail and API field -------------------------
+@dataclass(frozen=True)
+class TimeLeft:
+    """Time left on an open issue's clock, in the clock's own time: business time for a
+    business-hours cycle, clock time for a 24x7 one. Once breached, the wall-clock time since
+    the deadline (it is a moment that has passed)."""
+
+    state: str
+    business: bool = True
+    remaining: timedelta | None = None
+    overdue: timedelta | None = None
+    # An open clock whose deadline no working time within the search horizon reaches.
+    unreachable: bool = False
+
+    @property
+    def sort_seconds(self) -> float | None:
+        """Ranks issues by urgency: overdue first (negative), then least time left."""
+        if self.overdue is not None:
+            return -self.overdue.total_seconds()
+        if self.remaining is not None:
+            return self.remaining.total_seconds()
+        return None
+
+    @property
+    def amount_text(self) -> str:
+        if self.remaining is None:
+            return ""
+        if self.business:
+            return format_business_duration(self.remaining)
+        return format_duration(self.remaining)
+
+    @property
+    def short(self) -> str:
+        """For badges and rows: "3 business h 10 min left", "2 h over"."""
+        if self.unreachable:
+            return no_working_time_text()
+        if self.overdue is not None:
+            return f"{format_duration(self.overdue)} over"
+        if self.remaining is not None:
+            return f"{self.amount_text} left"
+        return ""
+
+
+def time_left(issue: Issue, calendar: BusinessCalendar, now: datetime | None = None) -> TimeLeft:
+    """The one rule for time left, from the deadlines cached on the issue (no ledger walk):
+    the calendar's working time from now (or from the pause) to the cached deadline."""
+    now = now or timezone.now()
+    state = sla_state(issue, now)
+    business = not calendar.always
+    due = issue.resolution_due_at
+    if issue.status not in OPEN_STATUSES:
+        return TimeLeft(state=state, business=business)
+    if due is None:
+        return TimeLeft(state=state, business=business, unreachable=True)
+    if state == SlaState.BREACHED:
+        return TimeLeft(state=state, business=business, overdue=now - due)
+    since = issue.sla_paused_at if issue.sla_paused_at is not None else now
+    return TimeLeft(state=state, business=business, remaining=calendar.measure(since, due))
+
+
+def time_left_of(issue: Issue, now: datetime | None = None) -> TimeLeft:
+    """`time_left` for one issue: its current cycle's policy when the page prefetched the
+    cycles (`cycles_prefetch`), else one query for the project's policy."""
+    prefetched = getattr(issue, "_prefetched_objects_cache", {}).get("sla_cycles")
+    if prefetched is not None:
+        current = next((c for c in prefetched if c.number == issue.sla_cycle), None)
+        if current is not None:
+            return time_left(issue, current.policy.calendar_for(issue.severity), now)
+    return times_left([issue], now)[issue.pk]
+
+
+def deadline_text(issue: Issue, moment: datetime | None, now: datetime | None = None) -> str:
+    """A deadline relative to now for e-mails: "in 3 business h 10 min" (the issue's own
+    business time, as the SLA box counts it) or "25 min ago" (a passed moment, wall clock)."""
+    if moment is None:
+        return ""
+    now = now or timezone.now()
+    if moment <= now:
+        return f"{format_duration(now - moment)} ago"
+    policy = current_policies([issue.project_id])[issue.project_id]
+    calendar = policy.calendar_for(issue.severity)
+    left = TimeLeft(
+        state=SlaState.ON_TRACK,
+        business=not calendar.always,
+        remaining=calendar.measure(now, moment),
+    )
+    return f"in {left.amount_text}"
+
+
+def current_policies(project_ids: Iterable[int]) -> dict[int, SlaPolicy]:
+    """Each project's newest policy version (the one every open cycle runs on), one query;
+    an unsaved default for a project that has none yet."""
+    ids = sorted(set(project_ids))
+    newest: dict[int, SlaPolicy] = {pk: SlaPolicy(project_id=pk, version=0) for pk in ids}
+    if ids:
+        for policy in SlaPolicy.objects.filter(project_id__in=ids).order_by(
+            "project_id", "version"
+        ):
+            newest[policy.project_id] = policy
+    return newest
+
+
+def times_left(issues: Iterable[Issue], now: datetime | None = None) -> dict[int, TimeLeft]:
+    """`time_left` for many issues with one query for their projects' policies."""
+    now = now or timezone.now()
+    rows = list(issues)
+    open_rows = [i for i in rows if i.status in OPEN_STATUSES]
+    policies = current_policies(i.project_id for i in open_rows) if open_rows else {}
+    out = {}
+    for issue in rows:
+        policy = policies.get(issue.project_id) or SlaPolicy(version=0)
+        out[issue.pk] = time_left(issue, policy.calendar_for(issue.severity), now)
+    return out
+
+
+def business_horizons(
+    policies: dict[int, SlaPolicy],
+    now: datetime,
+    amount: timedelta,
+    *,
+    others: SlaPolicy | None = None,
+) -> Q:
+    """Issues whose running clock has at most `amount` of its own time left: per project,
+    the moment its calendar reaches `amount` from now (the same arithmetic as `time_left`,
+    turned into column comparisons for SQL ranking and counting)."""
+    from .businesstime import HORIZON
+
+    clock_horizon = now + amount
+    by_horizon: dict[tuple[datetime, tuple[int, ...]], list[int]] = {}
+    for pk, policy in policies.items():
+        business = tuple(sorted(int(s) for s in policy.business_severities))
+        horizon = clock_horizon
+        if business:
+            horizon = policy.calendar_for(business[0]).add(now, amount) or now + HORIZON
+        by_horizon.setdefault((horizon, business), []).append(pk)
+    condition = Q(pk__in=[])
+    for (horizon, business), pks in by_horizon.items():
+        condition |= Q(project_id__in=pks) & _within(business, horizon, clock_horizon)
+    if others is not None:
+        # Projects without a saved policy run on the defaults.
+        business = tuple(sorted(int(s) for s in others.business_severities))
+        reached = others.calendar_for(business[0]).add(now, amount) if business else clock_horizon
+        condition |= ~Q(project_id__in=list(policies)) & _within(
+            business, reached or now + HORIZON, clock_horizon
+        )
+    return condition
+
+
+def _within(business: tuple[int, ...], horizon: datetime, clock_horizon: datetime) -> Q:
+    return Q(severity__in=business, resolution_due_at__lte=horizon) | (
+        ~Q(severity__in=business) & Q(resolution_due_at__lte=clock_horizon)
+    )
+
+
 @dataclass
 class SlaSummary:
     state: str
@@ -227,21 +388,39 @@ class SlaSummary:
     outcome: str = ""
     policy_version: int | None = None
     past_cycles: list = field(default_factory=list)
+    # Open, but no working time within the search horizon reaches the deadline.
+    unreachable: bool = False
+
+    @property
+    def target_text(self) -> str:
+        if self.target is None:
+            return ""
+        if self.business_hours:
+            return format_business_duration(self.target)
+        return format_duration(self.target, seconds=True)
 
     @property
     def text(self) -> str:
+        if self.unreachable:
+            return f"{no_working_time_text()}: the calendar cannot reach the deadline"
         if self.state == SlaState.BREACHED and self.overdue is not None:
             return f"breached {format_duration(self.overdue)} ago"
+        left = TimeLeft(state=self.state, business=self.business_hours, remaining=self.remaining)
         if self.state in (SlaState.ON_TRACK, SlaState.AT_RISK) and self.remaining is not None:
-            kind = "business time" if self.business_hours else "clock time"
-            return f"due in {format_duration(self.remaining)} of {kind}"
+            if self.business_hours:
+                return f"due in {left.amount_text}"
+            return f"due in {left.amount_text} of clock time"
         if self.state == SlaState.PAUSED and self.remaining is not None:
-            return f"paused with {format_duration(self.remaining)} left"
+            return f"paused with {left.amount_text} left"
         return ""
 
 
 def sla_summary(issue: Issue, now: datetime | None = None) -> SlaSummary:
-    """What the SLA box shows: state, target, due, business time left, hold reason, cycles."""
+    """What the SLA box shows: state, target, due, business time left, hold reason, cycles.
+
+    Derived from what the services cached (deadlines on the issue, the cycle's targets): the
+    calendar is walked only from now to the deadline, and the ledger is read only while the
+    clock is paused (for the reason), never from the start of the cycle."""
     from .models import ClockEvent, CycleOutcome
     from .sla import derive_clock
 
@@ -255,10 +434,10 @@ def sla_summary(issue: Issue, now: datetime | None = None) -> SlaSummary:
     summary = SlaSummary(
         state=state,
         label=SlaState.LABELS[state],
-        target=timedelta(minutes=current.resolution_minutes),
+        target=timedelta(seconds=current.resolution_target_seconds),
         business_hours=current.business_hours,
         due_at=issue.resolution_due_at,
-        response_due_at=current.response_due_at if current.response_minutes else None,
+        response_due_at=current.response_due_at if current.response_target_seconds else None,
         responded_at=current.responded_at,
         cycle=current.number,
         outcome=current.outcome,
@@ -269,14 +448,13 @@ def sla_summary(issue: Issue, now: datetime | None = None) -> SlaSummary:
         summary.state = current.outcome or SlaState.NONE
         summary.label = CycleOutcome(current.outcome).label if current.outcome else "No SLA"
         return summary
-    clock = derive_clock(ClockEvent.objects.filter(issue=issue, cycle=current.number))
-    calendar = current.policy.calendar_for(issue.severity)
-    left = timedelta(minutes=current.resolution_minutes) - clock.consumed(calendar, now)
-    if state == SlaState.BREACHED and issue.resolution_due_at is not None:
-        summary.overdue = now - issue.resolution_due_at
-    else:
-        summary.remaining = max(left, ZERO)
-    if clock.pauses:
+    left = time_left(issue, current.policy.calendar_for(issue.severity), now)
+    summary.remaining, summary.overdue = left.remaining, left.overdue
+    summary.unreachable = left.unreachable
+    # A business calendar open round the clock counts clock time (and says so).
+    summary.business_hours = left.business
+    if issue.sla_paused_at is not None:
+        clock = derive_clock(ClockEvent.objects.filter(issue=issue, cycle=current.number))
         summary.paused_reason = ", ".join(clock.pauses.values())
         summary.on_hold = "hold" in clock.pauses
         summary.paused_since = clock.paused_since
@@ -326,11 +504,11 @@ def preview_policy_change(project: Project, draft: SlaPolicy) -> list[MovedDeadl
         trial = SlaCycle(
             issue=issue,
             number=cycle.number,
-            resolution_minutes=draft.resolution_target(issue.priority, issue.severity),
-            response_minutes=(
+            resolution_target_seconds=draft.resolution_target(issue.priority, issue.severity),
+            response_target_seconds=(
                 draft.response_target(issue.severity)
-                if cycle.response_minutes is not None and cycle.responded_at is None
-                else cycle.response_minutes
+                if cycle.response_target_seconds is not None and cycle.responded_at is None
+                else cycle.response_target_seconds
             ),
         )
         new = compute_deadlines(issue, trial, draft, events.get((issue.pk, cycle.number), []))

@@ -141,13 +141,13 @@ def moments_for(
     return reached, projected
 
 
-def outcome_of(consumed: timedelta, target_minutes: int | None) -> str:
+def outcome_of(consumed: timedelta, target_seconds: int | None) -> str:
     """Met while the clock is short of the target; reaching it is the breach, the moment
     `sla_state` turns Breached and the sweep alerts. (A fix on the evening of a deadline that
     fell at 17:00 is missed, although no more business time has passed since.)"""
-    if target_minutes is None:
+    if target_seconds is None:
         return CycleOutcome.MET
-    met = consumed < timedelta(minutes=target_minutes)
+    met = consumed < timedelta(seconds=target_seconds)
     return CycleOutcome.MET if met else CycleOutcome.MISSED
 
 
@@ -180,8 +180,8 @@ def compute_deadlines(
     return deadlines_for(
         derive_clock(events),
         policy.calendar_for(issue.severity),
-        resolution_minutes=cycle.resolution_minutes,
-        response_minutes=cycle.response_minutes,
+        resolution_target_seconds=cycle.resolution_target_seconds,
+        response_target_seconds=cycle.response_target_seconds,
         warnings=policy.warnings,
     )
 
@@ -190,20 +190,20 @@ def deadlines_for(
     clock: Clock,
     calendar: BusinessCalendar,
     *,
-    resolution_minutes: int,
-    response_minutes: int | None,
+    resolution_target_seconds: int,
+    response_target_seconds: int | None,
     warnings: Iterable[int],
 ) -> Deadlines:
     """Pure, on plain values: the deadlines of a clock with these targets."""
-    target = timedelta(minutes=resolution_minutes)
+    target = timedelta(seconds=resolution_target_seconds)
     keys: list[tuple[str, int]] = [(CheckpointKind.RESOLUTION_BREACH, 0)]
     amounts = [target]
     for threshold in sorted({int(t) for t in warnings}):
         keys.append((CheckpointKind.WARNING, threshold))
         amounts.append(warning_amount(target, threshold))
-    if response_minutes is not None:
+    if response_target_seconds is not None:
         keys.append((CheckpointKind.RESPONSE_BREACH, 0))
-        amounts.append(timedelta(minutes=response_minutes))
+        amounts.append(timedelta(seconds=response_target_seconds))
     reached, projected = moments_for(calendar, clock, amounts)
     at = dict(zip(keys, projected, strict=True))
     checkpoints: dict[tuple[str, int], tuple[datetime | None, str]] = {}
@@ -427,8 +427,8 @@ def replay_cycle(
     events: Iterable[ClockEvent],
     calendar: BusinessCalendar,
     *,
-    resolution_minutes: int,
-    response_minutes: int | None,
+    resolution_target_seconds: int,
+    response_target_seconds: int | None,
     warnings: Iterable[int],
 ) -> Replay:
     """The reference for everything the services cache about a cycle (deadlines, paused
@@ -475,18 +475,18 @@ def replay_cycle(
         resume = paused_since or stopped or (stretches[-1][1] if stretches else None)
         return None, (calendar.add(resume, amount - before) if resume else None)
 
-    target = timedelta(minutes=resolution_minutes)
+    target = timedelta(seconds=resolution_target_seconds)
     resolution_reached, resolution_due = moment(target)
     warning_moments = {int(t): moment(warning_amount(target, int(t))) for t in warnings}
     response_reached = response_due = None
-    if response_minutes is not None:
-        response_reached, response_due = moment(timedelta(minutes=response_minutes))
+    if response_target_seconds is not None:
+        response_reached, response_due = moment(timedelta(seconds=response_target_seconds))
     # What the sweep should find pending: reached moments, none once answered or stopped.
     checkpoints: dict[tuple[str, int], datetime | None] = {
         (CheckpointKind.RESOLUTION_BREACH, 0): resolution_reached,
         **{(CheckpointKind.WARNING, t): m[0] for t, m in warning_moments.items()},
     }
-    if response_minutes is not None:
+    if response_target_seconds is not None:
         checkpoints[(CheckpointKind.RESPONSE_BREACH, 0)] = (
             None if responded is not None else response_reached
         )
@@ -512,7 +512,7 @@ def replay_cycle(
         waiting_seconds=None,
     )
     # An outcome is missed when the deadline was reached at or before the moment it judges.
-    if responded is not None and response_minutes is not None:
+    if responded is not None and response_target_seconds is not None:
         missed = response_reached is not None and response_reached <= responded
         replay.response_outcome = CycleOutcome.MISSED if missed else CycleOutcome.MET
         replay.response_seconds = int(replay.elapsed(responded).total_seconds())

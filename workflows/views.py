@@ -142,8 +142,8 @@ def _sla_box_context(request, issue) -> dict:
 def _fingerprint(draft: SlaPolicy) -> str:
     """What the preview showed: Apply must send the same values back."""
     fields = (
-        "resolution_minutes",
-        "response_minutes",
+        "resolution_target_seconds",
+        "response_target_seconds",
         "warnings",
         "time_zone",
         "working_hours",

@@ -45,15 +45,18 @@ def test_score_combines_severity_priority_sla_and_frequency(queue_issues, report
     scores = {issue.title: issue.risk_score for issue in rows}
     assert scores == {
         "Checkout down": 40 + 20,
-        "Payment webhook fails": 25 + 10 + 12,  # 12 events in 24 h
+        # 12 events in 24 h; filed on Saturday with a 24 business-hour target: 24 business h
+        # left (under 24 h), although Wednesday 17:00 is ~100 wall-clock hours away.
+        "Payment webhook fails": 25 + 10 + 12 + 15,
         "Slow search": 10 + 10 + 30,  # breached
         "Broken export": 10 + 10 + 25,  # under 4 h left
-        "Typo in footer": 0,
+        # Ten wall-clock days from a Saturday noon are 51 business hours: under 72 h.
+        "Typo in footer": 5,
     }
     assert [issue.title for issue in rows] == [
+        "Payment webhook fails",
         "Checkout down",
         "Slow search",
-        "Payment webhook fails",
         "Broken export",
         "Typo in footer",
     ]
@@ -66,7 +69,9 @@ def test_page_shows_score_and_why_and_only_new_issues_of_my_projects(
     url = reverse("triage")
     with time_machine.travel(NOW, tick=False):
         client.get(url)
-        with django_assert_num_queries(6):
+        # +2 for time left in business time: the projects' policies for the ranking (SQL)
+        # and for the page's rows.
+        with django_assert_num_queries(8):
             page = client.get(url)
     assert page.status_code == 200
     text = page.text
@@ -74,9 +79,11 @@ def test_page_shows_score_and_why_and_only_new_issues_of_my_projects(
     assert "Secret outage" not in text
     assert "Already assigned" not in text
     assert text.index("Checkout down") < text.index("Slow search") < text.index("Typo in footer")
-    assert "Critical +40 · High priority +20 · 240 h left on the SLA +0" in text
+    assert "Critical +40 · High priority +20 · 10 d left on the SLA +0" in text
     assert "SLA breached +30" in text
-    assert "3 h left on the SLA +25" in text
+    # Due 3 wall-clock hours after a Saturday noon: no business time left before it, and
+    # ranked as under 4 business hours.
+    assert "0 business min left on the SLA +25" in text
     assert 'style="' not in text
 
 

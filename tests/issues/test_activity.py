@@ -211,12 +211,13 @@ def test_detail_page_query_count_is_constant(
     # session, user, issue, comments, their attachments, events, which issues named by link
     # records the viewer may see, links out/in, watchers,
     # labels, issue attachments, navigation projects, unread bell; then the workflow panel
-    # (rules, the viewer's role once per request, cycles once, ledger, stage periods), the
-    # who-is-notified preview (ladder, watchers, managers, users once, members, prefs) and the
-    # monitoring-events panel (one query: nothing feeds a hand-filed issue), the SLA box's
-    # explanation (the current cycle's ledger, for the paused time and why), and which linked
-    # issues mentioned in the activity the viewer may see
-    with django_assert_num_queries(27):
+    # (rules, the viewer's role once per request, cycles once, stage periods; the SLA box reads
+    # the ledger only while the clock is paused), the who-is-notified preview (ladder,
+    # watchers, managers, users once, members, prefs), the monitoring-events panel (one
+    # query: nothing feeds a hand-filed issue), the SLA box's explanation (the current cycle's
+    # ledger, for the paused time and why), and which linked issues mentioned in the activity
+    # the viewer may see
+    with django_assert_num_queries(26):
         client.get(issue.get_absolute_url())
 
 

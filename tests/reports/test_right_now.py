@@ -28,6 +28,13 @@ def test_counts_and_most_urgent_first(open_issues, manager):
     assert [i.title for i in now.urgent] == ["P overdue", "R critical", "U over the weekend"]
     assert [i.sla_state for i in now.urgent] == ["breached", "on_track", "at_risk"]
     assert [i.forecast for i in now.urgent] == [False, True, True]
+    # Time left in each issue's own clock: U's 66 wall-clock hours are 2 business hours, as
+    # much as R's 2 h of 24x7 time (the earlier deadline first).
+    assert [i.time_left.short for i in now.urgent] == [
+        "6 d 23 h over",  # due Fri 6th 17:00: a passed moment, wall-clock
+        "2 h left",
+        "2 business h left",
+    ]
 
 
 def test_forecast_drill_down(open_issues, manager):

@@ -306,7 +306,7 @@ def test_policy_version_applies_to_open_issues_only(project, reporter, manager, 
         done = make_issue(project, reporter, priority=Priority.HIGH, severity=Severity.CRITICAL)
         walk(done, Status.FIXED)
     draft = policy_of(project)
-    draft.resolution_minutes = {**draft.resolution_minutes, "3:4": 120}
+    draft.resolution_target_seconds = {**draft.resolution_target_seconds, "3:4": 2 * 3600}
     draft.warnings = [50, -30]
     with time_machine.travel(at(1), tick=False):
         saved = apply_sla_policy(project, actor=manager, draft=draft, note="Faster")

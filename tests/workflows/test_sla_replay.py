@@ -106,8 +106,8 @@ steps = st.lists(
 class Cached:
     """What the services hold for one cycle after each event (cycle row + issue cache)."""
 
-    resolution_minutes: int
-    response_minutes: int | None
+    resolution_target_seconds: int
+    response_target_seconds: int | None
     ledger: list = field(default_factory=list)
     responded_at: datetime | None = None
     response_outcome: str = ""
@@ -122,11 +122,11 @@ def _event(kind: str, at: datetime, source: str = "") -> ClockEvent:
     return ClockEvent(cycle=1, kind=kind, at=at, source=source)
 
 
-def _expected_state(replay: Replay, resolution_minutes: int, warnings, moment) -> str:
+def _expected_state(replay: Replay, resolution_target_seconds: int, warnings, moment) -> str:
     """On track / at risk / breached / paused from elapsed business time alone."""
     if replay.paused_since is not None:
         return SlaState.PAUSED
-    target = timedelta(minutes=resolution_minutes)
+    target = timedelta(seconds=resolution_target_seconds)
     elapsed = replay.elapsed(moment)
     if elapsed >= target:
         return SlaState.BREACHED
@@ -157,7 +157,10 @@ def test_incremental_state_equals_replay(
     calendar = CALENDARS[calendar_name]
     now = anchor + timedelta(minutes=offset)
     # response None: a reopened cycle (responded when it starts, no response target).
-    cached = Cached(resolution_minutes=resolution, response_minutes=response)
+    cached = Cached(
+        resolution_target_seconds=resolution * 60,
+        response_target_seconds=None if response is None else response * 60,
+    )
     cached.ledger.append(_event(ClockEventKind.STARTED, now))
     if response is None:
         cached.ledger.append(_event(ClockEventKind.RESPONDED, now))
@@ -187,14 +190,14 @@ def test_incremental_state_equals_replay(
             # As move_clock_on_transition: judged on the clock as it stands, then recorded.
             taken = derive_clock(cached.ledger).consumed(calendar, now)
             cached.responded_at = now
-            cached.response_outcome = outcome_of(taken, cached.response_minutes)
+            cached.response_outcome = outcome_of(taken, cached.response_target_seconds)
             cached.response_seconds = int(taken.total_seconds())
             cached.ledger.append(_event(ClockEventKind.RESPONDED, now))
         elif action == "retarget":
             # As _retarget: a frozen response target once answered.
-            cached.resolution_minutes = minutes
+            cached.resolution_target_seconds = minutes * 60
             if cached.responded_at is None:
-                cached.response_minutes = max(minutes // 4, 30)
+                cached.response_target_seconds = max(minutes // 4, 30) * 60
             cached.ledger.append(_event(ClockEventKind.TARGET_CHANGED, now))
         elif action == "stop":
             # As _stop_cycle.
@@ -202,7 +205,7 @@ def test_incremental_state_equals_replay(
             clock = derive_clock(cached.ledger)
             worked = clock.consumed(calendar, now)
             cached.stopped_at = now
-            cached.outcome = outcome_of(worked, cached.resolution_minutes)
+            cached.outcome = outcome_of(worked, cached.resolution_target_seconds)
             cached.working_seconds = int(worked.total_seconds())
             cached.waiting_seconds = int(clock.waiting(now).total_seconds())
         else:
@@ -216,15 +219,15 @@ def _check(cached: Cached, calendar: BusinessCalendar, warnings, now: datetime) 
     got = deadlines_for(
         clock,
         calendar,
-        resolution_minutes=cached.resolution_minutes,
-        response_minutes=cached.response_minutes,
+        resolution_target_seconds=cached.resolution_target_seconds,
+        response_target_seconds=cached.response_target_seconds,
         warnings=warnings,
     )
     ref = replay_cycle(
         cached.ledger,
         calendar,
-        resolution_minutes=cached.resolution_minutes,
-        response_minutes=cached.response_minutes,
+        resolution_target_seconds=cached.resolution_target_seconds,
+        response_target_seconds=cached.response_target_seconds,
         warnings=warnings,
     )
     ledger = [(e.kind, e.source, e.at.isoformat()) for e in cached.ledger]
@@ -250,7 +253,7 @@ def _check(cached: Cached, calendar: BusinessCalendar, warnings, now: datetime) 
     ), ledger
     # A reached deadline is the first moment the clock shows the full amount.
     if ref.resolution_reached_at is not None:
-        target = timedelta(minutes=cached.resolution_minutes)
+        target = timedelta(seconds=cached.resolution_target_seconds)
         assert ref.elapsed(ref.resolution_reached_at) == target, ledger
         assert ref.elapsed(ref.resolution_reached_at - timedelta(seconds=1)) < target, ledger
     moments = [now + timedelta(hours=h) for h in (0, 1, 9, 30, 100)]
@@ -268,7 +271,7 @@ def _check(cached: Cached, calendar: BusinessCalendar, warnings, now: datetime) 
         assert clock.consumed(calendar, moment) == ref.elapsed(moment), (moment, ledger)
         assert clock.waiting(moment) == ref.paused(moment), (moment, ledger)
         if cached.stopped_at is None:
-            expected = _expected_state(ref, cached.resolution_minutes, warnings, moment)
+            expected = _expected_state(ref, cached.resolution_target_seconds, warnings, moment)
             assert sla_state(issue, moment) == expected, (moment, ledger)
     # Paused time never counts.
     assert ref.elapsed(now) <= sum(
@@ -328,8 +331,8 @@ def _assert_cached_equals_replay(issue: Issue, responses: dict) -> None:
         ref = replay_cycle(
             events,
             _cycle_calendar(cycle),
-            resolution_minutes=cycle.resolution_minutes,
-            response_minutes=cycle.response_minutes,
+            resolution_target_seconds=cycle.resolution_target_seconds,
+            response_target_seconds=cycle.response_target_seconds,
             warnings=cycle.policy.warnings,
         )
         ledger = [(e.kind, e.source, e.at.isoformat()) for e in events]
@@ -377,7 +380,7 @@ def _assert_cached_equals_replay(issue: Issue, responses: dict) -> None:
                 now = timezone.now()
                 for later in (ZERO, timedelta(hours=5), timedelta(days=3)):
                     expected = _expected_state(
-                        ref, cycle.resolution_minutes, policy_warnings, now + later
+                        ref, cycle.resolution_target_seconds, policy_warnings, now + later
                     )
                     assert sla_state(issue, now + later) == expected, (later, ledger)
 

@@ -4,7 +4,8 @@ Contract for the issue pages: `{% load workflow_tags %}`, then
 `{% transition_buttons issue %}` next to the status, `{% sla_badge issue %}` in list rows,
 `{% sla_box issue %}` and `{% stage_durations issue %}` in the side panel.
 
-`sla_badge` runs no query (it reads the cached columns; annotate the list with
+`sla_badge` reads the cached deadline columns plus, once per render, the projects' policies
+(time left is business time; annotate the list with
 `workflows.selectors.annotate_sla_outcome` to also show met/missed on finished issues).
 """
 
@@ -22,9 +23,13 @@ from ..forms import HoldForm, TransitionForm
 from ..ledger import sla_explanation as explain_sla
 from ..selectors import (
     SlaState,
+    TimeLeft,
     available_transitions,
+    current_policies,
     sla_state,
     sla_summary,
+    time_left,
+    time_left_of,
 )
 from ..selectors import stage_durations as stage_durations_of
 
@@ -73,8 +78,23 @@ def transition_buttons(context, issue):
     }
 
 
-@register.simple_tag
-def sla_badge(issue):
+@register.simple_tag(takes_context=True)
+def sla_badge(context, issue):
+    """The badge with the time left in the issue's own business time. The projects' policies
+    are read once per template render (no query at all on a page that prefetched the issue's
+    cycles); `render_sla_badge` takes a `TimeLeft` computed for many rows at once."""
+    left = None
+    prefetched = getattr(issue, "_prefetched_objects_cache", {}).get("sla_cycles")
+    if prefetched is None and issue.resolution_due_at is not None and issue.is_open:
+        policies = context.render_context.setdefault("sla_policies", {})
+        if issue.project_id not in policies:
+            policies.update(current_policies([issue.project_id]))
+        calendar = policies[issue.project_id].calendar_for(issue.severity)
+        left = time_left(issue, calendar)
+    return render_sla_badge(issue, left)
+
+
+def render_sla_badge(issue, left: TimeLeft | None = None):
     now = timezone.now()
     state = getattr(issue, "sla_state", None) or sla_state(issue, now)
     if state == SlaState.NONE:
@@ -88,12 +108,11 @@ def sla_badge(issue):
             )
         return ""
     due = issue.resolution_due_at
-    if state == SlaState.BREACHED:
-        detail = f"{format_duration(now - due)} over"
-    elif state == SlaState.PAUSED:
-        detail = ""
-    else:
-        detail = f"{format_duration(due - now)} left"
+    if due is None:
+        return ""
+    if left is None:
+        left = time_left_of(issue, now)
+    detail = "" if state == SlaState.PAUSED else left.short
     title = f"Resolution due {timezone.localtime(due):%Y-%m-%d %H:%M %Z}"
     return format_html(
         '<span class="badge sla-badge {}" title="{}" data-sla-state="{}">'

@@ -83,12 +83,12 @@ LATERAL (SELECT now() - (g %% 365) * interval '1 day' - (g %% 1440) * interval '
 
 CYCLES_SQL = """
 INSERT INTO workflows_slacycle (
-    issue_id, project_id, number, policy_id, business_hours, response_minutes, resolution_minutes,
+    issue_id, project_id, number, policy_id, business_hours, response_target_seconds, resolution_target_seconds,
     started_at, responded_at, response_due_at, resolution_due_at, stopped_at, outcome,
     response_outcome, working_seconds, waiting_seconds, response_seconds
 )
 SELECT i.id, i.project_id, n, %(policy)s, true,
-    CASE WHEN n = 1 THEN 240 END, 2400,
+    CASE WHEN n = 1 THEN 14400 END, 144000,
     i.created_at + (n - 1) * interval '5 days',
     CASE WHEN i.status <> 'new' OR n = 2 THEN i.created_at + (n - 1) * interval '5 days'
          + (i.number %% 300) * interval '1 minute' END,

@@ -79,11 +79,12 @@ for _key in SORT_KEYS:
 # issue's status. Set-based, seconds for 100,000 issues.
 CYCLES_SQL = """
 INSERT INTO workflows_slacycle (
-    issue_id, project_id, number, policy_id, business_hours, response_minutes, resolution_minutes,
+    issue_id, project_id, number, policy_id, business_hours, response_target_seconds,
+    resolution_target_seconds,
     started_at, responded_at, response_due_at, resolution_due_at, stopped_at, outcome,
     response_outcome, working_seconds, waiting_seconds, response_seconds
 )
-SELECT i.id, i.project_id, 1, pol.id, i.severity < 4, 240, 2400, i.created_at,
+SELECT i.id, i.project_id, 1, pol.id, i.severity < 4, 14400, 144000, i.created_at,
     CASE WHEN i.status <> 'new' THEN i.created_at + (i.id %% 300) * interval '1 minute' END,
     i.created_at + interval '4 hours',
     coalesce(i.resolution_due_at, i.created_at + interval '5 days'),
