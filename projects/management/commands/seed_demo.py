@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.models import User
+from intake.demo import seed_sdk_demo
 from issues.models import Issue, IssueType, Priority, Severity, Status
 from issues.services import create_issue
 from projects.models import Membership, Project, Role, Team
@@ -213,4 +214,5 @@ class Command(BaseCommand):
                     if can_work or goal == "dismissed":
                         _move(issue, goal, users, reporter, first)
                     first = first or issue
+        seed_sdk_demo(Project.objects.get(key="WEB"), actor=users["manager"])
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
