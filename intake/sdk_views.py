@@ -5,6 +5,7 @@ bodies, `X-Sentry-Auth`) and expect its answers — 200 with `{"id": …}`, 429 
 `Retry-After` and `X-Sentry-Rate-Limits`, and errors as `{"detail": …}`.
 """
 
+from django.core.handlers.wsgi import LimitedStream
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -21,6 +22,7 @@ from .sdk_protocol import (
     key_from_dsn,
     parse_envelope,
     parse_store,
+    read_chunked,
     valid_key,
 )
 from .services import get_intake_settings
@@ -35,16 +37,31 @@ def _error(status: int, detail: str, **headers: str) -> JsonResponse:
 
 def _read_body(request: HttpRequest) -> bytes:
     """The raw body, refused with 413 before reading (or decompressing) when too large."""
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        raise ProtocolError(400, "Content-Length is not a number.") from None
-    if declared > MAX_BODY_BYTES:
-        raise ProtocolError(413, "The body is larger than 10 MiB.")
-    body = request.read(MAX_BODY_BYTES + 1)
+    if not request.META.get("CONTENT_LENGTH") and "chunked" in (
+        request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    ):
+        body = _read_chunked(request)
+    else:
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            raise ProtocolError(400, "Content-Length is not a number.") from None
+        if declared > MAX_BODY_BYTES:
+            raise ProtocolError(413, "The body is larger than 10 MiB.")
+        body = request.read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:
         raise ProtocolError(413, "The body is larger than 10 MiB.")
     return decompress(body, request.META.get("HTTP_CONTENT_ENCODING", ""))
+
+
+def _read_chunked(request: HttpRequest) -> bytes:
+    """A chunked body (no Content-Length), which Django alone reads as empty."""
+    stream = request.environ["wsgi.input"]
+    if request.environ.get("wsgi.input_terminated"):  # gunicorn: already decoded, ends at EOF
+        return stream.read(MAX_BODY_BYTES + 1)
+    if isinstance(stream, LimitedStream):  # Django's development server: the raw connection
+        return read_chunked(stream._readline, stream._read, MAX_BODY_BYTES)
+    raise ProtocolError(411, "Send the body with a Content-Length.")
 
 
 def _key(request: HttpRequest) -> str | None:

@@ -1,6 +1,7 @@
 """The SDK endpoints against hostile and odd input: a clear 4xx, never a 500, nothing stored."""
 
 import gzip
+import io
 import json
 import uuid
 import zlib
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from intake.models import SdkEvent
 from intake.sdk import create_dsn_key, process_sdk_events, purge_sdk_events
 from intake.sdk_events import scrub_event
+from intake.sdk_protocol import ProtocolError, read_chunked
 
 pytestmark = pytest.mark.django_db
 
@@ -312,3 +314,25 @@ def test_managers_create_and_revoke_dsns_others_cannot(client, project, manager,
         and cfg.drop_local_vars
         and cfg.sdk_retention_days == 7
     )
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (b"zz\r\nhello\r\n0\r\n\r\n", 400),  # not a hex size
+        (b"a\r\nhello", 400),  # the chunk is shorter than it says
+        (b"5\r\nhelloXX0\r\n\r\n", 400),  # no CRLF after the chunk
+        (b"ffffff\r\n", 413),  # past the limit, refused before reading it
+    ],
+)
+def test_a_bad_chunked_body_is_refused(raw, status):
+    stream = io.BytesIO(raw)
+    with pytest.raises(ProtocolError) as refused:
+        read_chunked(stream.readline, stream.read, 1000)
+    assert refused.value.status == status
+
+
+def test_a_chunked_body_is_decoded_with_its_extensions_and_trailer():
+    stream = io.BytesIO(b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\nNEXT")
+    assert read_chunked(stream.readline, stream.read, 1000) == b"hello world"
+    assert stream.read() == b"NEXT"  # the connection is left at the next request
