@@ -103,6 +103,11 @@ def _kick_processing() -> None:
             logger.warning("Could not queue SDK event processing; the beat catch-up will.")
 
 
+def release_kick() -> None:
+    """Processing ran dry: the next accepted event asks for it again at once."""
+    caches[CACHE_ALIAS].delete("sdk-kick")
+
+
 def process_sdk_events(*, batch_size: int = PROCESS_BATCH) -> int:
     """Group stored, unprocessed events into issues; returns how many were processed.
 

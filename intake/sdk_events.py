@@ -17,6 +17,7 @@ for the default grouping), else the exception chain's types with their in-app fr
 exception types and normalised values, else the normalised message.
 """
 
+import functools
 import json
 import re
 from collections.abc import Iterable
@@ -66,6 +67,8 @@ def _luhn(digits: str) -> bool:
 
 
 def _scrub_string(value: str) -> str:
+    if len(value) < 13:  # shorter than any card number (13+ digits) or IBAN (15+)
+        return value
     value = value[:_MAX_STRING]
     for match in _CARD_RE.finditer(value):
         digits = re.sub(r"[ -]", "", match.group())
@@ -76,9 +79,15 @@ def _scrub_string(value: str) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=64)
+def _secret_re(extra: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(word) for word in SECRET_KEYS + extra))
+
+
+@functools.lru_cache(maxsize=8192)
 def _secret_key(name: str, extra: tuple[str, ...]) -> bool:
-    lowered = name.lower().replace("-", "_")
-    return any(word in lowered for word in SECRET_KEYS + extra)
+    # Cached: an event repeats the same few keys (filename, function, lineno …) many times.
+    return _secret_re(extra).search(name.lower().replace("-", "_")) is not None
 
 
 def _scrub(value: Any, extra: tuple[str, ...], depth: int) -> Any:

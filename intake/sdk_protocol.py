@@ -182,6 +182,8 @@ def _finite_float(text: str) -> float:
 
 def _depth(value: Any, limit: int) -> int:
     """Nesting depth, stopping at limit + 1 (iterative: no recursion on hostile input)."""
+    if not isinstance(value, dict | list):
+        return 1
     deepest, stack = 0, [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -189,10 +191,14 @@ def _depth(value: Any, limit: int) -> int:
             deepest = depth
             if deepest > limit:
                 return deepest
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
+        # Only containers go on the stack (a scalar child counts one level, as before).
+        children = list(item.values() if isinstance(item, dict) else item)
+        nested = [(v, depth + 1) for v in children if isinstance(v, dict | list)]
+        if len(nested) < len(children) and depth + 1 > deepest:
+            deepest = depth + 1
+            if deepest > limit:
+                return deepest
+        stack.extend(nested)
     return deepest
 
 
