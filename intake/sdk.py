@@ -31,6 +31,8 @@ from .services import IntakeError, get_intake_settings, ingest_event
 logger = logging.getLogger(__name__)
 
 PROCESS_BATCH = 200
+# Events claimed (row-locked) and processed per transaction.
+CLAIM = 50
 PURGE_BATCH = 1000
 # At most one processing task queued per this many seconds (a burst of events is one task).
 KICK_SECONDS = 1
@@ -111,28 +113,34 @@ def release_kick() -> None:
 def process_sdk_events(*, batch_size: int = PROCESS_BATCH) -> int:
     """Group stored, unprocessed events into issues; returns how many were processed.
 
-    Each event is claimed with `SKIP LOCKED` (two workers never take the same one) and
-    marked processed in the transaction that records its occurrence, so a crash either
-    leaves it pending (processed again, counted once by its event id) or done."""
+    Events are claimed CLAIM at a time with `SKIP LOCKED` (two workers never take the same
+    one) and marked processed in the transaction that records their occurrences, so a crash
+    either leaves them pending (processed again, counted once by their event ids) or done;
+    one event that cannot be processed is marked with its error in its own savepoint."""
     done = 0
     settings_by_project: dict[int, IntakeSettings] = {}
+    issue_ids: dict[tuple[int, int], int | None] = {}
     while done < batch_size:
         with transaction.atomic():
-            row = (
+            rows = list(
                 SdkEvent.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("project", "key__created_by")
                 .filter(processed_at__isnull=True)
-                .order_by("id")
-                .first()
+                .order_by("id")[: min(CLAIM, batch_size - done)]
             )
-            if row is None:
-                break
-            _process_one(row, settings_by_project)
-        done += 1
+            for row in rows:
+                _process_one(row, settings_by_project, issue_ids)
+        if not rows:
+            break
+        done += len(rows)
     return done
 
 
-def _process_one(row: SdkEvent, settings_by_project: dict[int, IntakeSettings]) -> None:
+def _process_one(
+    row: SdkEvent,
+    settings_by_project: dict[int, IntakeSettings],
+    issue_ids: dict[tuple[int, int], int | None],
+) -> None:
     project = row.project
     cfg = settings_by_project.get(project.pk) or get_intake_settings(project)
     settings_by_project[project.pk] = cfg
@@ -157,14 +165,16 @@ def _process_one(row: SdkEvent, settings_by_project: dict[int, IntakeSettings]) 
         row.save(update_fields=["error", "processed_at"])
         return
     row.group_id = result.group_id
-    issue_id = (
-        project.issues.filter(number=int(result.issue_key.rsplit("-", 1)[1]))
-        .values_list("pk", flat=True)
-        .first()
-        if result.issue_key
-        else None
-    )
-    row.issue_id = issue_id
+    if result.issue_key:
+        # Issue numbers never change: one lookup per issue and batch, not per event.
+        number = int(result.issue_key.rsplit("-", 1)[1])
+        if (project.pk, number) not in issue_ids:
+            issue_ids[project.pk, number] = (
+                project.issues.filter(number=number).values_list("pk", flat=True).first()
+            )
+        row.issue_id = issue_ids[project.pk, number]
+    else:
+        row.issue_id = None
     row.processed_at = now
     row.save(update_fields=["group", "issue", "processed_at"])
 
