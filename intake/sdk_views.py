@@ -56,11 +56,16 @@ def _read_body(request: HttpRequest) -> bytes:
 
 def _read_chunked(request: HttpRequest) -> bytes:
     """A chunked body (no Content-Length), which Django alone reads as empty."""
-    stream = request.environ["wsgi.input"]
-    if request.environ.get("wsgi.input_terminated"):  # gunicorn: already decoded, ends at EOF
+    stream = request.META["wsgi.input"]  # META is the WSGI environ
+    if request.META.get("wsgi.input_terminated"):  # gunicorn: already decoded, ends at EOF
         return stream.read(MAX_BODY_BYTES + 1)
     if isinstance(stream, LimitedStream):  # Django's development server: the raw connection
-        return read_chunked(stream._readline, stream._read, MAX_BODY_BYTES)
+        # Its zero-length window hides the connection's own read/readline (what it wraps).
+        return read_chunked(
+            stream._readline,  # type: ignore[attr-defined]
+            stream._read,  # type: ignore[attr-defined]
+            MAX_BODY_BYTES,
+        )
     raise ProtocolError(411, "Send the body with a Content-Length.")
 
 

@@ -30,6 +30,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.management.base import CommandError
@@ -82,7 +83,7 @@ def _frames(rng: random.Random, group: str, count: int) -> list[dict]:
 
 
 def _event(rng: random.Random, group: str, target_bytes: int) -> dict:
-    event = {
+    event: dict[str, Any] = {
         "event_id": uuid.uuid4().hex,
         "timestamp": time.time(),
         "platform": "python",
@@ -108,9 +109,9 @@ def _event(rng: random.Random, group: str, target_bytes: int) -> dict:
                 }
             ]
         },
-        "breadcrumbs": {"values": []},
     }
-    crumbs = event["breadcrumbs"]["values"]
+    crumbs: list[dict] = []
+    event["breadcrumbs"] = {"values": crumbs}
     size = len(json.dumps(event))
     while size < target_bytes:
         crumb = {
@@ -363,7 +364,8 @@ class Command(BenchIntake):
 
         def client(chunk: list[bytes]) -> None:
             conn = _Connection(port)
-            mine, codes = [], {}
+            mine: list[float] = []
+            codes: dict[str, int] = {}
             for request in chunk:
                 start = time.perf_counter()
                 try:
