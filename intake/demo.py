@@ -28,7 +28,11 @@ def _demo_event() -> dict:
         "breadcrumbs": {
             "values": [
                 {"timestamp": "2026-12-01T10:00:01Z", "category": "http", "message": "GET /cart"},
-                {"timestamp": "2026-12-01T10:00:04Z", "category": "query", "message": "SELECT … FROM cart_item"},
+                {
+                    "timestamp": "2026-12-01T10:00:04Z",
+                    "category": "query",
+                    "message": "SELECT … FROM cart_item",
+                },
             ]
         },
         "exception": {
@@ -50,7 +54,10 @@ def _demo_event() -> dict:
                                 "filename": "shop/views.py",
                                 "function": "pay",
                                 "lineno": 41,
-                                "pre_context": ["def pay(request):", "    cart = load_cart(request)"],
+                                "pre_context": [
+                                    "def pay(request):",
+                                    "    cart = load_cart(request)",
+                                ],
                                 "context_line": "    amount = checkout(cart)",
                                 "post_context": ["    return redirect('done')"],
                                 "in_app": True,
@@ -79,5 +86,7 @@ def seed_sdk_demo(project: Project, *, actor: User) -> None:
         return
     key = create_dsn_key(project, name="Shop backend (demo)", actor=actor)
     cfg = get_intake_settings(project)
-    accept_sdk_events(key, events=[(e["event_id"], e) for e in [_demo_event()]], intake_settings=cfg)
+    accept_sdk_events(
+        key, events=[(e["event_id"], e) for e in [_demo_event()]], intake_settings=cfg
+    )
     process_sdk_events()
