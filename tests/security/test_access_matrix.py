@@ -360,7 +360,9 @@ def _snapshot(side: Side) -> dict:
         "tokens": list(IntakeToken.objects.filter(project_id=pid).values("pk", "revoked_at")),
         "rules": AssignmentRule.objects.filter(project_id=pid).count(),
         "dsn_keys": list(DsnKey.objects.filter(project_id=pid).values("pk", "revoked_at")),
-        "sdk": IntakeSettings.objects.filter(project_id=pid).values_list("sdk_retention_days").first(),
+        "sdk": IntakeSettings.objects.filter(project_id=pid)
+        .values_list("sdk_retention_days")
+        .first(),
         "api_token": list(ApiToken.objects.filter(pk=side.api_token_pk).values("revoked_at")),
     }
 
