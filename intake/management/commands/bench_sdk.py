@@ -242,6 +242,7 @@ class Command(BenchIntake):
                     raise CommandError(f"The worker left {left} events unprocessed after 15 min.")
                 time.sleep(0.1)
             processed_seconds = time.perf_counter() - (first_done_at or process_started)
+            worker_cpu_ms = _cpu_seconds([worker.pid]) * 1000 / len(plan)
             load_after = os.getloadavg()[0]
             counted = self._total(project) - before_total
             new_groups = len({g for g in plan if g.startswith("N")})
@@ -272,12 +273,23 @@ class Command(BenchIntake):
                 "latency_ms": _percentiles(accepted["latencies"]),
                 "statuses": accepted["statuses"],
                 "server_cpu_ms_per_event": round(cpu_used * 1000 / len(plan), 3),
+                "cpu_ms_per_event_by_part": {
+                    "gunicorn": round((cpu_after[0] - cpu_before[0]) * 1000 / len(plan), 3),
+                    "postgresql": round((cpu_after[1] - cpu_before[1]) * 1000 / len(plan), 3),
+                },
+                "projected_events_per_second_on_idle_cpus": round(
+                    (os.cpu_count() or 1) * len(plan) / cpu_used, 1
+                )
+                if cpu_used
+                else None,
             },
             "process": {
                 "by": "one Celery worker (--pool=solo), draining the accepted backlog",
                 "seconds": round(processed_seconds, 3),
                 "events_per_second": round(len(plan) / processed_seconds, 1),
                 "grouping_ok": grouping_ok,
+                # Includes the worker's start-up (imports), spread over the events.
+                "worker_cpu_ms_per_event": round(worker_cpu_ms, 3),
             },
             "delay_until_counted_ms": _percentiles(delays),
             "event_json_bytes": {
