@@ -59,7 +59,7 @@ BENCH_DASHBOARD_SIZES ?= 100000 1000000
 
 # The benchmarks run with DEBUG off (as in production); the key only signs nothing that lasts.
 bench bench-intake: export SECRET_KEY ?= make-bench-throwaway-key
-bench: venv ## All benchmarks on PostgreSQL: served pages, issue pages, SLA sweep, dashboard, intake, webhooks, Markdown (needs DATABASE_URL=postgres://... and REDIS_URL)
+bench: venv ## All benchmarks on PostgreSQL: served pages, issue pages, SLA sweep, dashboard, intake, SDK ingestion, webhooks, Markdown (needs DATABASE_URL=postgres://... and REDIS_URL)
 	@case "$$DATABASE_URL" in postgres://*|postgresql://*|pgsql://*) ;; \
 	  *) echo "make bench measures PostgreSQL: set DATABASE_URL=postgres://user@host:5432/dbname (got '$${DATABASE_URL:-nothing}')."; exit 2;; esac
 	@echo "== Served pages through gunicorn, on a database of their own (manage.py bench_served)"
@@ -78,6 +78,8 @@ bench: venv ## All benchmarks on PostgreSQL: served pages, issue pages, SLA swee
 	$(PY) manage.py bench_webhooks $(BENCH_WEBHOOKS_ARGS)
 	@echo "== Pathological Markdown against its time budget (manage.py bench_markdown)"
 	$(PY) manage.py bench_markdown
+	@echo "== Sentry SDK ingestion (manage.py bench_sdk; needs REDIS_URL for its Celery worker)"
+	$(PY) manage.py bench_sdk $(BENCH_SDK_ARGS)
 	@echo "Figures written to var/bench/*.json"
 
 bench-served: export SECRET_KEY ?= make-bench-throwaway-key

@@ -89,3 +89,52 @@ class AvailabilityForm(forms.Form):
         help_text="Out of office until this day (inclusive). Leave empty when you are back.",
     )
     note = forms.CharField(max_length=120, required=False)
+
+
+class DsnForm(forms.Form):
+    name = forms.CharField(
+        max_length=80, help_text="The application that will report, e.g. “Shop backend”."
+    )
+
+
+class DataProtectionForm(forms.Form):
+    """What is removed from errors sent by Sentry SDKs (on top of the built-in list)."""
+
+    scrub_fields = forms.CharField(
+        required=False,
+        max_length=2000,
+        label="Extra fields to scrub",
+        help_text="Comma-separated field names whose values are removed, e.g. “ssn, tax_id”.",
+    )
+    drop_local_vars = forms.BooleanField(required=False, label="Drop local variables of frames")
+    drop_ip_addresses = forms.BooleanField(required=False, label="Drop IP addresses")
+    sdk_retention_days = forms.IntegerField(
+        min_value=1, max_value=3650, label="Keep raw events for (days)"
+    )
+    sdk_events_per_group = forms.IntegerField(
+        min_value=1, max_value=100_000, label="Keep at most this many raw events per error"
+    )
+
+    @staticmethod
+    def initial_from(cfg: IntakeSettings) -> dict:
+        return {
+            "scrub_fields": ", ".join(cfg.scrub_fields or []),
+            "drop_local_vars": cfg.drop_local_vars,
+            "drop_ip_addresses": cfg.drop_ip_addresses,
+            "sdk_retention_days": cfg.sdk_retention_days,
+            "sdk_events_per_group": cfg.sdk_events_per_group,
+        }
+
+    def clean_scrub_fields(self) -> list[str]:
+        names = [n.strip().lower() for n in self.cleaned_data["scrub_fields"].split(",")]
+        names = [n for n in names if n]
+        for name in names:
+            if (
+                len(name) > 64
+                or not name.replace("_", "").replace("-", "").isalnum()
+                or not name.isascii()
+            ):
+                raise forms.ValidationError(
+                    f"“{name[:64]}” is not a field name (letters, digits, _ and -)."
+                )
+        return names[:50]

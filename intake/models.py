@@ -22,6 +22,7 @@ class Source(models.TextChoices):
     GENERIC = "generic", "Generic JSON"
     SENTRY = "sentry", "Sentry issue alert"
     ALERTMANAGER = "alertmanager", "Prometheus Alertmanager"
+    SDK = "sdk", "Sentry SDK"
 
 
 # Monitoring levels (Sentry/Python logging names and Alertmanager severities) -> Severity.
@@ -63,6 +64,24 @@ class IntakeSettings(models.Model):
     issue_type = models.CharField(max_length=16, choices=IssueType.choices, default=IssueType.BUG)
     rate_limit_per_minute = models.PositiveIntegerField(
         default=600, help_text="Events per minute accepted per intake token."
+    )
+    # Errors sent by Sentry SDKs (intake/sdk.py).
+    sdk_retention_days = models.PositiveIntegerField(
+        default=30, help_text="Days raw SDK events are kept (the issue and its counts stay)."
+    )
+    sdk_events_per_group = models.PositiveIntegerField(
+        default=100, help_text="Raw SDK events kept per group (the newest)."
+    )
+    scrub_fields = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Extra field names whose values are removed from SDK events.",
+    )
+    drop_local_vars = models.BooleanField(
+        default=False, help_text="Drop the local variables of stack frames."
+    )
+    drop_ip_addresses = models.BooleanField(
+        default=True, help_text="Drop IP addresses of users and requests."
     )
 
     class Meta:
@@ -290,3 +309,75 @@ class Availability(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} away until {self.away_until}"
+
+
+class DsnKey(models.Model):
+    """A public key of a project's DSN for Sentry SDKs.
+
+    Like Sentry's, the key is public (it ships inside applications and web pages): it names
+    the project an event is for and can be revoked, so it is stored as it is, not hashed."""
+
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="dsn_keys"
+    )
+    name = models.CharField(max_length=80)
+    public_key = models.CharField(max_length=32, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "DSN key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.public_key[:8]}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class SdkEvent(models.Model):
+    """One error event from a Sentry SDK, scrubbed, as accepted; the worker groups it into
+    an `EventGroup`/`Occurrence` and an issue (`processed_at`), retention deletes it later."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+")
+    key = models.ForeignKey(
+        DsnKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    event_id = models.CharField(max_length=32)
+    received_at = models.DateTimeField()
+    payload = models.JSONField()
+    size = models.PositiveIntegerField(default=0)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    group = models.ForeignKey(
+        EventGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="sdk_events"
+    )
+    # The issue the event counted for when it was processed (the issue page's error panel).
+    issue = models.ForeignKey(
+        "issues.Issue", null=True, blank=True, on_delete=models.SET_NULL, related_name="sdk_events"
+    )
+    error = models.CharField(max_length=200, blank=True, help_text="Why processing refused it.")
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "event_id"], name="one_sdk_event_per_id")
+        ]
+        indexes = [
+            models.Index(fields=["issue", "-received_at"], name="sdk_event_issue_recent"),
+            models.Index(fields=["group", "-received_at"], name="sdk_event_group_recent"),
+            models.Index(fields=["received_at"], name="sdk_event_received"),
+            models.Index(
+                fields=["id"], name="sdk_event_pending", condition=Q(processed_at__isnull=True)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"SDK event {self.event_id}"

@@ -187,7 +187,7 @@ def _clip(value: Any, length: int) -> str:
     return ("" if value is None else str(value)).strip()[:length]
 
 
-def _parse_time(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
     if value in (None, ""):
         return None
     try:
@@ -299,7 +299,7 @@ def _parse_sentry(data: dict) -> NormalizedEvent:
         release=_clip(event.get("release"), 60),
         tags=tags,
         url=_clip(event.get("web_url") or data.get("url"), 500),
-        timestamp=_parse_time(event.get("datetime") or event.get("timestamp")),
+        timestamp=parse_time(event.get("datetime") or event.get("timestamp")),
         extra={"culprit": _clip(event.get("culprit"), 300), "rule": rule},
     )
 
@@ -337,7 +337,7 @@ def _parse_alertmanager(data: dict) -> tuple[list[NormalizedEvent], int]:
                 environment=_clip(labels.get("environment") or labels.get("env"), 120),
                 tags={_clip(k, 64): _clip(v, 200) for k, v in labels.items()},
                 url=_clip(alert.generatorURL, 500),
-                timestamp=_parse_time(alert.startsAt),
+                timestamp=parse_time(alert.startsAt),
                 extra={"receiver": _clip(hook.receiver, 120)},
             )
         )

@@ -18,7 +18,7 @@ from workflows.selectors import (
     time_left_of,
 )
 
-from .models import DailyCount, EventGroup, IntakeToken
+from .models import DailyCount, EventGroup, IntakeToken, SdkEvent
 
 # The hot path of every intake request: token, project and settings in one query, written
 # out because compiling the equivalent ORM query cost more CPU than running it.
@@ -257,3 +257,21 @@ def score_reasons(issue: Issue, *, now=None, left: TimeLeft | None = None) -> li
     if events:
         reasons.append(f"{events} events in 24 h +{issue.frequency_points}")  # type: ignore[attr-defined]
     return reasons
+
+
+# --- Errors from Sentry SDKs -------------------------------------------------------------
+
+
+def latest_sdk_events(issue: Issue, *, limit: int = 10) -> list[SdkEvent]:
+    """The newest raw SDK events that counted for the issue, without their payloads (one
+    indexed query; none for issues no SDK feeds)."""
+    return list(
+        SdkEvent.objects.filter(issue=issue)
+        .only("pk", "event_id", "received_at", "issue_id")
+        .order_by("-received_at", "-pk")[:limit]
+    )
+
+
+def sdk_event_of_issue(issue: Issue, event_id: str) -> SdkEvent | None:
+    """One SDK event of an issue the caller already fetched through the access selector."""
+    return SdkEvent.objects.filter(issue=issue, event_id=event_id).first()

@@ -25,9 +25,10 @@ from datetime import date, datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from packaging.version import InvalidVersion, Version
 
 from api.tokens import new_token
-from issues.models import Issue, LinkKind, Resolution, Status
+from issues.models import EventKind, Issue, IssueEvent, LinkKind, Resolution, Status
 from issues.services import create_issue, link_issues
 from projects.models import Project
 
@@ -41,6 +42,7 @@ from .models import (
     Occurrence,
     Regression,
     RegressionPolicy,
+    Source,
 )
 from .payloads import NormalizedEvent
 
@@ -460,7 +462,62 @@ def _route_to_issue(
         return False, ""
     if issue.status == Status.CLOSED and issue.resolution in STAYS_CLOSED_RESOLUTIONS:
         return False, ""
+    if event.source == Source.SDK and not _returns_in_newer_release(group, issue, event, now):
+        return False, ""  # an older deployment still running: it counts, nothing reopens
     return _handle_regression(group, cfg, event=event, reporter=reporter)
+
+
+def release_version(release: str) -> tuple[str, Version] | None:
+    """A release as (package, version) for ordering, or None when it has no order.
+
+    Sentry's convention is `package@version` (`shop-web@1.4.0`, `shop@2.0.0+abc123`); a bare
+    `1.4.0` is the empty package. Versions compare as PEP 440 (which also reads semver-like
+    `1.4.0-rc.1` and a leading `v`); a git SHA or a name has no order."""
+    package, _, version = release.strip().rpartition("@")
+    try:
+        return package, Version(version)
+    except InvalidVersion:
+        return None
+
+
+def _returns_in_newer_release(
+    group: EventGroup, issue: Issue, event: NormalizedEvent, now: datetime
+) -> bool:
+    """Whether an SDK event for a Fixed/Closed issue comes from a newer release than the one
+    it was fixed in — the release(s) the error was seen in up to the issue's last move to
+    Fixed/Closed. When that cannot be told (no release on either side, releases without an
+    order, another package) it counts as newer: a regression must not go unnoticed. The
+    same release, or an older one, is an old deployment still running: no regression."""
+    if not event.release:
+        return True
+    fixed_at = (
+        IssueEvent.objects.filter(
+            issue=issue,
+            kind=EventKind.TRANSITIONED,
+            new_value__in=(Status.FIXED, Status.CLOSED),
+        )
+        .order_by("-created_at", "-pk")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    # Without the transition on record, every earlier event (this one is received at `now`).
+    before = {"received_at__lte": fixed_at} if fixed_at else {"received_at__lt": now}
+    seen = (
+        Occurrence.objects.filter(group=group, **before)
+        .exclude(release="")
+        .values_list("release", flat=True)
+        .distinct()[:200]
+    )
+    releases = set(seen)
+    if not releases:
+        return True
+    if event.release in releases:
+        return False
+    new = release_version(event.release)
+    if new is None:
+        return True
+    fixed = [v for r in releases if (v := release_version(r)) is not None and v[0] == new[0]]
+    return not fixed or new[1] > max(v for _, v in fixed)
 
 
 def _describe(group: EventGroup, event: NormalizedEvent) -> str:

@@ -9,9 +9,16 @@ from django.views.decorators.http import require_POST
 from projects.selectors import get_project_for_user, is_manager
 from workflows.selectors import times_left
 
-from . import services
-from .forms import AvailabilityForm, IntakeSettingsForm, RuleForm, TokenForm
-from .models import AssignmentRule, Availability, IntakeToken
+from . import sdk, services
+from .forms import (
+    AvailabilityForm,
+    DataProtectionForm,
+    DsnForm,
+    IntakeSettingsForm,
+    RuleForm,
+    TokenForm,
+)
+from .models import AssignmentRule, Availability, DsnKey, IntakeToken
 from .selectors import daily_counts, groups_of_project, score_reasons, triage_queue
 
 
@@ -182,3 +189,79 @@ def availability(request: HttpRequest) -> HttpResponse:
             return redirect("intake_availability")
     status = 400 if request.method == "POST" else 200
     return render(request, "intake/availability.html", {"form": form, "row": row}, status=status)
+
+
+# --- Errors from Sentry SDKs: DSN keys and data protection ------------------------------
+
+
+def _sdk_context(request: HttpRequest, project, **extra) -> dict:
+    cfg = services.get_intake_settings(project)
+    base = request.build_absolute_uri("/").rstrip("/")
+    scheme, host = base.split("://", 1)
+    keys = list(project.dsn_keys.select_related("created_by", "revoked_by"))
+    context = {
+        "project": project,
+        "is_manager": is_manager(request.user, project),
+        "keys": keys,
+        "dsns": {k.pk: f"{scheme}://{k.public_key}@{host}/{project.pk}" for k in keys},
+        "example_dsn": next(
+            (f"{scheme}://{k.public_key}@{host}/{project.pk}" for k in keys if k.is_active),
+            f"{scheme}://<key>@{host}/{project.pk}",
+        ),
+        "example_key": next((k.public_key for k in keys if k.is_active), "<key>"),
+        "envelope_url": f"{base}/api/{project.pk}/envelope/",
+        "dsn_form": DsnForm(),
+        "protection_form": DataProtectionForm(initial=DataProtectionForm.initial_from(cfg)),
+    }
+    context.update(extra)
+    return context
+
+
+@login_required
+def sdk_page(request: HttpRequest, key: str) -> HttpResponse:
+    project = _managed_project(request, key)
+    return render(request, "intake/sdk.html", _sdk_context(request, project))
+
+
+@login_required
+@require_POST
+def dsn_create(request: HttpRequest, key: str) -> HttpResponse:
+    project = _managed_project(request, key)
+    form = DsnForm(request.POST)
+    if form.is_valid():
+        try:
+            dsn = sdk.create_dsn_key(project, name=form.cleaned_data["name"], actor=request.user)
+        except services.IntakeError as exc:
+            form.add_error("name", str(exc))
+        else:
+            messages.success(request, f"DSN “{dsn.name}” created: paste it into your SDK's init.")
+            return redirect("intake_sdk", key=project.key)
+    context = _sdk_context(request, project, dsn_form=form)
+    return render(request, "intake/sdk.html", context, status=400)
+
+
+@login_required
+@require_POST
+def dsn_revoke(request: HttpRequest, key: str, pk: int) -> HttpResponse:
+    project = _managed_project(request, key)
+    dsn = get_object_or_404(DsnKey, project=project, pk=pk)
+    try:
+        sdk.revoke_dsn_key(dsn, actor=request.user)
+    except services.IntakeError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"DSN “{dsn.name}” revoked: SDKs using it are refused.")
+    return redirect("intake_sdk", key=project.key)
+
+
+@login_required
+@require_POST
+def sdk_protection(request: HttpRequest, key: str) -> HttpResponse:
+    project = _managed_project(request, key)
+    form = DataProtectionForm(request.POST)
+    if form.is_valid():
+        sdk.update_sdk_settings(project, **form.cleaned_data)
+        messages.success(request, "Data protection settings saved.")
+        return redirect("intake_sdk", key=project.key)
+    context = _sdk_context(request, project, protection_form=form)
+    return render(request, "intake/sdk.html", context, status=400)

@@ -292,6 +292,18 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 30.0,
         "options": {"expires": 30.0},
     },
+    # Catch-up for errors from Sentry SDKs whose processing task was lost (broker down).
+    "sdk-events": {
+        "task": "intake.tasks.process_sdk_events_task",
+        "schedule": 15.0,
+        "options": {"expires": 15.0},
+    },
+    # Retention of raw SDK events (days and events per group, per project), in batches.
+    "sdk-events-retention": {
+        "task": "intake.tasks.purge_sdk_events_task",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
+    },
     # The daily SLA digest: checked every 15 min, sent once at SLA_DIGEST_HOUR local time.
     "daily-sla-digest": {
         "task": "notifications.tasks.send_daily_digests",

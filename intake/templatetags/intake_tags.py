@@ -9,6 +9,9 @@ The chart is server-side SVG (no inline style or script: CSP).
 
 from django import template
 
+from intake.sdk_events import display_event
+from intake.selectors import latest_sdk_events, sdk_event_of_issue
+
 register = template.Library()
 
 WIDTH, HEIGHT, GAP = 300, 60, 1
@@ -66,3 +69,19 @@ def issue_events_panel(issue):
     if summary is None:
         return {"summary": None}
     return {"summary": summary, **chart_context(summary["days"])}
+
+
+@register.inclusion_tag("intake/_sdk_error.html")
+def sdk_error_panel(issue, event_id=None):
+    """The issue page's error panel for issues fed by Sentry SDKs: the newest event (or the
+    one asked for) shown whole, and the latest events. One query for other issues."""
+    events = latest_sdk_events(issue)
+    if not events:
+        return {"event": None}
+    chosen = sdk_event_of_issue(issue, event_id or events[0].event_id) or events[0]
+    return {
+        "issue": issue,
+        "events": events,
+        "event": chosen,
+        "error": display_event(chosen.payload if isinstance(chosen.payload, dict) else {}),
+    }

@@ -22,7 +22,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from api.models import ApiToken
 from api.services import create_api_token
-from intake.models import AssignmentRule, IntakeToken
+from intake.models import AssignmentRule, DsnKey, IntakeSettings, IntakeToken
+from intake.sdk import create_dsn_key
 from issues.models import Attachment, Comment, Issue, IssueEvent, IssueLink, SavedFilter
 from issues.selectors import HIDDEN_ISSUE, HIDDEN_LINKED_ISSUE
 from issues.services import LINK_NEEDS_BOTH_ENDS, add_comment
@@ -326,6 +327,31 @@ ROUTES: dict[str, Route] = {
             )
         ),
     ),
+    "projects/<str:key>/intake/sdk/": Route(
+        FOREIGN, one(lambda s: f"/projects/{s.key}/intake/sdk/")
+    ),
+    "projects/<str:key>/intake/sdk/dsn/": Route(
+        FOREIGN,
+        one(lambda s: f"/projects/{s.key}/intake/sdk/dsn/"),
+        post=lambda s: {"name": "planted"},
+        own_get=(405,),
+    ),
+    "projects/<str:key>/intake/sdk/dsn/<int:pk>/revoke/": Route(
+        FOREIGN,
+        one(lambda s: f"/projects/{s.key}/intake/sdk/dsn/{_dsn_key(s).pk}/revoke/"),
+        own_get=(405,),
+    ),
+    "projects/<str:key>/intake/sdk/protection/": Route(
+        FOREIGN,
+        one(lambda s: f"/projects/{s.key}/intake/sdk/protection/"),
+        post=lambda s: {"scrub_fields": "", "sdk_retention_days": 1, "sdk_events_per_group": 1},
+        own_get=(405,),
+    ),
+    # Sentry SDKs authenticate with the DSN's key, never a session (tests/intake/test_sentry_*).
+    "api/<int:project_id>/envelope/": Route(
+        API, one(lambda s: f"/api/{s.issue.project_id}/envelope/")
+    ),
+    "api/<int:project_id>/store/": Route(API, one(lambda s: f"/api/{s.issue.project_id}/store/")),
     "triage/": Route(SCOPED, one(lambda s: "/triage/"), posts=False),
     "triage/availability/": Route(SCOPED, one(lambda s: "/triage/availability/")),
 }
@@ -339,6 +365,12 @@ ADMIN_VALUES = {
     "^(?P<app_label>auth|accounts|projects|issues|workflows|notifications|webhooks)/$": "issues/",
     "(?P<url>.*)$": "no-such-page/",
 }
+
+
+def _dsn_key(side: Side) -> DsnKey:
+    """The project's DSN key (one is made on first use)."""
+    key = DsnKey.objects.filter(project=side.issue.project).first()
+    return key or create_dsn_key(side.issue.project, name="matrix", actor=side.issue.reporter)
 
 
 def _walk(patterns, prefix=""):
@@ -397,6 +429,7 @@ def _body(response) -> bytes:
 def _snapshot(side: Side) -> dict:
     """Everything of one project a foreign persona could try to change."""
     pid = side.issue.project_id
+    _dsn_key(side)  # made before, not while, the URLs are tried
     return {
         "issues": list(Issue.objects.filter(project_id=pid).order_by("pk").values()),
         "events": IssueEvent.objects.filter(issue__project_id=pid).count(),
@@ -407,6 +440,10 @@ def _snapshot(side: Side) -> dict:
         "note_read": Notification.objects.get(pk=side.notification.pk).read_at,
         "tokens": list(IntakeToken.objects.filter(project_id=pid).values("pk", "revoked_at")),
         "rules": AssignmentRule.objects.filter(project_id=pid).count(),
+        "dsn_keys": list(DsnKey.objects.filter(project_id=pid).values("pk", "revoked_at")),
+        "sdk": IntakeSettings.objects.filter(project_id=pid)
+        .values_list("sdk_retention_days")
+        .first(),
         "api_token": list(ApiToken.objects.filter(pk=side.api_token_pk).values("revoked_at")),
     }
 

@@ -368,7 +368,8 @@ class Command(BaseCommand):
 
         def client(chunk: list[bytes]) -> None:
             conn = _Connection(port)
-            mine, codes = [], {}
+            mine: list[float] = []
+            codes: dict[str, int] = {}
             for request in chunk:
                 start = time.perf_counter()
                 try:

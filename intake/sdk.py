@@ -1,0 +1,266 @@
+"""Writes for errors sent by Sentry SDKs: DSN keys, accepting events, processing them into
+event groups and issues, and retention.
+
+The request path stays cheap: `accept_sdk_events` validates, scrubs and stores each event
+(one `INSERT … ON CONFLICT DO NOTHING`, so a retried event id is stored once) and asks for
+processing after commit; `process_sdk_events`, in the worker, groups each stored event
+through `ingest_event` — the same grouping, thresholds, regressions and issue filing as
+every other intake source — and marks it processed in the same transaction.
+"""
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from celery import current_app
+from django.core.cache import caches
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from accounts.models import User
+from projects.models import Project
+
+from .models import DsnKey, IntakeSettings, SdkEvent
+from .ratelimit import CACHE_ALIAS
+from .sdk_events import normalise_sdk_event, scrub_event
+from .services import IntakeError, get_intake_settings, ingest_event
+
+logger = logging.getLogger(__name__)
+
+PROCESS_BATCH = 200
+# Events claimed (row-locked) and processed per transaction.
+CLAIM = 50
+PURGE_BATCH = 1000
+# At most one processing task queued per this many seconds (a burst of events is one task).
+KICK_SECONDS = 1
+PROCESS_TASK = "intake.tasks.process_sdk_events_task"
+
+
+@dataclass
+class Accepted:
+    event_ids: list[str]
+    stored: int
+
+
+def create_dsn_key(project: Project, *, name: str, actor: User) -> DsnKey:
+    name = name.strip()
+    if not name:
+        raise IntakeError("Give the DSN a name, e.g. the application that will use it.")
+    return DsnKey.objects.create(
+        project=project, name=name[:80], public_key=secrets.token_hex(16), created_by=actor
+    )
+
+
+def revoke_dsn_key(key: DsnKey, *, actor: User) -> DsnKey:
+    if key.revoked_at is not None:
+        raise IntakeError("This DSN is already revoked.")
+    key.revoked_at = timezone.now()
+    key.revoked_by = actor
+    key.save(update_fields=["revoked_at", "revoked_by"])
+    return key
+
+
+def accept_sdk_events(
+    key: DsnKey,
+    *,
+    events: list[tuple[str, dict[str, Any]]],
+    intake_settings: IntakeSettings,
+    now: datetime | None = None,
+) -> Accepted:
+    """Scrub and store (event id, event) pairs for the key's project; ask for processing."""
+    now = now or timezone.now()
+    rows = []
+    for event_id, event in events:
+        clean = scrub_event(
+            event,
+            extra_fields=intake_settings.scrub_fields or (),
+            drop_local_vars=intake_settings.drop_local_vars,
+            drop_ip_addresses=intake_settings.drop_ip_addresses,
+        )
+        rows.append(
+            SdkEvent(
+                project_id=key.project_id,
+                key=key,
+                event_id=event_id,
+                received_at=now,
+                payload=clean,
+                size=len(str(clean)),
+            )
+        )
+    with transaction.atomic():
+        created = SdkEvent.objects.bulk_create(rows, ignore_conflicts=True)
+        transaction.on_commit(_kick_processing)
+    return Accepted(event_ids=[event_id for event_id, _ in events], stored=len(created))
+
+
+def _kick_processing() -> None:
+    if caches[CACHE_ALIAS].add("sdk-kick", 1, timeout=KICK_SECONDS):
+        try:
+            # By name: the task module imports this one.
+            current_app.send_task(PROCESS_TASK)
+        except Exception:  # broker down: the beat catch-up processes what is stored
+            logger.warning("Could not queue SDK event processing; the beat catch-up will.")
+
+
+def release_kick() -> None:
+    """Processing ran dry: the next accepted event asks for it again at once."""
+    caches[CACHE_ALIAS].delete("sdk-kick")
+
+
+def process_sdk_events(*, batch_size: int = PROCESS_BATCH) -> int:
+    """Group stored, unprocessed events into issues; returns how many were processed.
+
+    Events are claimed CLAIM at a time with `SKIP LOCKED` (two workers never take the same
+    one) and marked processed in the transaction that records their occurrences, so a crash
+    either leaves them pending (processed again, counted once by their event ids) or done;
+    one event that cannot be processed is marked with its error in its own savepoint."""
+    done = 0
+    settings_by_project: dict[int, IntakeSettings] = {}
+    issue_ids: dict[tuple[int, int], int | None] = {}
+    while done < batch_size:
+        with transaction.atomic():
+            rows = list(
+                SdkEvent.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("project", "key__created_by")
+                .filter(processed_at__isnull=True)
+                .order_by("id")[: min(CLAIM, batch_size - done)]
+            )
+            for row in rows:
+                _process_one(row, settings_by_project, issue_ids)
+        if not rows:
+            break
+        done += len(rows)
+    return done
+
+
+def _process_one(
+    row: SdkEvent,
+    settings_by_project: dict[int, IntakeSettings],
+    issue_ids: dict[tuple[int, int], int | None],
+) -> None:
+    project = row.project
+    cfg = settings_by_project.get(project.pk) or get_intake_settings(project)
+    settings_by_project[project.pk] = cfg
+    now = timezone.now()
+    if project.archived_at is not None or row.key is None:
+        row.error = "The project is archived." if row.key else "The DSN was deleted."
+        row.processed_at = now
+        row.save(update_fields=["error", "processed_at"])
+        return
+    try:
+        with transaction.atomic():  # a savepoint: a refused event must not stay pending
+            event = normalise_sdk_event(row.payload, event_id=row.event_id)
+            result = ingest_event(
+                project, event=event, reporter=row.key.created_by, intake_settings=cfg, now=now
+            )
+    except Exception as exc:
+        logger.exception(
+            "SDK event %s of project %s could not be processed", row.event_id, project.key
+        )
+        row.error = f"Could not be processed: {type(exc).__name__}"[:200]
+        row.processed_at = now
+        row.save(update_fields=["error", "processed_at"])
+        return
+    row.group_id = result.group_id
+    if result.issue_key:
+        # Issue numbers never change: one lookup per issue and batch, not per event.
+        number = int(result.issue_key.rsplit("-", 1)[1])
+        if (project.pk, number) not in issue_ids:
+            issue_ids[project.pk, number] = (
+                project.issues.filter(number=number).values_list("pk", flat=True).first()
+            )
+        row.issue_id = issue_ids[project.pk, number]
+    else:
+        row.issue_id = None
+    row.processed_at = now
+    row.save(update_fields=["group", "issue", "processed_at"])
+
+
+def purge_sdk_events(*, now: datetime | None = None, batch_size: int = PURGE_BATCH) -> int:
+    """Delete raw SDK events past their project's retention (days, then events per group),
+    in batches; the issues, groups and counts stay. Returns how many were deleted."""
+    now = now or timezone.now()
+    deleted = 0
+    for cfg in IntakeSettings.objects.all().only(
+        "project_id", "sdk_retention_days", "sdk_events_per_group"
+    ):
+        cutoff = now - timedelta(days=cfg.sdk_retention_days)
+        while True:
+            ids = list(
+                SdkEvent.objects.filter(project_id=cfg.project_id, received_at__lt=cutoff)
+                .exclude(processed_at__isnull=True)
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if not ids:
+                break
+            deleted += SdkEvent.objects.filter(pk__in=ids).delete()[0]
+        deleted += _purge_beyond_group_cap(cfg, batch_size=batch_size)
+    # Events of projects that never saved intake settings keep the default retention.
+    default_cutoff = now - timedelta(
+        days=IntakeSettings._meta.get_field("sdk_retention_days").default
+    )
+    while True:
+        ids = list(
+            SdkEvent.objects.filter(received_at__lt=default_cutoff)
+            .exclude(project__intake_settings__isnull=False)
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            break
+        deleted += SdkEvent.objects.filter(pk__in=ids).delete()[0]
+    return deleted
+
+
+def _purge_beyond_group_cap(cfg: IntakeSettings, *, batch_size: int) -> int:
+    deleted = 0
+    crowded = (
+        SdkEvent.objects.filter(project_id=cfg.project_id, group__isnull=False)
+        .values("group_id")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=cfg.sdk_events_per_group)
+        .values_list("group_id", flat=True)
+    )
+    for group_id in list(crowded[:batch_size]):
+        keep = SdkEvent.objects.filter(group_id=group_id).order_by("-received_at", "-pk")
+        cut = keep.values_list("received_at", "pk")[
+            cfg.sdk_events_per_group : cfg.sdk_events_per_group + 1
+        ]
+        if not cut:
+            continue
+        received_at, pk = cut[0]
+        old = SdkEvent.objects.filter(group_id=group_id, received_at__lte=received_at).exclude(
+            received_at=received_at, pk__gt=pk
+        )
+        deleted += old.delete()[0]
+    return deleted
+
+
+def update_sdk_settings(
+    project: Project,
+    *,
+    scrub_fields: list[str],
+    drop_local_vars: bool,
+    drop_ip_addresses: bool,
+    sdk_retention_days: int,
+    sdk_events_per_group: int,
+) -> IntakeSettings:
+    """Data protection and retention for the project's SDK events (applies to new events)."""
+    cfg = get_intake_settings(project)
+    cfg.scrub_fields = scrub_fields
+    cfg.drop_local_vars = drop_local_vars
+    cfg.drop_ip_addresses = drop_ip_addresses
+    cfg.sdk_retention_days = sdk_retention_days
+    cfg.sdk_events_per_group = sdk_events_per_group
+    cfg.save(
+        update_fields=[
+            "scrub_fields",
+            "drop_local_vars",
+            "drop_ip_addresses",
+            "sdk_retention_days",
+            "sdk_events_per_group",
+        ]
+    )
+    return cfg
