@@ -89,7 +89,9 @@ class MailMessage(models.Model):
     subject = models.CharField(max_length=300, blank=True)
     raw = models.BinaryField()
     size = models.PositiveBigIntegerField(default=0)
-    status = models.CharField(max_length=12, choices=MailStatus.choices, default=MailStatus.RECEIVED)
+    status = models.CharField(
+        max_length=12, choices=MailStatus.choices, default=MailStatus.RECEIVED
+    )
     reason = models.CharField(max_length=300, blank=True)
     issue = models.ForeignKey(
         "issues.Issue", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -65,7 +65,8 @@ def _header(msg: Message, name: str) -> str:
 
 def parse_message(raw: bytes) -> EmailMessage:
     msg = message_from_bytes(raw, policy=policy.default)
-    assert isinstance(msg, EmailMessage)  # nosec B101 — policy.default builds EmailMessage
+    if not isinstance(msg, EmailMessage):  # policy.default always builds one
+        raise TypeError("not an EmailMessage")
     return msg
 
 

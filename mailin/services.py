@@ -41,7 +41,7 @@ from issues.mailthread import read_reply_token, reply_mailbox, reply_token_in
 from issues.models import Issue, IssueType, Priority, Severity
 from issues.selectors import issues_visible_to
 from issues.services import IssueError, add_comment, create_issue
-from projects.models import Membership, Project
+from projects.models import Project
 from projects.selectors import is_manager
 
 from . import parsing
@@ -272,7 +272,9 @@ def process_message(pk: int) -> MailMessage:
                 return MailMessage.objects.get(pk=pk)
             _handle(row)
             row.processed_at = timezone.now()
-            row.save(update_fields=["status", "reason", "issue", "comment", "processed_at", "sender"])
+            row.save(
+                update_fields=["status", "reason", "issue", "comment", "processed_at", "sender"]
+            )
             return row
     except Refused as refused:
         return _quarantine(pk, refused.reason, bounce=refused.bounce)
@@ -381,7 +383,8 @@ def _comment(row: MailMessage, mail: parsing.ParsedMail, token: str) -> None:
 def _reporter(row: MailMessage, mail: parsing.ParsedMail):
     """The filing person: an active member; with "anyone", any account or a new contact."""
     project = row.project
-    assert project is not None  # nosec B101 — checked by _handle
+    if project is None:
+        raise Refused("Not addressed to any project address.")
     users = get_user_model().objects.filter(email__iexact=mail.sender, is_active=True)
     member = users.filter(memberships__project=project).order_by("pk").first()
     if member is not None:
@@ -420,7 +423,8 @@ def _description(mail: parsing.ParsedMail, skipped: list[str]) -> str:
 
 def _file(row: MailMessage, mail: parsing.ParsedMail, *, reporter=None, release=False) -> None:
     project = row.project
-    assert project is not None  # nosec B101 — checked by the callers
+    if project is None:
+        raise Refused("Not addressed to any project address.")
     reporter = reporter or _reporter(row, mail)
     uploads, skipped = _uploads(mail, skip_oversized=release)
     title = parsing.clean_title(mail.subject, limit=TITLE_LIMIT)
@@ -440,6 +444,7 @@ def _file(row: MailMessage, mail: parsing.ParsedMail, *, reporter=None, release=
         priority=defaults.priority,
         severity=defaults.severity,
         attachments=uploads,
+        source=f"e-mail from {mail.sender}" + (" (released from quarantine)" if release else ""),
     )
     row.status, row.issue, row.reason = MailStatus.FILED, issue, ""
 

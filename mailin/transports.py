@@ -123,7 +123,9 @@ def _mailbox(url: str):
     if parsed.scheme not in {"imap", "imaps"}:
         raise ValueError("MAILIN_IMAP_URL must start with imap:// or imaps://")
     if parsed.scheme == "imaps":
-        box = MailBox(parsed.hostname or "", parsed.port or 993, ssl_context=ssl.create_default_context())
+        box = MailBox(
+            parsed.hostname or "", parsed.port or 993, ssl_context=ssl.create_default_context()
+        )
     else:
         box = MailBoxUnencrypted(parsed.hostname or "", parsed.port or 143)
     folder = unquote(parsed.path.lstrip("/")) or "INBOX"

@@ -127,7 +127,11 @@ def _header_safe(value: str) -> str:
 def _message(
     user, subject: str, text: str, html: str, message_id: str, alert: str, issue_id=None
 ) -> EmailMultiAlternatives:
-    headers = {"Message-ID": message_id, "X-Resolve-Alert": alert, "Auto-Submitted": "auto-generated"}
+    headers = {
+        "Message-ID": message_id,
+        "X-Resolve-Alert": alert,
+        "Auto-Submitted": "auto-generated",
+    }
     if issue_id is not None:
         # One thread per issue in mail clients, and a reply address that adds a comment.
         thread = issue_thread_id(issue_id)
