@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from mailin import services
 from mailin.models import MailAddress
+from tests.notifications.conftest import eager_celery  # noqa: F401  (re-exported fixture)
 
 CORPUS = Path(__file__).parent / "corpus"
 
