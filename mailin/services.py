@@ -263,7 +263,7 @@ def process_message(pk: int) -> MailMessage:
     try:
         with transaction.atomic():
             row = (
-                MailMessage.objects.select_for_update()
+                MailMessage.objects.select_for_update(of=("self",))
                 .select_related("project", "address")
                 .filter(pk=pk, status=MailStatus.RECEIVED)
                 .first()
@@ -509,7 +509,7 @@ def release_message(row: MailMessage, *, actor) -> MailMessage:
     _quarantined(row, actor=actor)
     with transaction.atomic():
         locked = (
-            MailMessage.objects.select_for_update()
+            MailMessage.objects.select_for_update(of=("self",))
             .select_related("project", "address")
             .filter(pk=row.pk, status=MailStatus.QUARANTINED)
             .first()

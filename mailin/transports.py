@@ -147,7 +147,6 @@ def poll_imap_mailbox(url: str, *, batch: int = 200, done_folder: str = "") -> i
                 break
             handled = []
             for message in mailbox.fetch(AND(uid=uids), mark_seen=False, bulk=50):
-                close_old_connections()
                 services.ingest(message.obj.as_bytes(), transport=Transport.IMAP)
                 handled.append(message.uid)
             if not handled:
