@@ -55,13 +55,24 @@ def receiver(tmp_path):
             "RESOLVE_VAR_DIR": str(tmp_path / "var"),
             "CELERY_TASK_ALWAYS_EAGER": "true",
         }
-        cmd = [sys.executable, "manage.py", "receive_mail", "--port", "0", "--drop-dir", str(drop), *extra]
+        cmd = [
+            sys.executable,
+            "manage.py",
+            "receive_mail",
+            "--port",
+            "0",
+            "--drop-dir",
+            str(drop),
+            *extra,
+        ]
         out = log.open("wb")
         proc = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
         started.append((proc, out))
-        wait_for(lambda: b"Receiving mail" in log.read_bytes() or proc.poll() is not None, 30, "receiver")
+        wait_for(
+            lambda: b"Receiving mail" in log.read_bytes() or proc.poll() is not None, 30, "receiver"
+        )
         assert proc.poll() is None, log.read_text()
         line = next(x for x in log.read_text().splitlines() if x.startswith("Receiving mail"))
         proc.port = int(line.rsplit(":", 1)[1])
@@ -113,7 +124,10 @@ def test_lmtp_receiver_and_drop_folder(receiver, address, reporter):
     # Moved away only once stored and processed.
     wait_for(lambda: (proc.drop / "done" / "note.eml").exists(), 30, "the drop file to be taken")
     assert not (proc.drop / "note.eml").exists()
-    assert set(Issue.objects.values_list("title", flat=True)) == {"By LMTP", "Dropped in the folder"}
+    assert set(Issue.objects.values_list("title", flat=True)) == {
+        "By LMTP",
+        "Dropped in the folder",
+    }
 
 
 @pytest.fixture
