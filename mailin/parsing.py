@@ -49,17 +49,13 @@ class ParsedMail:
 
 
 def _header(msg: Message, name: str) -> str:
-    """A header as one clean line; '' when missing or unreadable."""
+    """A header as one clean line; '' when missing. A value the header parser refuses (an
+    encoded CR/LF in an address, say) is returned as it was received, unfolded."""
     try:
         value = msg.get(name)
-    except Exception:  # a malformed header the parser could not even register
-        return ""
-    if value is None:
-        return ""
-    try:
-        text = str(value)
+        text = "" if value is None else str(value)
     except Exception:
-        return ""
+        text = next((str(v) for k, v in msg.raw_items() if k.lower() == name.lower()), "")
     return " ".join(text.split())
 
 
@@ -100,7 +96,19 @@ def addresses(msg: Message, *names: str) -> list[str]:
 def sender_of(msg: Message) -> tuple[str, str]:
     """(address lower-cased, display name) of From (Sender when From is unreadable)."""
     for name in ("From", "Sender"):
-        display, addr = parseaddr(_header(msg, name))
+        try:
+            parsed = list(getattr(msg.get(name), "addresses", ()) or ())
+        except Exception:  # an address list the header parser gave up on
+            parsed = []
+        for address in parsed:
+            if "@" in address.addr_spec:
+                return address.addr_spec.strip().lower()[:254], address.display_name.strip()[:150]
+        value = _header(msg, name)
+        display, addr = parseaddr(value)
+        if "@" not in addr:
+            # The last <local@domain> wins: what a mail client would reply to.
+            found = re.findall(r"<([^<>\s]+@[^<>\s]+)>", value)
+            addr = found[-1] if found else ""
         if "@" in addr:
             return addr.strip().lower()[:254], display.strip()[:150]
     return "", ""
