@@ -5,6 +5,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+MAILIN_PORT ?= 2525
 PYTEST_WORKERS ?= 2
 
 # Find a Python 3.12+ interpreter: $(PYTHON) if given, then python3.13/3.12 on PATH,
@@ -29,13 +30,16 @@ run: export DEBUG ?= true
 run: venv ## Run the whole product (web, Celery worker and beat) on embedded defaults with demo data
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_demo_mail
+	@mkdir -p "$${RESOLVE_VAR_DIR:-var}/mail-in"
 	$(PY) manage.py collectstatic --noinput -v0
 	@echo ""
 	@echo "  Resolve is starting on http://127.0.0.1:$(PORT)/"
 	@echo "  Demo logins (password resolve-demo): manager, developer, tester, reporter, admin"
 	@echo "  Email is written to var/mail/ unless EMAIL_URL is set. Ctrl-C stops everything."
+	@echo "  Mail in: SMTP on 127.0.0.1:$(MAILIN_PORT), or drop .eml files into var/mail-in/"
 	@echo ""
-	PORT=$(PORT) $(VENV)/bin/honcho -f Procfile.dev start
+	PORT=$(PORT) MAILIN_PORT=$(MAILIN_PORT) $(VENV)/bin/honcho -f Procfile.dev start
 
 test: venv ## Run the whole test suite
 	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
@@ -43,7 +47,7 @@ test: venv ## Run the whole test suite
 lint: venv ## Ruff (lint + format check), bandit and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/bandit -q -ll -c pyproject.toml -r tracker accounts projects issues workflows notifications intake api
+	$(VENV)/bin/bandit -q -ll -c pyproject.toml -r tracker accounts projects issues workflows notifications intake mailin api
 	DEBUG=true $(VENV)/bin/mypy $(wildcard */services.py */selectors.py */tasks.py)
 
 migrations-check: venv ## Fail if models changed without a migration
@@ -76,6 +80,7 @@ demo: export DEBUG ?= true
 demo: venv ## Load the demo data (idempotent)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_demo_mail
 
 clean: ## Remove the virtualenv and embedded data under var/
 	rm -rf $(VENV) var

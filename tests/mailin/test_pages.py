@@ -94,3 +94,16 @@ def test_release_files_the_issue_and_discard_drops_it(
     assert b"Stranger 2" in raw.content
     detail = client.get(issue.get_absolute_url()).content.decode()
     assert "by e-mail from s0@else.example" in detail
+
+
+def test_demo_data_has_an_issue_that_came_by_email(settings):
+    from django.core.management import call_command
+
+    settings.DEBUG = True
+    call_command("seed_demo")
+    call_command("seed_demo_mail")
+    call_command("seed_demo_mail")
+    filed = Issue.objects.filter(title="Order confirmation e-mail never arrives")
+    assert filed.count() == 1
+    assert filed.get().events.get(kind="created").data["source"] == "e-mail from reporter@example.com"
+    assert MailAddress.objects.filter(address="web-support@example.com").exists()
