@@ -3,15 +3,17 @@
 `ingest(raw, transport=…)` is what every transport calls (SMTP/LMTP receiver, IMAP poller,
 drop folder, benchmark):
 
-1. `receive_message` stores the raw message once per project it is addressed to, keyed on
-   the Message-ID (a repeat is recognised and not stored again) and commits. Only then does
-   the transport acknowledge (SMTP 250, IMAP flag/move, drop file moved away).
-2. `process_message` claims a stored row (only a "received" one) and, in one transaction,
-   either files an issue (`issues.services.create_issue`: notifications, SLA clock and
+1. The raw message is stored once per project it is addressed to, keyed on the
+   Message-ID (a repeat is recognised and not stored or filed again), and
+2. in the same transaction it either files an issue (`issues.services.create_issue`: notifications, SLA clock and
    auto-assignment as for the form), adds a comment (`issues.services.add_comment`) for a
    reply carrying a genuine reply token, ignores automatic mail, or puts the message in the
    project's quarantine with the reason. Nothing half-done survives a failure: the
-   transaction rolls back and the row is quarantined with the reason instead.
+   transaction rolls back and the message is stored in quarantine with the reason instead.
+   Only after the commit does the transport acknowledge (SMTP 250, IMAP flag/move, drop
+   file moved away), so a crash before it loses nothing: the message is handed over again.
+   (`receive_message` + `process_message` split the two steps; the catch-up task processes
+   rows stored that way and left unprocessed.)
 3. A refused message from a person (not automatic mail) gets at most one polite bounce per
    sender per MAILIN_BOUNCE_EVERY_HOURS.
 
@@ -193,17 +195,16 @@ def _fingerprint(project: Project | None, message_id: str) -> str:
     return hashlib.sha256(f"{project.pk if project else 0}\n{message_id}".encode()).hexdigest()
 
 
-def receive_message(
-    raw: bytes,
-    *,
-    transport: str,
-    envelope_from: str | None = None,
-    recipients: list[str] | None = None,
-) -> list[MailMessage]:
-    """Store the message once per project it is for and commit; return the rows (an earlier
-    row when this Message-ID was seen before for that project). `envelope_from` is SMTP's
-    MAIL FROM ("" for a null return path, None when unknown); `recipients` the envelope's
-    RCPT TO (the headers are read when None)."""
+@dataclass
+class _Envelope:
+    message_id: str
+    targets: list[_Target]
+    fields: dict
+
+
+def _envelope(
+    raw: bytes, *, transport: str, envelope_from: str | None, recipients: list[str] | None
+) -> _Envelope:
     try:
         msg = parsing.parse_message(raw)
         message_id = parsing.message_id_of(msg, raw)
@@ -216,30 +217,67 @@ def receive_message(
         sender = subject = ""
         header_recipients = []
     wanted = recipients if recipients else header_recipients
+    fields = {
+        "message_id": message_id,
+        "transport": transport,
+        "sender": sender,
+        # "<>" records a null return path (SMTP's MAIL FROM:<>), "" an unknown one.
+        "envelope_from": "<>" if envelope_from == "" else (envelope_from or "")[:254],
+        "recipients": "\n".join(wanted)[:5000],
+        "subject": subject,
+        "raw": raw,
+        "size": len(raw),
+    }
+    return _Envelope(message_id, _targets(wanted), fields)
+
+
+def _stored(envelope: _Envelope, target: _Target, **extra) -> tuple[MailMessage, bool]:
+    """The row of this message for this project, inserted when new (in the caller's
+    transaction; a concurrent insert of the same message raises IntegrityError)."""
+    fingerprint = _fingerprint(target.project, envelope.message_id)
+    row = (
+        MailMessage.objects.select_for_update(of=("self",))
+        .select_related("project", "address")
+        .filter(fingerprint=fingerprint)
+        .first()
+    )
+    if row is not None:
+        return row, False
+    row = MailMessage.objects.create(
+        fingerprint=fingerprint,
+        project=target.project,
+        address=target.address,
+        **envelope.fields,
+        **extra,
+    )
+    return row, True
+
+
+def receive_message(
+    raw: bytes,
+    *,
+    transport: str,
+    envelope_from: str | None = None,
+    recipients: list[str] | None = None,
+) -> list[MailMessage]:
+    """Store the message once per project it is for and commit, without processing it
+    (`process_message` or the catch-up does). `envelope_from` is SMTP's MAIL FROM ("" for a
+    null return path, None when unknown); `recipients` the envelope's RCPT TO (the headers
+    are read when None)."""
+    envelope = _envelope(
+        raw, transport=transport, envelope_from=envelope_from, recipients=recipients
+    )
     rows = []
-    for target in _targets(wanted):
-        fingerprint = _fingerprint(target.project, message_id)
-        defaults = {
-            "message_id": message_id,
-            "project": target.project,
-            "address": target.address,
-            "transport": transport,
-            "sender": sender,
-            # "<>" records a null return path (SMTP's MAIL FROM:<>), "" an unknown one.
-            "envelope_from": "<>" if envelope_from == "" else (envelope_from or "")[:254],
-            "recipients": "\n".join(wanted)[:5000],
-            "subject": subject,
-            "raw": raw,
-            "size": len(raw),
-        }
+    for target in envelope.targets:
         try:
             with transaction.atomic():
-                row, _created = MailMessage.objects.get_or_create(
-                    fingerprint=fingerprint, defaults=defaults
-                )
+                rows.append(_stored(envelope, target)[0])
         except IntegrityError:  # another receiver stored it a moment ago
-            row = MailMessage.objects.get(fingerprint=fingerprint)
-        rows.append(row)
+            rows.append(
+                MailMessage.objects.get(
+                    fingerprint=_fingerprint(target.project, envelope.message_id)
+                )
+            )
     return rows
 
 
@@ -251,11 +289,58 @@ def ingest(
     envelope_from: str | None = None,
     recipients: list[str] | None = None,
 ) -> list[MailMessage]:
-    """Store, then process each stored row (see the module docstring)."""
-    rows = receive_message(
+    """Store and process the message for each project it is for: the row and what it
+    files commit together (a crash before the commit leaves nothing, and nothing was
+    acknowledged). A message seen before for a project is returned as it was handled."""
+    envelope = _envelope(
         raw, transport=transport, envelope_from=envelope_from, recipients=recipients
     )
-    return [process_message(row.pk) for row in rows]
+    return [_ingest_one(envelope, target) for target in envelope.targets]
+
+
+def _ingest_one(envelope: _Envelope, target: _Target, *, attempt: int = 1) -> MailMessage:
+    try:
+        with transaction.atomic():
+            row, _new = _stored(envelope, target)
+            if row.status != MailStatus.RECEIVED:
+                return row  # handled already: a repeat, or another worker won
+            _handle(row)
+            _finish(row)
+            return row
+    except IntegrityError:
+        if attempt == 1:  # the same message stored concurrently: it is the other's now
+            return _ingest_one(envelope, target, attempt=2)
+        reason, bounce = "Could not be processed (IntegrityError); kept for a manager.", False
+        log.exception("Mail %s could not be processed", envelope.message_id)
+    except Refused as refused:
+        reason, bounce = refused.reason, refused.bounce
+    except IssueError as exc:
+        reason, bounce = str(exc), True
+    except Exception as exc:
+        log.exception("Mail %s could not be processed", envelope.message_id)
+        reason, bounce = (
+            f"Could not be processed ({type(exc).__name__}); kept for a manager.",
+            False,
+        )
+    # Nothing of the attempt survived the rollback: keep the message, in quarantine.
+    with transaction.atomic():
+        row, new = _stored(
+            envelope,
+            target,
+            status=MailStatus.QUARANTINED,
+            reason=reason[:REASON_LIMIT],
+            processed_at=timezone.now(),
+        )
+    if not new:
+        return _quarantine(row.pk, reason, bounce=bounce)
+    if bounce:
+        _bounce(row)
+    return row
+
+
+def _finish(row: MailMessage) -> None:
+    row.processed_at = timezone.now()
+    row.save(update_fields=["status", "reason", "issue", "comment", "processed_at", "sender"])
 
 
 def process_message(pk: int) -> MailMessage:
@@ -271,10 +356,7 @@ def process_message(pk: int) -> MailMessage:
             if row is None:  # processed already (a repeat, or another worker won)
                 return MailMessage.objects.get(pk=pk)
             _handle(row)
-            row.processed_at = timezone.now()
-            row.save(
-                update_fields=["status", "reason", "issue", "comment", "processed_at", "sender"]
-            )
+            _finish(row)
             return row
     except Refused as refused:
         return _quarantine(pk, refused.reason, bounce=refused.bounce)

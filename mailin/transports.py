@@ -26,15 +26,13 @@ log = logging.getLogger(__name__)
 def _deliver(raw: bytes, mail_from: str, rcpt_tos: list[str]) -> str:
     close_old_connections()
     try:
-        rows = services.receive_message(
+        rows = services.ingest(
             raw, transport=Transport.SMTP, envelope_from=mail_from, recipients=rcpt_tos
         )
-    except Exception:
+    except Exception:  # the database is unreachable: the MTA keeps it and retries
         log.exception("Storing a received message failed")
         return "451 4.3.0 Could not store the message; try again later"
-    # Stored and committed: whatever processing does now, the message is safe.
-    for row in rows:
-        services.process_message(row.pk)
+    # Committed (filed, commented, ignored or in quarantine): only now the 250.
     return f"250 2.0.0 Stored as {', '.join(str(row.pk) for row in rows)}"
 
 
