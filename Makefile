@@ -58,7 +58,7 @@ BENCH_DASHBOARD_SIZES ?= 100000 1000000
 
 # The benchmarks run with DEBUG off (as in production); the key only signs nothing that lasts.
 bench bench-intake: export SECRET_KEY ?= make-bench-throwaway-key
-bench: venv ## All benchmarks on PostgreSQL: issue pages, SLA sweep, dashboard, intake (needs DATABASE_URL=postgres://...)
+bench: venv ## All benchmarks on PostgreSQL: issue pages, SLA sweep, dashboard, intake, mail in (needs DATABASE_URL=postgres://...)
 	@case "$$DATABASE_URL" in postgres://*|postgresql://*|pgsql://*) ;; \
 	  *) echo "make bench measures PostgreSQL: set DATABASE_URL=postgres://user@host:5432/dbname (got '$${DATABASE_URL:-nothing}')."; exit 2;; esac
 	@echo "== Issue pages (manage.py bench)"
@@ -71,6 +71,8 @@ bench: venv ## All benchmarks on PostgreSQL: issue pages, SLA sweep, dashboard, 
 	done
 	@echo "== Intake (manage.py bench_intake)"
 	$(PY) manage.py bench_intake $(BENCH_INTAKE_ARGS)
+	@echo "== Mail in (manage.py bench_mail: SMTP receiver, 10,000-message IMAP backlog)"
+	$(PY) manage.py bench_mail $(BENCH_MAIL_ARGS)
 	@echo "Figures written to var/bench/*.json"
 
 bench-intake: venv ## Intake events/s through gunicorn (needs DATABASE_URL=postgres://...)

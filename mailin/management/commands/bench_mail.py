@@ -57,7 +57,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--messages", type=int, default=2000)
-        parser.add_argument("--connections", type=int, default=4)
+        parser.add_argument("--connections", type=int, default=8)
+        parser.add_argument("--processes", type=int, default=2, help="receive_mail processes")
         parser.add_argument("--replies", type=float, default=0.3)
         parser.add_argument("--backlog", type=int, default=10_000)
         parser.add_argument("--repeats", type=int, default=200)
@@ -125,7 +126,7 @@ class Command(BaseCommand):
             "MAILIN_SENDER_RATE_PER_HOUR": str(10**9),
         }
         proc = subprocess.Popen(  # noqa: S603  # nosec B603
-            [sys.executable, "manage.py", "receive_mail", "--port", "0", "--workers", str(connections)],
+            [sys.executable, "manage.py", "receive_mail", "--port", "0", "--workers", "4", "--processes", str(options["processes"])],
             cwd=settings.BASE_DIR, env=env, stdout=subprocess.PIPE, text=True, start_new_session=True,
         )  # fmt: skip
         try:
@@ -170,6 +171,7 @@ class Command(BaseCommand):
         figures = {
             "messages": total,
             "connections": connections,
+            "receiver_processes": options["processes"],
             "replies_share": options["replies"],
             "seconds": round(elapsed, 2),
             "messages_per_second": round(len(latencies) / elapsed, 1),

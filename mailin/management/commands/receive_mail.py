@@ -2,11 +2,14 @@
 optionally watching a drop folder of .eml files (`--drop-dir`, used by make run)."""
 
 import asyncio
+import os
 import signal
+import socket
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import connections
 
 from mailin.transports import MailInHandler, ingest_drop_folder, smtp_factory
 
@@ -20,6 +23,12 @@ class Command(BaseCommand):
         parser.add_argument("--lmtp", action="store_true", help="speak LMTP instead of SMTP")
         parser.add_argument("--workers", type=int, default=None, help="database threads")
         parser.add_argument(
+            "--processes",
+            type=int,
+            default=1,
+            help="processes sharing the socket (Python parses mail on one core per process)",
+        )
+        parser.add_argument(
             "--drop-dir",
             nargs="?",
             const=str(settings.MAILIN_DROP_DIR),
@@ -29,24 +38,40 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         workers = options["workers"] or (4 if settings.IS_POSTGRES else 1)
-        asyncio.run(self._serve(options, workers))
-
-    async def _serve(self, options, workers: int) -> None:
-        loop = asyncio.get_running_loop()
-        handler = MailInHandler(workers=workers)
-        factory = smtp_factory(handler, lmtp=options["lmtp"])
-        server = await loop.create_server(factory, host=options["host"], port=options["port"])
-        port = server.sockets[0].getsockname()[1]
+        sock = socket.create_server((options["host"], options["port"]))
+        port = sock.getsockname()[1]
         kind = "LMTP" if options["lmtp"] else "SMTP"
         self.stdout.write(f"Receiving mail ({kind}) on {options['host']}:{port}", ending="\n")
         self.stdout.flush()
+        children = []
+        connections.close_all()  # never share a database connection across fork
+        for _ in range(max(1, options["processes"]) - 1):
+            pid = os.fork()
+            if pid == 0:
+                asyncio.run(self._serve(sock, options, workers, drop_dir=None))
+                os._exit(0)
+            children.append(pid)
+        try:
+            asyncio.run(self._serve(sock, options, workers, drop_dir=options["drop_dir"]))
+        finally:
+            for pid in children:
+                os.kill(pid, signal.SIGTERM)
+            for pid in children:
+                os.waitpid(pid, 0)
+
+    async def _serve(self, sock, options, workers: int, *, drop_dir) -> None:
+        loop = asyncio.get_running_loop()
+        handler = MailInHandler(workers=workers)
+        factory = smtp_factory(handler, lmtp=options["lmtp"])
+        server = await loop.create_server(factory, sock=sock)
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         drop = None
-        if options["drop_dir"]:
-            folder = Path(options["drop_dir"])
+        if drop_dir:
+            folder = Path(drop_dir)
             self.stdout.write(f"Watching {folder}/ for .eml files", ending="\n")
+            self.stdout.flush()
             drop = asyncio.create_task(self._watch(folder, handler))
         async with server:
             await stop.wait()
