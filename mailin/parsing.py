@@ -230,11 +230,10 @@ def _attachments(msg: EmailMessage, bodies: set[int]) -> list[Attachment]:
         if not name and kind.startswith("text/") and part.get_content_disposition() != "attachment":
             continue  # another alternative of the body
         try:
-            data = part.get_payload(decode=True)
+            payload = part.get_payload(decode=True)
         except Exception:
-            data = None
-        if not isinstance(data, bytes):
-            data = b""
+            payload = None
+        data = payload if isinstance(payload, bytes) else b""
         if not name:
             extension = {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif"}.get(
                 kind, ".bin"

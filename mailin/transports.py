@@ -61,9 +61,8 @@ class MailInHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session: Session, envelope: Envelope) -> str:
-        raw = envelope.original_content or envelope.content
-        if isinstance(raw, str):
-            raw = raw.encode("utf-8", "surrogateescape")
+        content = envelope.original_content or envelope.content or b""
+        raw = content.encode("utf-8", "surrogateescape") if isinstance(content, str) else content
         mail_from = envelope.mail_from or ""
         if mail_from == "<>":
             mail_from = ""
@@ -120,6 +119,7 @@ def _mailbox(url: str):
     parsed = urlparse(url)
     if parsed.scheme not in {"imap", "imaps"}:
         raise ValueError("MAILIN_IMAP_URL must start with imap:// or imaps://")
+    box: MailBox | MailBoxUnencrypted
     if parsed.scheme == "imaps":
         box = MailBox(
             parsed.hostname or "", parsed.port or 993, ssl_context=ssl.create_default_context()

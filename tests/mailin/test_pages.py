@@ -105,5 +105,7 @@ def test_demo_data_has_an_issue_that_came_by_email(settings):
     call_command("seed_demo_mail")
     filed = Issue.objects.filter(title="Order confirmation e-mail never arrives")
     assert filed.count() == 1
-    assert filed.get().events.get(kind="created").data["source"] == "e-mail from reporter@example.com"
+    assert (
+        filed.get().events.get(kind="created").data["source"] == "e-mail from reporter@example.com"
+    )
     assert MailAddress.objects.filter(address="web-support@example.com").exists()
