@@ -11,6 +11,8 @@ from intake.models import AssignmentRule, EventGroup, IntakeToken
 from intake.services import create_intake_token
 from issues.models import Attachment, Issue, IssueLink, SavedFilter
 from issues.services import add_attachment, link_issues, save_filter
+from mailin.models import MailAddress, MailMessage
+from mailin.services import add_mail_address, ingest
 from notifications.models import Kind, Notification
 from tests.factories import make_issue
 
@@ -38,6 +40,8 @@ class Side:
     rule: AssignmentRule
     api_token_pk: int
     api_secret: str
+    mail_address: MailAddress
+    mail_message: MailMessage
 
     @property
     def probe(self) -> str:
@@ -69,6 +73,14 @@ def _side(client, project, owner, partner) -> Side:
     group = EventGroup.objects.get(project=project)
     rule = AssignmentRule.objects.create(project=project, match_component="checkout", owner=owner)
     api_token, api_secret = create_api_token(owner, name="script")
+    address = add_mail_address(project, actor=owner, address=f"{project.key.lower()}@example.com")
+    [quarantined] = ingest(
+        (
+            f"From: stranger@evil.example\r\nTo: {address.address}\r\n"
+            f"Subject: {SECRET} mail\r\nMessage-ID: <{project.key}@evil.example>\r\n\r\n{SECRET}\r\n"
+        ).encode(),
+        transport="smtp",
+    )
     return Side(
         key=project.key,
         secret=SECRET,
@@ -82,6 +94,8 @@ def _side(client, project, owner, partner) -> Side:
         rule=rule,
         api_token_pk=api_token.pk,
         api_secret=api_secret,
+        mail_address=address,
+        mail_message=quarantined,
     )
 
 
