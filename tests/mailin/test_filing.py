@@ -30,7 +30,6 @@ def test_mail_to_project_address_files_an_issue(address, reporter, manager):
 
 
 def test_reply_to_notification_adds_comment(address, reporter, developer):
-    issue = Issue.objects.create  # noqa: F841 (readability)
     [row] = services.ingest(build(), transport="smtp", envelope_from="reporter@example.com")
     issue = row.issue
     to = reply_address(user_id=developer.pk, issue_id=issue.pk)
