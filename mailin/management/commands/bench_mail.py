@@ -63,13 +63,16 @@ class Command(BaseCommand):
         parser.add_argument("--backlog", type=int, default=10_000)
         parser.add_argument("--repeats", type=int, default=200)
         parser.add_argument("--skip-imap", action="store_true")
+        parser.add_argument("--skip-smtp", action="store_true")
         parser.add_argument("--output", default=str(Path(settings.VAR_DIR) / "bench" / "mail.json"))
 
     def handle(self, *args, **options):
         if not settings.IS_POSTGRES:
             raise CommandError("bench_mail measures PostgreSQL: set DATABASE_URL=postgres://…")
         project, senders, issues = self._world()
-        result = {"smtp": self._smtp(project, senders, issues, options)}
+        result = {}
+        if not options["skip_smtp"]:
+            result["smtp"] = self._smtp(project, senders, issues, options)
         if not options["skip_imap"]:
             if not dovecot.available():
                 raise CommandError("The IMAP benchmark needs /usr/sbin/dovecot (dovecot-imapd).")
