@@ -6,5 +6,5 @@ COPY . .
 RUN pip install --no-cache-dir . && useradd --create-home resolve && mkdir -p var && chown resolve var
 RUN SECRET_KEY=build-only python manage.py collectstatic --noinput
 USER resolve
-EXPOSE 8000
+EXPOSE 8000 2525
 CMD ["gunicorn", "tracker.wsgi:application", "--bind", "0.0.0.0:8000"]

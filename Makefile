@@ -5,6 +5,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+MAILIN_PORT ?= 2525
 PYTEST_WORKERS ?= 2
 
 # Find a Python 3.12+ interpreter: $(PYTHON) if given, then python3.13/3.12 on PATH,
@@ -35,12 +36,15 @@ run: venv ## Run the whole product (web, Celery worker and beat) on embedded def
 	@$(PY) manage.py migrate --noinput -v0
 	@$(PY) manage.py seed_demo --force  # the demo, on purpose: DEBUG is off only for its error pages
 	@$(PY) manage.py collectstatic --noinput -v0
+	@$(PY) manage.py seed_demo_mail
+	@mkdir -p "$${RESOLVE_VAR_DIR:-var}/mail-in"
 	@echo ""
 	@echo "  Resolve is starting on http://127.0.0.1:$(PORT)/"
 	@echo "  Demo logins (password resolve-demo): manager, developer, tester, reporter, admin"
 	@echo "  Email is written to var/mail/ unless EMAIL_URL is set. Ctrl-C stops everything."
+	@echo "  Mail in: SMTP on 127.0.0.1:$(MAILIN_PORT), or drop .eml files into var/mail-in/"
 	@echo ""
-	@PORT=$(PORT) $(VENV)/bin/honcho -f Procfile.dev start
+	@PORT=$(PORT) MAILIN_PORT=$(MAILIN_PORT) $(VENV)/bin/honcho -f Procfile.dev start
 
 test: venv ## Run the whole test suite
 	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
@@ -48,7 +52,7 @@ test: venv ## Run the whole test suite
 lint: venv ## Ruff (lint + format check), bandit and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/bandit -q -ll -c pyproject.toml -r tracker accounts projects issues workflows notifications intake webhooks api
+	$(VENV)/bin/bandit -q -ll -c pyproject.toml -r tracker accounts projects issues workflows notifications intake webhooks mailin api
 	DEBUG=true $(VENV)/bin/mypy $(wildcard */services.py */selectors.py */tasks.py)
 
 migrations-check: venv ## Fail if models changed without a migration
@@ -59,7 +63,7 @@ BENCH_DASHBOARD_SIZES ?= 100000 1000000
 
 # The benchmarks run with DEBUG off (as in production); the key only signs nothing that lasts.
 bench bench-intake: export SECRET_KEY ?= make-bench-throwaway-key
-bench: venv ## All benchmarks on PostgreSQL: served pages, issue pages, SLA sweep, dashboard, intake, SDK ingestion, webhooks, Markdown (needs DATABASE_URL=postgres://... and REDIS_URL)
+bench: venv ## All benchmarks on PostgreSQL: served pages, issue pages, SLA sweep, dashboard, intake, SDK ingestion, webhooks, mail in, Markdown (needs DATABASE_URL=postgres://... and REDIS_URL)
 	@case "$$DATABASE_URL" in postgres://*|postgresql://*|pgsql://*) ;; \
 	  *) echo "make bench measures PostgreSQL: set DATABASE_URL=postgres://user@host:5432/dbname (got '$${DATABASE_URL:-nothing}')."; exit 2;; esac
 	@echo "== Served pages through gunicorn, on a database of their own (manage.py bench_served)"
@@ -80,6 +84,8 @@ bench: venv ## All benchmarks on PostgreSQL: served pages, issue pages, SLA swee
 	$(PY) manage.py bench_markdown
 	@echo "== Sentry SDK ingestion (manage.py bench_sdk; needs REDIS_URL for its Celery worker)"
 	$(PY) manage.py bench_sdk $(BENCH_SDK_ARGS)
+	@echo "== Mail in (manage.py bench_mail: SMTP receiver, 10,000-message IMAP backlog)"
+	$(PY) manage.py bench_mail $(BENCH_MAIL_ARGS)
 	@echo "Figures written to var/bench/*.json"
 
 bench-served: export SECRET_KEY ?= make-bench-throwaway-key
@@ -93,6 +99,7 @@ demo: export DEBUG ?= true
 demo: venv ## Load the demo data (idempotent)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_demo_mail
 
 clean: ## Remove the virtualenv and embedded data under var/
 	rm -rf $(VENV) var

@@ -176,11 +176,14 @@ def create_issue(
     labels: Iterable[Label] = (),
     attachments: Iterable[UploadedFile] = (),
     component: str = "",
+    source: str = "",
 ) -> Issue:
     """File an issue: allocate its key under a lock, save it, record the creation; the reporter
     and the owner watch it; attached files are stored in the same transaction. Without an
     owner, the project's assignment rules may assign it (`component`: the monitoring tool's
-    component tag the rules match on; intake.assignment.auto_assign_issue)."""
+    component tag the rules match on; intake.assignment.auto_assign_issue). `source` says how
+    it came when not through the form ("e-mail from a@example.com"), kept in the creation
+    record and shown in the timeline."""
     if not title.strip():
         raise IssueError("A title is required.", field="title")
     _check_lengths(
@@ -216,7 +219,13 @@ def create_issue(
             environment=environment,
             affected_version=affected_version,
         )
-        record_event(issue, EventKind.CREATED, actor=reporter, new=issue.title)
+        record_event(
+            issue,
+            EventKind.CREATED,
+            actor=reporter,
+            new=issue.title,
+            data={"source": source} if source else None,
+        )
         if labels:
             issue.labels.add(*labels)
         _watch(issue, reporter, actor=reporter, automatic=True)

@@ -21,6 +21,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from issues.mailthread import issue_thread_id, reply_address
 from issues.models import Issue
 from workflows.activity import closure_rows
 from workflows.selectors import deadline_text
@@ -126,14 +127,19 @@ def _header_safe(value: str) -> str:
 
 
 def _message(
-    user, subject: str, text: str, html: str, message_id: str, alert: str
+    user, subject: str, text: str, html: str, message_id: str, alert: str, issue_id=None
 ) -> EmailMultiAlternatives:
-    msg = EmailMultiAlternatives(
-        subject=subject,
-        body=text,
-        to=[user.email],
-        headers={"Message-ID": message_id, "X-Resolve-Alert": alert},
-    )
+    headers = {
+        "Message-ID": message_id,
+        "X-Resolve-Alert": alert,
+        "Auto-Submitted": "auto-generated",
+    }
+    if issue_id is not None:
+        # One thread per issue in mail clients, and a reply address that adds a comment.
+        thread = issue_thread_id(issue_id)
+        headers |= {"In-Reply-To": thread, "References": thread}
+        headers["Reply-To"] = reply_address(user_id=user.pk, issue_id=issue_id)
+    msg = EmailMultiAlternatives(subject=subject, body=text, to=[user.email], headers=headers)
     msg.attach_alternative(html, "text/html")
     return msg
 
@@ -186,7 +192,9 @@ def build_notification_message(note: Notification) -> EmailMultiAlternatives:
         alert += f"; issue={note.issue.key}"
     if note.checkpoint_id:
         alert += f"; checkpoint={note.checkpoint_id}; step={note.step}"
-    return _message(user, subject, text, html, message_id_for("notification", note.pk), alert)
+    return _message(
+        user, subject, text, html, message_id_for("notification", note.pk), alert, note.issue_id
+    )
 
 
 def build_digest_message(digest: DigestEmail) -> EmailMultiAlternatives:

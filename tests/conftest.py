@@ -43,11 +43,13 @@ def _missing(marker: str) -> str | None:
             return f"Redis at {url} is not answering"
     if marker == "browser" and not shutil.which(CHROMIUM):
         return f"needs Chromium at {CHROMIUM} (apt-get install chromium)"
+    if marker == "imap" and not shutil.which("/usr/sbin/dovecot"):
+        return "needs Dovecot at /usr/sbin/dovecot (apt-get install dovecot-imapd)"
     return None
 
 
 def pytest_runtest_setup(item):
-    for marker in ("postgres", "redis", "browser"):
+    for marker in ("postgres", "redis", "browser", "imap"):
         if item.get_closest_marker(marker) is None:
             continue
         reason = _missing(marker)

@@ -7,6 +7,7 @@ Set DATABASE_URL, REDIS_URL (or CELERY_BROKER_URL) and EMAIL_URL for real servic
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -68,6 +69,7 @@ INSTALLED_APPS = [
     "reports",
     "intake",
     "webhooks",
+    "mailin",
     "api",
 ]
 
@@ -232,6 +234,25 @@ NOTIFY_EMAIL_CLAIM_SECONDS = env.int("NOTIFY_EMAIL_CLAIM_SECONDS", default=300)
 # Queue the web app publishes to and the worker consumes (tests use a unique one per run).
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 
+# --- Mail in (mailin app) ----------------------------------------------------
+# Replies to notifications go to MAILIN_REPLY_ADDRESS with a signed token: reply+<token>@host.
+MAILIN_REPLY_ADDRESS = env.str(
+    "MAILIN_REPLY_ADDRESS", default=f"reply@{urlparse(BASE_URL).hostname or 'localhost'}"
+)
+# Largest message the SMTP receiver accepts (SIZE); attachments keep ATTACHMENT_MAX_BYTES.
+MAILIN_MAX_MESSAGE_BYTES = env.int("MAILIN_MAX_MESSAGE_BYTES", default=50 * 1024 * 1024)
+# Messages per sender per hour before further ones wait in quarantine.
+MAILIN_SENDER_RATE_PER_HOUR = env.int("MAILIN_SENDER_RATE_PER_HOUR", default=60)
+# At most one polite bounce per sender in this many hours (never to automatic mail).
+MAILIN_BOUNCE_EVERY_HOURS = env.int("MAILIN_BOUNCE_EVERY_HOURS", default=24)
+# IMAP polling: imap://user:pass@host:143/INBOX or imaps://…:993/INBOX; empty turns it off.
+MAILIN_IMAP_URL = env.str("MAILIN_IMAP_URL", default="")
+MAILIN_IMAP_INTERVAL = env.float("MAILIN_IMAP_INTERVAL", default=60.0)
+# Move handled messages to this folder (flagged \\Seen and left in place when empty).
+MAILIN_IMAP_DONE_FOLDER = env.str("MAILIN_IMAP_DONE_FOLDER", default="")
+# The drop folder `manage.py receive_mail --drop-dir` watches (make run uses it).
+MAILIN_DROP_DIR = Path(env.str("MAILIN_DROP_DIR", default=str(VAR_DIR / "mail-in")))
+
 # --- Celery ---------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
@@ -303,6 +324,18 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "intake.tasks.purge_sdk_events_task",
         "schedule": 3600.0,
         "options": {"expires": 3600.0},
+    },
+    # Mail in: read the IMAP mailbox (MAILIN_IMAP_URL) and re-process stored mail left
+    # unprocessed by a crash; both are no-ops when there is nothing to do.
+    "mail-in-imap": {
+        "task": "mailin.tasks.poll_imap",
+        "schedule": MAILIN_IMAP_INTERVAL,
+        "options": {"expires": MAILIN_IMAP_INTERVAL},
+    },
+    "mail-in-pending": {
+        "task": "mailin.tasks.process_pending_mail",
+        "schedule": 120.0,
+        "options": {"expires": 120.0},
     },
     # The daily SLA digest: checked every 15 min, sent once at SLA_DIGEST_HOUR local time.
     "daily-sla-digest": {
@@ -404,6 +437,8 @@ LOGGING: dict[str, Any] = {
         # Django's own console handler (DEBUG only) would print every error a second time:
         # everything goes to the root handler above, once.
         "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # aiosmtpd (the mail-in receiver) logs every SMTP command at INFO.
+        "mail.log": {"level": "WARNING"},
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
     },
 }

@@ -18,6 +18,7 @@ urlpatterns = [
     path("dashboard/", include("reports.urls")),
     path("", include("intake.urls")),
     path("", include("webhooks.urls")),
+    path("", include("mailin.urls")),
     path("admin/", admin.site.urls),
 ]
 

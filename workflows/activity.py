@@ -243,7 +243,9 @@ def describe_event(event: IssueEvent) -> EventView:
     reasons: list[list[str]] = []
     kind = event.kind
     if kind == EventKind.CREATED:
-        sentence = _plain("filed the issue")
+        # e.g. "by e-mail from ann@example.com" (mail-in records where an issue came from).
+        source = str(data.get("source") or "")[:200]
+        sentence = _plain(f"filed the issue by {source}" if source else "filed the issue")
     elif kind == EventKind.CHANGED:
         sentence, reasons = _changed(event, data)
     elif kind == EventKind.TRANSITIONED:

@@ -17,7 +17,7 @@ def compose():
 
 
 def test_stack_has_the_production_services(compose):
-    assert set(compose["services"]) == {"db", "redis", "web", "worker", "beat"}
+    assert set(compose["services"]) == {"db", "redis", "web", "worker", "beat", "mail"}
     for name, service in compose["services"].items():
         assert "healthcheck" in service, f"{name} has no healthcheck"
     assert {"pgdata", "redisdata"} <= set(compose["volumes"])
@@ -39,6 +39,8 @@ def test_commands_name_real_modules_and_settings(compose):
         cmd = _command(compose["services"][name])
         assert cmd[:3] == ["celery", "-A", "tracker"]
         assert cmd[3] == name
+    mail = _command(compose["services"]["mail"])
+    assert mail[:3] == ["python", "manage.py", "receive_mail"] and "receive_mail" in get_commands()
     assert app.main == "tracker"
     env = compose["x-app"]["environment"]
     from django.conf import settings

@@ -11,6 +11,8 @@ from intake.models import AssignmentRule, EventGroup, IntakeToken
 from intake.services import create_intake_token
 from issues.models import Attachment, Issue, IssueLink, SavedFilter
 from issues.services import add_attachment, link_issues, save_filter, unlink_issues
+from mailin.models import MailAddress, MailMessage
+from mailin.services import add_mail_address, ingest
 from notifications.models import Kind, Notification
 from projects.models import Membership, Role
 from tests.factories import UserFactory, make_issue
@@ -43,6 +45,8 @@ class Side:
     api_secret: str
     webhook: Subscription
     webhook_delivery: Delivery
+    mail_address: MailAddress
+    mail_message: MailMessage
 
     @property
     def probe(self) -> str:
@@ -83,6 +87,14 @@ def _side(client, project, owner, partner) -> Side:
         created_by=owner,
     )
     delivery = send_ping(webhook, actor=owner)
+    address = add_mail_address(project, actor=owner, address=f"{project.key.lower()}@example.com")
+    [quarantined] = ingest(
+        (
+            f"From: stranger@evil.example\r\nTo: {address.address}\r\n"
+            f"Subject: {SECRET} mail\r\nMessage-ID: <{project.key}@evil.example>\r\n\r\n{SECRET}\r\n"
+        ).encode(),
+        transport="smtp",
+    )
     return Side(
         key=project.key,
         secret=SECRET,
@@ -98,6 +110,8 @@ def _side(client, project, owner, partner) -> Side:
         api_secret=api_secret,
         webhook=webhook,
         webhook_delivery=delivery,
+        mail_address=address,
+        mail_message=quarantined,
     )
 
 

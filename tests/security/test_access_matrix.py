@@ -352,6 +352,36 @@ ROUTES: dict[str, Route] = {
         API, one(lambda s: f"/api/{s.issue.project_id}/envelope/")
     ),
     "api/<int:project_id>/store/": Route(API, one(lambda s: f"/api/{s.issue.project_id}/store/")),
+    "projects/<str:key>/mail/": Route(
+        FOREIGN,
+        one(lambda s: f"/projects/{s.key}/mail/"),
+        post=lambda s: {
+            "address": "planted@evil.example",
+            "type": "bug",
+            "priority": 2,
+            "severity": 2,
+        },
+    ),
+    "projects/<str:key>/mail/who/": Route(
+        FOREIGN,
+        one(lambda s: f"/projects/{s.key}/mail/who/"),
+        post=lambda s: {"accept_from": "anyone"},
+        own_get=(405,),
+    ),
+    "projects/<str:key>/mail/addresses/<int:pk>/remove/": Route(
+        FOREIGN,
+        one(lambda s: f"/projects/{s.key}/mail/addresses/{s.mail_address.pk}/remove/"),
+        own_get=(405,),
+    ),
+    "projects/<str:key>/mail/messages/<int:pk>/": Route(
+        FOREIGN,
+        one(lambda s: f"/projects/{s.key}/mail/messages/{s.mail_message.pk}/"),
+        post=lambda s: {"action": "release"},
+        own_get=(405,),
+    ),
+    "projects/<str:key>/mail/messages/<int:pk>/raw/": Route(
+        FOREIGN, one(lambda s: f"/projects/{s.key}/mail/messages/{s.mail_message.pk}/raw/")
+    ),
     "triage/": Route(SCOPED, one(lambda s: "/triage/"), posts=False),
     "triage/availability/": Route(SCOPED, one(lambda s: "/triage/availability/")),
 }
@@ -362,7 +392,7 @@ ADMIN_VALUES = {
     "<path:object_id>": "1",
     "<path:content_type_id>": "1",
     "<id>": "1",
-    "^(?P<app_label>auth|accounts|projects|issues|workflows|notifications|webhooks)/$": "issues/",
+    "^(?P<app_label>auth|accounts|projects|issues|workflows|notifications|webhooks|mailin)/$": "issues/",
     "(?P<url>.*)$": "no-such-page/",
 }
 

@@ -40,6 +40,8 @@ ALLOWED_HEADERS = {
     "precedence",
     "reply-to",
     "x-auto-response-suppress",
+    "in-reply-to",
+    "references",
 }
 
 
@@ -82,5 +84,35 @@ def test_crlf_in_titles_and_names_adds_no_header(
     assert len(mailoutbox) == len(ids)
     by_user = {n.pk: n.recipient.email for n in Notification.objects.select_related("recipient")}
     assert {m.to[0] for m in mailoutbox} <= set(by_user.values())
+    for message in mailoutbox:
+        _check(message, message.to[0])
+
+
+@pytest.mark.parametrize("evil", INJECTIONS)
+def test_mail_in_subjects_and_names_add_no_header(evil, project, manager, reporter, mailoutbox):
+    """A message whose subject and sender name carry CR/LF or an encoded CR/LF files an issue
+    with a one-line title, and neither the notification about it nor the bounce to a stranger
+    gains a header or a recipient."""
+    from mailin.services import add_mail_address, ingest
+
+    add_mail_address(project, actor=manager, address="support@example.com")
+    # As received: a line break inside a header arrives folded (CRLF + space).
+    folded = evil.replace("\r\n", "\n").replace("\n", "\r\n ").encode()
+    for n, sender in enumerate((reporter.email, "stranger@evil.example")):
+        raw = (
+            b'From: "Name ' + folded.replace(b'"', b"") + b'" <' + sender.encode() + b">\r\n"
+            b"To: support@example.com\r\n"
+            b"Subject: " + folded + b"\r\n"
+            b"Message-ID: <inj-" + str(n).encode() + b"@client.example>\r\n"
+            b"Content-Type: text/plain; charset=utf-8\r\n\r\n" + evil.encode() + b"\r\n"
+        )
+        [row] = ingest(raw, transport="smtp")
+    issue = row.project.issues.get()
+    assert "\r" not in issue.title and "\n" not in issue.title
+    issue.watchers.add(manager)
+    add_comment(issue, author=reporter, body=evil)
+    services.process_outbox()
+    emails.send_notification_emails(list(Notification.objects.values_list("id", flat=True)))
+    assert len(mailoutbox) == 2  # the bounce and the comment notification
     for message in mailoutbox:
         _check(message, message.to[0])

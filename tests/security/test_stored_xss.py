@@ -11,6 +11,7 @@ from django.test import Client
 from intake.services import create_intake_token
 from issues.models import Issue
 from issues.services import add_attachment, add_comment, add_label
+from mailin.services import add_mail_address, ingest
 from notifications.services import process_outbox
 from tests.conftest import login_in_browser
 from tests.factories import make_issue
@@ -117,12 +118,37 @@ def _plant(project, manager, developer, reporter):
     return sink
 
 
+def _plant_mail(project, manager, reporter):
+    """Mail in: payloads as subject, text, HTML, sender name and file name, filed by a member
+    and quarantined from a stranger."""
+    from email.message import EmailMessage
+    from email.utils import formataddr
+
+    add_mail_address(project, actor=manager, address="xss@example.com")
+    for i, payload in enumerate(PAYLOADS[:12]):
+        for sender in (reporter.email, f"stranger{i}@evil.example"):
+            msg = EmailMessage()
+            msg["From"] = formataddr((payload[:40], sender))
+            msg["To"] = "xss@example.com"
+            msg["Subject"] = payload
+            msg["Message-ID"] = f"<xss-{i}-{sender}>"
+            msg.set_content(payload)
+            msg.add_alternative(f"<p>{payload}</p>", subtype="html")
+            msg.add_attachment(
+                b"x", maintype="text", subtype="plain", filename=f"{payload[:60]}.txt"
+            )
+            ingest(msg.as_bytes(), transport="smtp")
+
+
 def test_no_payload_runs_anywhere(page, live_server, project, manager, developer, reporter):
     from intake.models import EventGroup
 
     sink = _plant(project, manager, developer, reporter)
     group = EventGroup.objects.filter(project=project).first()
     intake_issue = Issue.objects.filter(project=project).order_by("-pk").first()
+    _plant_mail(project, manager, reporter)
+    mail_issue = Issue.objects.filter(project=project).order_by("-pk").first()
+    assert mail_issue.attachments.exists()
     dialogs = []
     console = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -142,6 +168,8 @@ def test_no_payload_runs_anywhere(page, live_server, project, manager, developer
         f"/projects/{project.key}/intake/",
         f"/projects/{project.key}/intake/groups/{group.pk}/",
         f"/issues/{sink.key}/transition/closed/",
+        f"/projects/{project.key}/mail/",
+        f"/issues/{mail_issue.key}/",
     ]
     for path in pages:
         page.goto(f"{live_server.url}{path}")
