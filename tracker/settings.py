@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "workflows",
     "notifications",
     "reports",
+    "boards",
     "intake",
     "api",
 ]

@@ -17,6 +17,7 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     path("dashboard/", include("reports.urls")),
     path("", include("intake.urls")),
+    path("", include("boards.urls")),
     path("admin/", admin.site.urls),
 ]
 
