@@ -166,17 +166,25 @@ def board_cards(
     return columns
 
 
-def card_moves(user, issues: Iterable[Issue], project_ids: list[int]) -> dict[int, list[Transition]]:
-    """What each card's menu offers `user`: the same rule as the issue page's buttons
-    (`workflows.services.may_take` with the project's overrides), its inputs read once for all
-    cards (roles: one query, overrides: one query)."""
+def roles_of(user, project_ids: list[int]) -> dict[int, str]:
+    """The user's role in each of these projects (one query)."""
     if not user.is_authenticated:
         return {}
-    roles = dict(
-        Membership.objects.filter(user=user, project_id__in=project_ids).values_list(
-            "project_id", "role"
-        )
+    return dict(
+        Membership.objects.filter(user=user, project_id__in=project_ids)
+        .order_by()
+        .values_list("project_id", "role")
     )
+
+
+def card_moves(
+    user, issues: Iterable[Issue], project_ids: list[int], *, roles: dict[int, str]
+) -> dict[int, list[Transition]]:
+    """What each card's menu offers `user`: the same rule as the issue page's buttons
+    (`workflows.services.may_take` with the project's overrides), its inputs read once for all
+    cards (`roles` from `roles_of`; overrides: one query)."""
+    if not user.is_authenticated:
+        return {}
     overrides: dict[int, dict[str, frozenset[str]]] = {}
     for rule in TransitionRule.objects.filter(project_id__in=project_ids):
         overrides.setdefault(rule.project_id, {})[rule.transition] = frozenset(rule.actors)

@@ -19,7 +19,7 @@ from django.utils.http import http_date, url_has_allowed_host_and_scheme
 from issues.filters import IssueFilter
 from issues.models import Issue, Status
 from issues.selectors import get_issue_for_user, issues_visible_for_request
-from projects.models import Project
+from projects.models import Project, Role
 from projects.selectors import get_project_for_user, is_manager, projects_for_request
 from workflows import services as workflow_services
 from workflows.forms import TransitionForm
@@ -125,10 +125,11 @@ def board(request: HttpRequest, key: str | None = None) -> HttpResponse:
             )
         )
     shown = [issue for column in cards.values() for issue in column]
+    roles = selectors.roles_of(request.user, ids)
     board_data = selectors.Board(
         columns=columns,
         lanes=selectors.lanes_of(cards, lanes_by),
-        moves=selectors.card_moves(request.user, shown, ids),
+        moves=selectors.card_moves(request.user, shown, ids, roles=roles),
     )
     context = {
         "project": project,
@@ -141,7 +142,8 @@ def board(request: HttpRequest, key: str | None = None) -> HttpResponse:
         "card_cap": selectors.CARD_CAP,
         "count_cap": selectors.COUNT_CAP,
         "rendered_at": timezone.now(),
-        "may_set_limits": project is not None and is_manager(request.user, project),
+        "may_set_limits": project is not None
+        and (request.user.is_superuser or roles.get(project.pk) == Role.MANAGER),
         "list_url": f"{reverse('issue_list')}?{urlencode(filters, doseq=True)}",
         "empty": not shown,
     }
@@ -222,7 +224,10 @@ def board_move(request: HttpRequest, key: str, to: str) -> HttpResponse:
     form = None
     if row is not None:
         expected = request.POST.get(f"{row.name}-expected_status") or issue.status
-        if row.fields and expected == issue.status:
+        # Fields are read only for a move the user may take: the service then refuses
+        # anything else with its own reason ("you may not" beats "fill in the owner").
+        allowed = row in available_transitions(issue, request.user)
+        if row.fields and expected == issue.status and allowed:
             form = TransitionForm(request.POST, transition=row, issue=issue)
             if not form.is_valid():
                 return _panel(request, issue, row, form, back=back, status=400)
