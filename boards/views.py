@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -72,7 +72,9 @@ def board(request: HttpRequest, key: str | None = None) -> HttpResponse:
     """The board of one project (`key`) or of all the user's projects. The page polls itself
     every 30 s (htmx) with If-None-Match / If-Modified-Since: an unchanged board answers 304
     after one cheap statement (`selectors.board_fingerprint`)."""
-    project, ids = _scope(request, key)
+    project, ids = _scope(request, key)  # another project's board: 404 whatever the method
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "HEAD"])
     partial = _is_partial(request)
     etag = modified = None
     if partial:
