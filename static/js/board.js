@@ -73,15 +73,20 @@
     if (panel) { panel.remove(); }
   }
 
-  function done(card, res) {
+  function done(card, res, to) {
     closePanel(card);
+    // Where it is now; its next moves come with the refresh that follows.
+    card.setAttribute("data-status", to);
+    card.setAttribute("data-moves", "");
+    var menu = card.querySelector("details.card-menu");
+    if (menu) { menu.remove(); }
     card.classList.remove("board-pending");
     say(res.text, "success");
     refresh();
     card.focus();
   }
 
-  function showPanel(card, html, back) {
+  function showPanel(card, html, back, to) {
     closePanel(card);
     var panel = document.createElement("div");
     panel.className = "board-panel";
@@ -95,9 +100,9 @@
     form.addEventListener("submit", function (e) {
       e.preventDefault();
       send(form.getAttribute("action"), "POST", new FormData(form)).then(function (res) {
-        if (res.status === 200) { done(card, res); }
-        else if (res.status === 400 && res.panel) { showPanel(card, res.text, back); }
-        else { closePanel(card); back(); say(res.text || "The move was refused."); }
+        if (res.status === 200) { done(card, res, to); }
+        else if (res.status === 400 && res.panel) { showPanel(card, res.text, back, to); }
+        else { closePanel(card); back(); say(res.text || "The move was refused."); if (res.status === 409) { refresh(); } }
       }).catch(function () { closePanel(card); back(); say("The move could not be sent; check the connection."); });
     });
     var first = form.querySelector("select, textarea, input:not([type=hidden])");
@@ -106,7 +111,7 @@
 
   function openPanel(card, to, back) {
     send(urlFor(card, to), "GET").then(function (res) {
-      if (res.status === 200 && res.panel) { showPanel(card, res.text, back); }
+      if (res.status === 200 && res.panel) { showPanel(card, res.text, back, to); }
       else { back(); say(res.text || "This move is not possible."); }
     }).catch(function () { back(); say("The move could not be sent; check the connection."); });
   }
@@ -120,10 +125,25 @@
     body.append(move.name + "-expected_status", card.getAttribute("data-status"));
     card.classList.add("board-pending");
     send(urlFor(card, to), "POST", body).then(function (res) {
-      if (res.status === 200) { done(card, res); }
-      else if (res.status === 400 && res.panel) { card.classList.remove("board-pending"); showPanel(card, res.text, back); }
-      else { back(); say(res.text || "The move was refused."); }
+      if (res.status === 200) { done(card, res, to); }
+      else if (res.status === 400 && res.panel) { card.classList.remove("board-pending"); showPanel(card, res.text, back, to); }
+      else { back(); say(res.text || "The move was refused."); if (res.status === 409) { refresh(); } }
     }).catch(function () { back(); say("The move could not be sent; check the connection."); });
+  }
+
+  // Let go over a column that refuses the card: it stays where it was, and the server says
+  // why (the same answer as the move itself: 403 not yours to take, 409 not from here).
+  function refusedDrop(evt) {
+    var e = evt.originalEvent;
+    var point = e && (e.changedTouches ? e.changedTouches[0] : e);
+    if (!point || point.clientX === undefined) { return; }
+    var under = document.elementFromPoint(point.clientX, point.clientY);
+    var list = under && under.closest && under.closest("ol.board-cards");
+    if (!list || list === evt.from || list.getAttribute("data-lane") !== evt.from.getAttribute("data-lane")) { return; }
+    var card = evt.item;
+    send(urlFor(card, list.getAttribute("data-status")), "GET").then(function (res) {
+      say(res.status === 200 ? "Drop it again to move it." : res.text);
+    });
   }
 
   function lists(lane) {
@@ -143,6 +163,10 @@
         },
         sort: false,
         animation: 120,
+        // Pointer events rather than native drag and drop: the same on touch screens, and the
+        // drop point is known when a card is let go over a column that refuses it.
+        forceFallback: true,
+        fallbackTolerance: 4,
         filter: "details, a, button, input, select, textarea, .board-panel",
         preventOnFilter: false,
         onStart: function (evt) {
@@ -154,8 +178,9 @@
             l.classList.add(Object.prototype.hasOwnProperty.call(moves, l.getAttribute("data-status")) ? "drop-ok" : "drop-no");
           });
         },
-        onEnd: function () {
+        onEnd: function (evt) {
           dragging = false;
+          if (evt.to === evt.from) { refusedDrop(evt); }
           board.classList.remove("board-dragging");
           board.querySelectorAll(".drop-ok, .drop-no").forEach(function (l) { l.classList.remove("drop-ok", "drop-no"); });
         },
