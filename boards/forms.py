@@ -7,6 +7,7 @@ from issues.models import Status
 from .selectors import LIFECYCLE
 from .services import MAX_LIMIT
 
+
 class ColumnLimitsForm(forms.Form):
     def __init__(self, *args, current: dict[str, int], **kwargs):
         super().__init__(*args, **kwargs)

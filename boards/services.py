@@ -6,8 +6,8 @@ from django.db import transaction
 
 from issues.models import Status
 from projects.models import Project
-from workflows.services import WorkflowError
 from workflows.clock import require_manager
+from workflows.services import WorkflowError
 
 from .models import ColumnLimit
 

@@ -146,6 +146,19 @@ class Issue(models.Model):
                 name="issue_live_project_status",
                 condition=Q(archived_at=None),
             ),
+            # The board (boards.selectors): each column's first cards come straight from an
+            # index, in the board's order: open columns by SLA urgency, priority and age,
+            # Fixed and Closed by the latest move.
+            models.Index(
+                fields=["project", "status", "resolution_due_at", "-priority", "created_at", "id"],
+                name="issue_board_open_order",
+                condition=Q(archived_at=None),
+            ),
+            models.Index(
+                fields=["project", "status", "-updated_at", "-id"],
+                name="issue_board_done_order",
+                condition=Q(archived_at=None),
+            ),
             models.Index(fields=["severity"]),
             models.Index(fields=["project", "-updated_at"], name="issue_project_updated"),
             models.Index(fields=["priority", "-updated_at"], name="issue_priority_updated"),

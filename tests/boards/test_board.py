@@ -77,7 +77,7 @@ def test_columns_in_lifecycle_order_with_full_cards(client, lifecycle, reporter,
     assert f">{developer.initials}<" in card  # owner initials
     assert 'class="badge sla-badge' in card and "left" in card  # the list's SLA badge
     assert ">checkout<" in card  # label
-    assert "2<span class=\"visually-hidden\"> comments" in card
+    assert '2<span class="visually-hidden"> comments' in card
     assert "Unassigned" in column(html, "new")
     assert '<span class="badge text-bg-light border board-count">1' in head(html, "new")
 
@@ -127,9 +127,7 @@ def test_filters_and_chips(client, lifecycle, project, manager, developer, repor
     # At risk or breached: past the deadline of everything.
     with time_machine.travel(timezone.now() + timedelta(days=60), tick=False):
         client.force_login(developer)
-        assert shown(sla="at_risk_or_breached") == {
-            i.key for i in (*lifecycle.values(), crit)
-        }
+        assert shown(sla="at_risk_or_breached") == {i.key for i in (*lifecycle.values(), crit)}
         assert shown(sla="on_track") == set()
 
 
@@ -164,7 +162,9 @@ def test_wip_limits_set_by_managers_amber_when_over(client, project, manager, de
     assert response.status_code == 302
     html = board(client).text
     new_head = head(html, "new")
-    assert "3 / 2" in new_head and "text-bg-warning" in new_head and "over the WIP limit" in new_head
+    assert (
+        "3 / 2" in new_head and "text-bg-warning" in new_head and "over the WIP limit" in new_head
+    )
     assigned_head = head(html, "assigned")
     assert "0 / 5" in assigned_head and "text-bg-warning" not in assigned_head
     bad = client.post(reverse("board_limits", args=["WEB"]), {"new": 0})
@@ -318,12 +318,14 @@ def test_no_js_card_menu_moves_and_comes_back(client, lifecycle, developer, mana
     card = column(html, "assigned")
     assert '<details class="card-menu' in card
     action = reverse("board_move", args=[lifecycle["assigned"].key, "revise"])
-    assert f'<form method="post" action="{action}"' in card
-    assert 'name="csrfmiddlewaretoken"' in card
-    # A plain form post: back to the same board with a message.
-    response = client.post(
-        action, {"start-expected_status": "assigned", "next": url}, follow=True
+    assert f'form="board-move-form" formaction="{action}"' in card
+    assert 'name="start-expected_status" value="assigned"' in card
+    move_form = re.search(r'<form method="post" id="board-move-form".*?</form>', html, re.S).group(
+        0
     )
+    assert 'name="csrfmiddlewaretoken"' in move_form and f'name="next" value="{url}"' in move_form
+    # A plain form post: back to the same board with a message.
+    response = client.post(action, {"start-expected_status": "assigned", "next": url}, follow=True)
     assert response.redirect_chain[-1][0] == url
     assert f"{lifecycle['assigned'].key} is now Revise." in response.text
     # A move with fields: a link to its form page, which posts back and returns to the board.

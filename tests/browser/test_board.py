@@ -133,9 +133,7 @@ def test_keyboard_and_phone_width(page, live_server, project, manager, developer
     # 390 px: the columns scroll sideways, a column at a time, the page itself does not.
     page.set_viewport_size({"width": 390, "height": 800})
     page.reload()
-    snap = page.evaluate(
-        "getComputedStyle(document.getElementById('board-scroll')).scrollSnapType"
-    )
+    snap = page.evaluate("getComputedStyle(document.getElementById('board-scroll')).scrollSnapType")
     assert snap.startswith("x")
     width = page.evaluate("document.getElementById('head-new').getBoundingClientRect().width")
     assert 300 <= width <= 340
