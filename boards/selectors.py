@@ -14,7 +14,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -22,8 +34,8 @@ from django.utils.dateparse import parse_datetime
 
 from issues.models import Comment, Issue, Severity, Status
 from projects.models import Membership, Project
-from workflows.models import TransitionRule
-from workflows.selectors import STAGE_ORDER, annotate_sla_outcome
+from workflows.models import SlaCycle, TransitionRule
+from workflows.selectors import STAGE_ORDER
 from workflows.services import may_take
 from workflows.transitions import Transition, transitions_from
 
@@ -152,8 +164,22 @@ def board_cards(
         .annotate(n=Count("pk"))
         .values("n")
     )
+    # Met/missed is shown on finished cards only: the subquery runs for those rows alone.
+    outcome = (
+        SlaCycle.objects.filter(issue=OuterRef("pk"), number=OuterRef("sla_cycle"))
+        .order_by()
+        .values("outcome")[:1]
+    )
     rows = (
-        annotate_sla_outcome(Issue.objects.filter(pk__in=ids).order_by())
+        Issue.objects.filter(pk__in=ids)
+        .order_by()
+        .annotate(
+            sla_outcome=Case(
+                When(status__in=FINISHED, then=Subquery(outcome)),
+                default=Value(""),
+                output_field=CharField(),
+            )
+        )
         .select_related(*related)
         .defer("description", "resolution_summary", "lessons_learned", "search_vector")
         .annotate(comment_count=Coalesce(Subquery(comments, output_field=IntegerField()), 0))

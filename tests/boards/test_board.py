@@ -432,3 +432,12 @@ def test_anonymous_is_sent_to_login(client, project):
     ):
         response = client.get(url)
         assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_finished_cards_show_the_cycles_outcome(client, lifecycle, tester, manager):
+    issue = lifecycle["retest"]
+    transition_issue(issue, Status.FIXED, actor=tester)
+    client.force_login(manager)
+    card = column(board(client).text, "fixed")
+    assert keys(card) == [issue.key]
+    assert "SLA met" in card
