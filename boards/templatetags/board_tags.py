@@ -52,7 +52,8 @@ _COMMENTS = (
 _MENU = (
     '<details class="card-menu mt-1"><summary class="small text-body-secondary">Move'
     '<span class="visually-hidden"> {key}</span></summary>'
-    '<div class="card-menu-body d-flex flex-wrap gap-1 mt-1">{items}</div></details>'
+    '<div class="card-menu-body d-flex flex-wrap gap-1 mt-1">{items}'
+    '<a class="btn btn-sm btn-link" href="{url}">Open {key}</a></div></details>'
 )
 # A plain submit button of the page's one move form (`#board-move-form`: the CSRF token and
 # the way back once, not once per card): `formaction` names the move.
@@ -120,6 +121,7 @@ def _cards_html(context, cards) -> str:
             else:
                 items.append(_BUTTON.format(name=t.name, status=issue.status, **values))
         count = getattr(issue, "comment_count", 0) or 0
+        url = url_pattern.replace(_KEY_SLOT, key)
         title = _html(issue.title)
         html.append(
             _CARD.format(
@@ -127,7 +129,7 @@ def _cards_html(context, cards) -> str:
                 status=issue.status,
                 moves=" ".join(codes),
                 title=title,
-                url=url_pattern.replace(_KEY_SLOT, key),
+                url=url,
                 type_icon=_type_icon(issue.type),
                 priority=_priority_badge(issue.priority),
                 severity=_severity_badge(issue.severity),
@@ -135,7 +137,7 @@ def _cards_html(context, cards) -> str:
                 sla=sla_badge(issue),
                 labels="".join(_LABEL.format(_html(label.name)) for label in _labels(issue)),
                 comments=_COMMENTS.format(n=count, s="" if count == 1 else "s") if count else "",
-                menu=_MENU.format(key=_html(key), items="".join(items)) if items else "",
+                menu=_MENU.format(key=_html(key), items="".join(items), url=url) if items else "",
             )
         )
     return "".join(html)  # every value escaped above

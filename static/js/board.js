@@ -226,11 +226,14 @@
       }
     } else if (e.key === "Enter") {
       var details = t.querySelector("details.card-menu");
+      e.preventDefault();
       if (details) {
-        e.preventDefault();
         details.open = true;
         var first = details.querySelector("button, a");
         if (first) { first.focus(); }
+      } else {
+        // No move for this viewer: Enter opens the issue.
+        window.location = t.querySelector("a.issue-key").getAttribute("href");
       }
       return;
     } else { return; }

@@ -142,6 +142,10 @@ def test_no_payload_runs_anywhere(page, live_server, project, manager, developer
         f"/projects/{project.key}/intake/",
         f"/projects/{project.key}/intake/groups/{group.pk}/",
         f"/issues/{sink.key}/transition/closed/",
+        f"/projects/{project.key}/board/",
+        f"/projects/{project.key}/board/?lanes=owner",
+        "/board/?lanes=team",
+        f"/board/move/{sink.key}/closed/",
     ]
     for path in pages:
         page.goto(f"{live_server.url}{path}")
