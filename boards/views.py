@@ -107,7 +107,12 @@ def board(request: HttpRequest, key: str | None = None) -> HttpResponse:
     if ids and filterset.is_valid():
         qs = filterset.qs
         counts = selectors.column_counts(qs, closed_since=closed_since)
-        cards = selectors.board_cards(qs, closed_since=closed_since, with_team=lanes_by == "team")
+        cards = selectors.board_cards(
+            qs,
+            closed_since=closed_since,
+            projects={p.pk: p for p in projects_for_request(request)},
+            with_team=lanes_by == "team",
+        )
     else:
         counts = {s: (0, False) for s in selectors.LIFECYCLE}
         cards = {s: [] for s in selectors.LIFECYCLE}
