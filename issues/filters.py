@@ -6,7 +6,7 @@ from django.db.models import Exists, F, OuterRef, Q
 
 from projects.models import Team
 from projects.selectors import member_by_handle, projects_for_request, projects_visible_to
-from workflows.selectors import SLA_STATE_CHOICES, filter_sla_state
+from workflows.selectors import SLA_FILTER_CHOICES, filter_sla_state
 
 from . import selectors
 from .inputs import IdChoiceMixin, IdValuesMixin, parse_id
@@ -134,7 +134,7 @@ class IssueFilter(django_filters.FilterSet):
     team = IdFilter(queryset=Team.objects.all(), empty_label="Any team")
     label = django_filters.CharFilter(method="filter_label", label="Label")
     sla = django_filters.ChoiceFilter(
-        choices=SLA_STATE_CHOICES, method="filter_sla", label="SLA", empty_label="Any SLA"
+        choices=SLA_FILTER_CHOICES, method="filter_sla", label="SLA", empty_label="Any SLA"
     )
     created = django_filters.DateFromToRangeFilter(
         field_name="created_at", widget=django_filters.widgets.DateRangeWidget

@@ -181,6 +181,19 @@ class Issue(models.Model):
             # Latest deadline first (`sort=-due`, no deadline last) walks issue_res_due_desc,
             # `resolution_due_at DESC NULLS LAST`: created by migration 0006 on PostgreSQL
             # only (SQLite cannot index NULLS LAST), so it is not declared here.
+            # The board (boards.selectors): each column's first cards come straight from an
+            # index, in the board's order: open columns by SLA urgency, priority and age,
+            # Fixed and Closed by the latest move.
+            models.Index(
+                fields=["project", "status", "resolution_due_at", "-priority", "created_at", "id"],
+                name="issue_board_open_order",
+                condition=Q(archived_at=None),
+            ),
+            models.Index(
+                fields=["project", "status", "-updated_at", "-id"],
+                name="issue_board_done_order",
+                condition=Q(archived_at=None),
+            ),
             models.Index(fields=["project", "-updated_at"], name="issue_project_updated"),
             models.Index(
                 fields=["priority", "-updated_at"],

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "workflows",
     "notifications",
     "reports",
+    "boards",
     "intake",
     "webhooks",
     "mailin",

@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("intake.urls")),
     path("", include("webhooks.urls")),
     path("", include("mailin.urls")),
+    path("", include("boards.urls")),
     path("admin/", admin.site.urls),
 ]
 

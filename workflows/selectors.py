@@ -49,6 +49,9 @@ SLA_STATE_CHOICES = [
     (state, SlaState.LABELS[state])
     for state in (SlaState.ON_TRACK, SlaState.AT_RISK, SlaState.BREACHED, SlaState.PAUSED)
 ]
+# The filter also offers both states that need attention at once (the board's quick filter).
+AT_RISK_OR_BREACHED = "at_risk_or_breached"
+SLA_FILTER_CHOICES = [*SLA_STATE_CHOICES, (AT_RISK_OR_BREACHED, "At risk or breached")]
 
 
 def _state_conditions(now: datetime) -> dict[str, Q]:
@@ -80,6 +83,8 @@ def filter_sla_state(
     qs: QuerySet[Issue], state: str, now: datetime | None = None
 ) -> QuerySet[Issue]:
     conditions = _state_conditions(now or timezone.now())
+    if state == AT_RISK_OR_BREACHED:
+        return qs.filter(conditions[SlaState.AT_RISK] | conditions[SlaState.BREACHED])
     if state not in conditions:
         return qs.none()
     return qs.filter(conditions[state])

@@ -192,6 +192,28 @@ ROUTES: dict[str, Route] = {
     ),
     "projects/<str:key>/workflow/": Route(FOREIGN, one(lambda s: f"/projects/{s.key}/workflow/")),
     "projects/<str:key>/sla/": Route(FOREIGN, one(lambda s: f"/projects/{s.key}/sla/")),
+    "board/": Route(
+        SCOPED,
+        lambda s: [
+            "/board/",
+            f"/board/?q={s.probe}",
+            f"/board/?project={s.issue.project_id}",
+            "/board/?lanes=owner",
+        ],
+        posts=False,
+    ),
+    "projects/<str:key>/board/": Route(
+        FOREIGN, one(lambda s: f"/projects/{s.key}/board/"), posts=False
+    ),
+    "projects/<str:key>/board/limits/": Route(
+        FOREIGN, one(lambda s: f"/projects/{s.key}/board/limits/"), post=lambda s: {"new": 1}
+    ),
+    "board/move/<str:key>/<str:to>/": Route(
+        FOREIGN,
+        one(lambda s: f"/board/move/{s.issue.key}/closed/"),
+        post=lambda s: {"dismiss-resolution": "wont_fix"},
+        own_get=(200, 409),
+    ),
     "notifications/": Route(SCOPED, one(lambda s: "/notifications/"), posts=False),
     "notifications/read-all/": Route(SCOPED, one(lambda s: "/notifications/read-all/")),
     "notifications/preferences/": Route(SCOPED, one(lambda s: "/notifications/preferences/")),

@@ -170,6 +170,10 @@ def test_no_payload_runs_anywhere(page, live_server, project, manager, developer
         f"/issues/{sink.key}/transition/closed/",
         f"/projects/{project.key}/mail/",
         f"/issues/{mail_issue.key}/",
+        f"/projects/{project.key}/board/",
+        f"/projects/{project.key}/board/?lanes=owner",
+        "/board/?lanes=team",
+        f"/board/move/{sink.key}/closed/",
     ]
     for path in pages:
         page.goto(f"{live_server.url}{path}")

@@ -1,0 +1,155 @@
+"""The board's cards, rendered in Python like the list's rows (a template loop over up to 600
+cards would cost a node render per field); the badges are the list's and the SLA badge is
+`workflows`' own, so colours and words are the same everywhere."""
+
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import quote
+
+from django import template
+from django.urls import reverse
+from django.utils.safestring import mark_safe
+
+from issues.models import Status
+from issues.templatetags.issue_tags import (
+    _html,
+    _labels,
+    _priority_badge,
+    _severity_badge,
+    _type_icon,
+)
+from workflows.templatetags.workflow_tags import sla_badge
+
+register = template.Library()
+
+_KEY_SLOT = "KEY-0"
+_TO_SLOT = "to-slot"
+STATUS_LABELS = dict(Status.choices)
+
+_CARD = (
+    '<li class="board-card card" id="card-{key}" data-key="{key}" data-status="{status}"'
+    ' data-moves="{moves}" tabindex="0" aria-label="{key}: {title}">'
+    '<div class="card-body p-2">'
+    '<div class="board-card-head d-flex align-items-center gap-1 small">'
+    '<a class="issue-key" href="{url}" tabindex="-1">{key}</a> {type_icon}'
+    '<span class="ms-auto">{priority}</span> {severity} {owner}</div>'
+    '<a class="board-card-title d-block" href="{url}" tabindex="-1">{title}</a>'
+    '<div class="board-card-meta d-flex flex-wrap align-items-center gap-1 small mt-1">'
+    "{sla}{labels}{comments}</div>"
+    "{menu}</div></li>"
+)
+_LABEL = '<span class="badge rounded-pill text-bg-light border">{}</span>'
+_OWNER = (
+    '<span class="avatar" title="Owner: {name}" aria-hidden="true">{initials}</span>'
+    '<span class="visually-hidden">Owner {name}</span>'
+)
+_UNOWNED = '<span class="avatar avatar-empty" title="Unassigned" aria-hidden="true">–</span><span class="visually-hidden">Unassigned</span>'
+_COMMENTS = (
+    '<span class="board-comments text-body-secondary ms-auto" title="{n} comment{s}">'
+    '<i class="bi bi-chat" aria-hidden="true"></i> {n}<span class="visually-hidden"> comment{s}</span></span>'
+)
+_MENU = (
+    '<details class="card-menu mt-1"><summary class="small text-body-secondary">Move'
+    '<span class="visually-hidden"> {key}</span></summary>'
+    '<div class="card-menu-body d-flex flex-wrap gap-1 mt-1">{items}'
+    '<a class="btn btn-sm btn-link" href="{url}">Open {key}</a></div></details>'
+)
+# A plain submit button of the page's one move form (`#board-move-form`: the CSRF token and
+# the way back once, not once per card): `formaction` names the move.
+_BUTTON = (
+    '<button type="submit" form="board-move-form" formaction="{action}"'
+    ' name="{name}-expected_status" value="{status}" class="btn btn-sm btn-{style}"'
+    ' data-move-to="{target}" title="{from_label} → {to_label}">{label} → {to_label}</button>'
+)
+_LINK = (
+    '<a class="btn btn-sm btn-{style}" href="{action}?next={next_q}" data-move-to="{target}"'
+    ' data-needs-fields title="{from_label} → {to_label}">{label} → {to_label}…</a>'
+)
+
+
+class Cell:
+    """One cell's rendered cards and their fingerprint: the poll replaces only the cells whose
+    fingerprint changed."""
+
+    def __init__(self, html: str):
+        self.digest = hashlib.blake2s(html.encode(), digest_size=8).hexdigest()
+        self.html = mark_safe(html)  # noqa: S308  # nosec B308 B703 - escaped in _cards_html
+        self.empty = not html
+
+
+@register.simple_tag(takes_context=True)
+def board_cell(context, cards) -> Cell:
+    return Cell(_cards_html(context, cards))
+
+
+def _cards_html(context, cards) -> str:
+    """The `<li>` cards of one cell. Each card says which columns it may be dropped on
+    (`data-moves`: target:transition:needs-fields) and carries the same moves as a `<details>`
+    menu of plain forms and links, so the board works without JavaScript."""
+    moves = context["board"].moves
+    next_url = context["request"].get_full_path()
+    next_q = quote(next_url, safe="")
+    url_pattern = reverse("issue_detail", args=[_KEY_SLOT])
+    move_pattern = reverse("board_move", args=[_KEY_SLOT, _TO_SLOT])
+    owners: dict[int | None, str] = {None: _UNOWNED}
+    html = []
+    for issue in cards:
+        key = issue.key
+        owner = owners.get(issue.owner_id)
+        if owner is None:
+            person = issue.owner
+            owner = owners[issue.owner_id] = _OWNER.format(
+                name=_html(person.username), initials=_html(person.initials)
+            )
+        items, codes = [], []
+        from_label = STATUS_LABELS[issue.status]
+        for t in moves.get(issue.pk, ()):
+            action = move_pattern.replace(_KEY_SLOT, key).replace(_TO_SLOT, t.target)
+            fields = bool(t.fields)
+            codes.append(f"{t.target}:{t.name}:{int(fields)}")
+            values = {
+                "action": action,
+                "style": t.style,
+                "target": t.target,
+                "label": _html(t.label),
+                "from_label": from_label,
+                "to_label": STATUS_LABELS[t.target],
+            }
+            if fields:
+                items.append(_LINK.format(next_q=next_q, **values))
+            else:
+                items.append(_BUTTON.format(name=t.name, status=issue.status, **values))
+        count = getattr(issue, "comment_count", 0) or 0
+        url = url_pattern.replace(_KEY_SLOT, key)
+        title = _html(issue.title)
+        html.append(
+            _CARD.format(
+                key=_html(key),
+                status=issue.status,
+                moves=" ".join(codes),
+                title=title,
+                url=url,
+                type_icon=_type_icon(issue.type),
+                priority=_priority_badge(issue.priority),
+                severity=_severity_badge(issue.severity),
+                owner=owner,
+                sla=sla_badge(issue),
+                labels="".join(_LABEL.format(_html(label.name)) for label in _labels(issue)),
+                comments=_COMMENTS.format(n=count, s="" if count == 1 else "s") if count else "",
+                menu=_MENU.format(key=_html(key), items="".join(items), url=url) if items else "",
+            )
+        )
+    return "".join(html)  # every value escaped above
+
+
+@register.filter
+def digest(value) -> str:
+    """A short fingerprint of rendered HTML (column headers)."""
+    return hashlib.blake2s(str(value).encode(), digest_size=8).hexdigest()
+
+
+@register.filter
+def cards_of(lane, status: str):
+    """A lane's cards in one column."""
+    return lane.cards(status)
