@@ -19,7 +19,9 @@ from issues.templatetags.issue_tags import (
     _severity_badge,
     _type_icon,
 )
-from workflows.templatetags.workflow_tags import sla_badge
+from workflows.models import SlaPolicy
+from workflows.selectors import current_policies, time_left
+from workflows.templatetags.workflow_tags import render_sla_badge
 
 register = template.Library()
 
@@ -94,6 +96,22 @@ def _cards_html(context, cards) -> str:
     move_pattern = reverse("board_move", args=[_KEY_SLOT, _TO_SLOT])
     owners: dict[int | None, str] = {None: _UNOWNED}
     html = []
+    # Business time left for every card; the projects' policies are read once per render
+    # (one query for the whole board, however many cells), as the list's badges do.
+    holder = context.get("request") or context.render_context
+    policies = getattr(holder, "_board_sla_policies", None)
+    if policies is None:
+        policies = {}
+        setattr(holder, "_board_sla_policies", policies)
+    missing = {i.project_id for i in cards if i.is_open} - policies.keys()
+    if missing:
+        policies.update(current_policies(missing))
+    left = {
+        i.pk: time_left(
+            i, (policies.get(i.project_id) or SlaPolicy(version=0)).calendar_for(i.severity)
+        )
+        for i in cards
+    }
     for issue in cards:
         key = issue.key
         owner = owners.get(issue.owner_id)
@@ -134,7 +152,7 @@ def _cards_html(context, cards) -> str:
                 priority=_priority_badge(issue.priority),
                 severity=_severity_badge(issue.severity),
                 owner=owner,
-                sla=sla_badge(issue),
+                sla=render_sla_badge(issue, left[issue.pk]),
                 labels="".join(_LABEL.format(_html(label.name)) for label in _labels(issue)),
                 comments=_COMMENTS.format(n=count, s="" if count == 1 else "s") if count else "",
                 menu=_MENU.format(key=_html(key), items="".join(items), url=url) if items else "",
