@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from issues.models import Issue, Priority, Severity
 
-from .businesstime import ZERO, format_duration
+from .businesstime import ZERO, format_business_duration, format_duration
 from .models import ClockEvent, ClockEventKind, PauseSource, SlaCycle
 from .selectors import cycles_of
 
@@ -127,8 +127,8 @@ def sla_explanation(issue: Issue, now: datetime | None = None) -> SlaExplanation
     stretches = paused_stretches(events)
     target = (
         f"{Priority(issue.priority).label} priority × {Severity(issue.severity).label} severity: "
-        f"{format_duration(timedelta(seconds=cycle.resolution_target_seconds))}"
-        f"{' of business time' if cycle.business_hours else ''} to Fixed"
+        f"{_target_text(cycle.resolution_target_seconds, business=cycle.business_hours)}"
+        " to Fixed"
     )
     return SlaExplanation(
         policy_version=policy.version,
@@ -139,6 +139,13 @@ def sla_explanation(issue: Issue, now: datetime | None = None) -> SlaExplanation
         paused=stretches,
         paused_total=_wall_paused(stretches, now),
     )
+
+
+def _target_text(seconds: int, *, business: bool) -> str:
+    # Business targets in business units, never calendar days (a 24 business-hour target is
+    # not "1 d"); 24x7 targets in wall-clock units.
+    amount = timedelta(seconds=seconds)
+    return format_business_duration(amount) if business else format_duration(amount, seconds=True)
 
 
 @dataclass

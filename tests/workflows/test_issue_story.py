@@ -255,7 +255,7 @@ def test_the_sla_box_explains_itself_and_links_to_the_ledger(client, project, ca
     box = page[page.index('id="sla-why"') :]
     box = box[: box.index("</details>")]
     assert "Version 1" in box
-    assert "High priority × Major severity: 8 h of business time to Fixed" in box
+    assert "High priority × Major severity: 8 business h to Fixed" in box
     assert "Business hours, UTC: Mon–Fri 09:00–17:00" in box
     assert "Waiting on reporter:" in box and "now" in box
     ledger_url = reverse("issue_sla_ledger", args=[issue.key])
