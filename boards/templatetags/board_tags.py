@@ -102,7 +102,7 @@ def _cards_html(context, cards) -> str:
     policies = getattr(holder, "_board_sla_policies", None)
     if policies is None:
         policies = {}
-        setattr(holder, "_board_sla_policies", policies)
+        holder._board_sla_policies = policies
     missing = {i.project_id for i in cards if i.is_open} - policies.keys()
     if missing:
         policies.update(current_policies(missing))
