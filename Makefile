@@ -36,7 +36,7 @@ run: venv ## Run the whole product (web, Celery worker and beat) on embedded def
 	@$(PY) manage.py migrate --noinput -v0
 	@$(PY) manage.py seed_demo --force  # the demo, on purpose: DEBUG is off only for its error pages
 	@$(PY) manage.py collectstatic --noinput -v0
-	@$(PY) manage.py seed_demo_mail
+	@$(PY) manage.py seed_demo_mail --force
 	@mkdir -p "$${RESOLVE_VAR_DIR:-var}/mail-in"
 	@echo ""
 	@echo "  Resolve is starting on http://127.0.0.1:$(PORT)/"

@@ -24,9 +24,14 @@ def _message(sender: str, subject: str, body: str, message_id: str) -> bytes:
 class Command(BaseCommand):
     help = "Add the mail-in demo data (an address, an issue filed by e-mail). Idempotent."
 
-    def handle(self, *args, **options):
-        if not settings.DEBUG:
-            raise CommandError("Refusing to load demo data with DEBUG off.")
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--force", action="store_true", help="Run even with DEBUG off (never in production)."
+        )
+
+    def handle(self, *args, force: bool = False, **options):
+        if not settings.DEBUG and not force:
+            raise CommandError("Refusing to load demo data with DEBUG off; pass --force.")
         project = Project.objects.filter(key="WEB").first()
         manager = User.objects.filter(username="manager").first()
         if project is None or manager is None:
