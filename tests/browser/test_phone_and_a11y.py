@@ -143,8 +143,7 @@ def test_main_pages_have_no_serious_accessibility_violations(
         "/notifications/",
         "/triage/",
         "/projects/",
-        # The dashboard's charts are being reworked (issue 17, legend and text equivalents):
-        # axe still reports role="img" SVGs holding links (nested-interactive) there.
+        "/dashboard/",
     ):
         page.goto(f"{live_server.url}{path}")
         assert _axe(page) == [], path
