@@ -26,10 +26,11 @@ from issues.limits import (
 )
 from issues.models import EventKind, Issue, IssueEvent, IssueType, Priority, Severity
 from issues.selectors import get_issue_for_user, issues_visible_to
-from issues.services import IssueError, add_comment, create_issue
+from issues.services import IssueError, add_comment
 from projects.selectors import get_project_for_user
 from workflows.activity import reason_value
 from workflows.errors import StaleTransition, TransitionForbidden, WorkflowError
+from workflows.issue_use_cases import create_issue
 from workflows.selectors import SlaState, available_transitions, sla_state, sla_summary
 from workflows.services import transition_issue
 

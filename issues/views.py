@@ -26,6 +26,7 @@ from django.views.decorators.http import require_POST
 
 from projects.selectors import get_project_for_user, member_by_handle, projects_visible_to
 from workflows.activity import reason_value
+from workflows.issue_use_cases import bulk_update_issues, create_issue, update_issue
 from workflows.selectors import cycles_prefetch
 
 from .filters import IssueFilter
@@ -59,14 +60,11 @@ from .services import (
     IssueError,
     add_attachment,
     add_comment,
-    bulk_update_issues,
-    create_issue,
     delete_saved_filter,
     link_issues,
     save_filter,
     unlink_issues,
     unwatch_issue,
-    update_issue,
     watch_issue,
 )
 

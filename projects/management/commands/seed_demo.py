@@ -10,9 +10,10 @@ from django.db import transaction
 from accounts.models import User
 from intake.demo import seed_sdk_demo
 from issues.models import Issue, IssueLink, IssueType, Priority, Severity, Status
-from issues.services import create_issue, link_issues
+from issues.services import link_issues
 from projects.models import Membership, Project, Role, Team
 from workflows import sla
+from workflows.issue_use_cases import create_issue
 from workflows.models import ClockEvent, SlaCycle, SlaPolicy, StatusPeriod
 from workflows.services import hold_sla_clock, transition_issue
 
