@@ -19,14 +19,13 @@ from .models import CustomField, CustomFieldOption, CustomFieldValue, FieldKind
 STATUS_ORDER: tuple[str, ...] = tuple(Status.values)
 
 
-def fields_of(project: Project, issue_type: str | None = None) -> list[CustomField]:
+def fields_of(
+    project: Project, issue_type: str | None = None, *, with_options: bool = True
+) -> list[CustomField]:
     """The project's live fields (not archived) in their order, those of `issue_type` only
-    when given; choices prefetched."""
-    found = list(
-        CustomField.objects.filter(project=project, archived_at__isnull=True).prefetch_related(
-            "options"
-        )
-    )
+    when given; choices prefetched unless `with_options` is off."""
+    query = CustomField.objects.filter(project=project, archived_at__isnull=True)
+    found = list(query.prefetch_related("options") if with_options else query)
     return [f for f in found if issue_type is None or f.applies_to(issue_type)]
 
 
@@ -158,7 +157,7 @@ def panel_rows(issue: Issue) -> list[PanelRow]:
     queries."""
     values = values_of(issue)
     rows = []
-    for f in fields_of(issue.project, issue.type):
+    for f in fields_of(issue.project, issue.type, with_options=False):
         text = display(f, values.get(f.pk, []))
         rows.append(PanelRow(f, text, is_url=f.kind == FieldKind.URL and bool(text)))
     return rows
@@ -167,9 +166,8 @@ def panel_rows(issue: Issue) -> list[PanelRow]:
 def api_values(issue: Issue) -> dict[str, object]:
     """`custom_fields` of an issue in the API: every live field of its type, keyed by slug."""
     values = values_of(issue)
-    return {
-        f.slug: api_value(f, values.get(f.pk, [])) for f in fields_of(issue.project, issue.type)
-    }
+    fields = fields_of(issue.project, issue.type, with_options=False)
+    return {f.slug: api_value(f, values.get(f.pk, [])) for f in fields}
 
 
 # --- the list: filters, columns and CSV over the projects a user may see --------------------

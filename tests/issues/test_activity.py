@@ -216,8 +216,9 @@ def test_detail_page_query_count_is_constant(
     # watchers, managers, users once, members, prefs), the monitoring-events panel (one
     # query: nothing feeds a hand-filed issue), the SLA box's explanation (the current cycle's
     # ledger, for the paused time and why), and which linked issues mentioned in the activity
-    # the viewer may see, and the SDK error panel (one query: nothing from an SDK feeds it)
-    with django_assert_num_queries(27):
+    # the viewer may see, the SDK error panel (one query: nothing from an SDK feeds it), and
+    # the custom fields of the side panel (the project's fields, the issue's values)
+    with django_assert_num_queries(29):
         client.get(issue.get_absolute_url())
 
 
