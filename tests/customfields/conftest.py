@@ -2,6 +2,7 @@ import pytest
 
 from customfields.models import FieldKind
 from customfields.services import create_custom_field
+from tests.api.conftest import api_get, api_post, token_of  # noqa: F401  (the API tests' helpers)
 
 
 @pytest.fixture

@@ -30,9 +30,8 @@ def test_new_form_shows_the_fields_of_the_project_and_type_from_the_query(
     assert page.status_code == 200
     assert 'name="cf_affected_customers"' in page.text
     assert "Required from Assigned on." in page.text
-    assert '<option value="%d">Production</option>' % option(environment, "Production").pk in (
-        page.text
-    )
+    production = option(environment, "Production").pk
+    assert f'<option value="{production}">Production</option>' in page.text
     assert 'name="cf_cve"' not in page.text
     security = client.get(reverse("issue_new"), {"project": project.key, "type": "security"})
     assert f'name="cf_{security_only.slug}"' in security.text
