@@ -258,13 +258,13 @@ def _same(field_: CustomField, old: list[CustomFieldValue], value: Clean) -> boo
     if not old:
         return _empty(field_, value)
     row = old[0]
-    current = {
+    current: Any = {
         FieldKind.NUMBER: row.number,
         FieldKind.DATE: row.date,
         FieldKind.CHECKBOX: bool(row.flag),
         FieldKind.USER: row.user_id,
         FieldKind.CHOICE: row.option_id,
-    }.get(kind, row.text)
+    }.get(FieldKind(kind), row.text)
     return current == value
 
 
@@ -395,7 +395,10 @@ def _check_definition(
             f"{SLUG_MAX_CHARS}).",
             field="slug",
         )
-    if CustomField.objects.filter(project=project, slug=slug).exclude(pk=pk).exists():
+    same_slug = CustomField.objects.filter(project=project, slug=slug)
+    if pk is not None:
+        same_slug = same_slug.exclude(pk=pk)
+    if same_slug.exists():
         raise CustomFieldError(f"{project.key} already has a field “{slug}”.", field="slug")
     if kind not in FieldKind.values:
         raise CustomFieldError("Choose a kind.", field="kind")
