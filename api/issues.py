@@ -187,7 +187,8 @@ class IssueIn(Schema):
     affected_version: str = Field("", max_length=AFFECTED_VERSION_MAX_CHARS)
     custom_fields: dict[str, Any] = Field(
         default_factory=dict,
-        description="Custom values keyed by the field's slug (see `custom_fields` of an issue): "
+        description="Custom values keyed by the field's slug, as `custom_fields` of an issue "
+        "reads them (a choice by its label or its id): "
         "a slug that is no field of the project and type, a wrong type, an unknown choice or "
         "a user who is no member answers 400 naming `custom_fields.<slug>`; nothing is filed.",
     )
