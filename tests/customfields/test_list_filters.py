@@ -198,3 +198,18 @@ def test_one_slug_in_two_projects_filters_both_for_a_member_of_both(
     assert "Echo issue" in page.text and "Alpha issue" in page.text
     assert "Bravo issue" not in page.text
     assert "Production (OPS)" in page.text
+
+
+def test_the_board_and_the_api_list_take_the_same_filters(
+    client, reporter, environment, filed, token_of, api_get
+):
+    production = option(environment, "Production").pk
+    client.force_login(reporter)
+    board = client.get(reverse("project_board", args=["WEB"]), {"cf_env": production})
+    assert board.status_code == 200
+    assert "Alpha issue" in board.text and "Bravo issue" not in board.text
+    listed = api_get("/api/v1/issues?cf_affected_customers_max=100", token_of(reporter)).json()
+    assert [r["title"] for r in listed["results"]] == ["Bravo issue"]
+    refused = api_get("/api/v1/issues?cf_affected_customers_max=lots", token_of(reporter))
+    assert refused.status_code == 400
+    assert refused.json()["field"] == "cf_affected_customers"
