@@ -20,8 +20,8 @@ from .models import (
     CustomFieldValue,
     FieldKind,
 )
-from .selectors import is_required_now, live_options
-from .services import CustomFieldError, clean_value, form_field_name
+from .selectors import is_required_now
+from .services import CustomFieldError, clean_value, form_field_name, held_options
 
 
 def _members(field_: CustomField):
@@ -32,8 +32,15 @@ def _members(field_: CustomField):
     )
 
 
-def form_field(field_: CustomField, *, status: str = Status.NEW, preview: bool = False):
-    """The Django form field of a custom field (also the settings page's preview)."""
+def form_field(
+    field_: CustomField,
+    *,
+    status: str = Status.NEW,
+    preview: bool = False,
+    held: frozenset[int] = frozenset(),
+):
+    """The Django form field of a custom field (also the settings page's preview); `held`:
+    options the issue has, offered even when archived (else saving would drop them)."""
     required = is_required_now(field_, status)
     help_text = field_.help_text
     if field_.required and field_.required_from:
@@ -61,7 +68,11 @@ def form_field(field_: CustomField, *, status: str = Status.NEW, preview: bool =
         else:
             choices = [("", "—"), *((u.pk, u.username) for u in _members(field_))]
         return forms.TypedChoiceField(choices=choices, coerce=int, empty_value=None, **common)
-    options = [(o.pk, o.label) for o in live_options(field_)]
+    options = [
+        (o.pk, o.label if o.archived_at is None else f"{o.label} (archived)")
+        for o in field_.options.all()
+        if o.archived_at is None or o.pk in held
+    ]
     if kind == FieldKind.CHOICE:
         return forms.TypedChoiceField(
             choices=[("", "—"), *options], coerce=int, empty_value=None, **common
@@ -92,14 +103,17 @@ def add_custom_fields(
     *,
     status: str = Status.NEW,
     values: dict[int, list[CustomFieldValue]] | None = None,
+    initial: bool = True,
 ) -> None:
-    """Append the fields to an issue form (`cf_<slug>`), with the issue's values as initial
-    data; `form.custom_values()` then gives {slug: value} for the services."""
+    """Append the fields to an issue form (`cf_<slug>`), with the issue's `values` as initial
+    data (`initial`) and its archived choices still offered; `custom_values(form)` then gives
+    {slug: value} for the services."""
     form.custom_fields = fields  # type: ignore[attr-defined]
+    form.held_options = held = held_options(values or {})  # type: ignore[attr-defined]
     for f in fields:
         name = form_field_name(f)
-        form.fields[name] = form_field(f, status=status)
-        if values is not None:
+        form.fields[name] = form_field(f, status=status, held=held.get(f.pk, frozenset()))
+        if values is not None and initial:
             form.initial[name] = initial_of(f, values.get(f.pk, []))
 
 
@@ -119,7 +133,8 @@ def check_custom_fields(form: forms.Form) -> None:
         if name not in form.cleaned_data:
             continue
         try:
-            clean_value(f, form.cleaned_data[name])
+            held = getattr(form, "held_options", {}).get(f.pk, frozenset())
+            clean_value(f, form.cleaned_data[name], held=held)
         except CustomFieldError as error:
             form.add_error(name, str(error))
 

@@ -107,8 +107,11 @@ def _date(field_: CustomField, raw: Any) -> dt.date | None:
         raise _refuse(field_, f"“{raw}” is not a date (YYYY-MM-DD).") from None
 
 
-def _option(field_: CustomField, raw: Any, options: dict[int, CustomFieldOption]) -> int:
-    """An option of this field by id, instance or label (the API sends labels)."""
+def _option(
+    field_: CustomField, raw: Any, options: dict[int, CustomFieldOption], held: frozenset[int]
+) -> int:
+    """An option of this field by id, instance or label (the API sends labels); an archived
+    one only when the issue already has it (`held`: kept, never newly chosen)."""
     if isinstance(raw, CustomFieldOption):
         raw = raw.pk
     if isinstance(raw, int) and not isinstance(raw, bool):
@@ -120,7 +123,7 @@ def _option(field_: CustomField, raw: Any, options: dict[int, CustomFieldOption]
             found = options.get(int(text))
     else:
         raise _refuse(field_, "expected one of its choices.")
-    if found is None or found.archived_at is not None:
+    if found is None or (found.archived_at is not None and found.pk not in held):
         choices = ", ".join(o.label for o in options.values() if o.archived_at is None)
         raise _refuse(field_, f"“{raw}” is not one of its choices ({choices}).")
     return found.pk
@@ -159,8 +162,9 @@ def _url(field_: CustomField, raw: Any) -> str:
     return text
 
 
-def clean_value(field_: CustomField, raw: Any) -> Clean:
-    """One value, from a form's cleaned data or the API's JSON, as the field stores it."""
+def clean_value(field_: CustomField, raw: Any, *, held: frozenset[int] = frozenset()) -> Clean:
+    """One value, from a form's cleaned data or the API's JSON, as the field stores it
+    (`held`: the options the issue has now, archived ones included)."""
     kind = field_.kind
     if kind == FieldKind.TEXT:
         return _text(field_, raw, TEXT_VALUE_MAX_CHARS)
@@ -184,13 +188,21 @@ def clean_value(field_: CustomField, raw: Any) -> Clean:
     if kind == FieldKind.CHOICE:
         if raw is None or raw == "":
             return None
-        return _option(field_, raw, options)
+        return _option(field_, raw, options, held)
     # Multiple choice.
     if raw is None or raw == "":
         return frozenset()
     if not isinstance(raw, list | tuple | set | frozenset):
         raise _refuse(field_, "expected a list of its choices.")
-    return frozenset(_option(field_, item, options) for item in raw)
+    return frozenset(_option(field_, item, options, held) for item in raw)
+
+
+def held_options(values: Mapping[int, list[CustomFieldValue]]) -> dict[int, frozenset[int]]:
+    """{field id: the options an issue has} (archived choices it keeps may be sent back)."""
+    return {
+        field_id: frozenset(r.option_id for r in rows if r.option_id is not None)
+        for field_id, rows in values.items()
+    }
 
 
 def _empty(field_: CustomField, value: Clean) -> bool:
@@ -206,12 +218,14 @@ def clean_values(
     status: str = Status.NEW,
     partial: bool = False,
     project: Project | None = None,
+    held: Mapping[int, frozenset[int]] | None = None,
 ) -> dict[CustomField, Clean]:
     """Check `raw` ({slug: value}) against `fields` (those the issue's project and type
     have). Unknown slugs are refused (a field of another project is unknown here). With
     `partial`, only the slugs given are checked and returned; else every field is, and a
     required one must be filled in. Raises CustomFieldError naming the field."""
     fields = list(fields)
+    held = held or {}
     by_slug = {f.slug: f for f in fields}
     unknown = sorted(set(raw) - set(by_slug))
     if unknown:
@@ -224,7 +238,7 @@ def clean_values(
     for f in fields:
         if partial and f.slug not in raw:
             continue
-        value = clean_value(f, raw.get(f.slug))
+        value = clean_value(f, raw.get(f.slug), held=held.get(f.pk, frozenset()))
         if is_required_now(f, status) and _empty(f, value):
             raise _refuse(f, "this field is required.")
         cleaned[f] = value
@@ -338,7 +352,10 @@ def update_issue_with_fields(
     Returns the changed names (custom ones as `cf:<slug>`)."""
     issue_type = changes.get("type", issue.type)
     cleaned = clean_values(
-        fields_of(issue.project, issue_type), custom_values, status=issue.status, project=None
+        fields_of(issue.project, issue_type),
+        custom_values,
+        status=issue.status,
+        held=held_options(values_of(issue)),
     )
     with transaction.atomic():
         changed = update_issue(
@@ -365,6 +382,7 @@ def set_custom_values(issue: Issue, *, actor, values: Mapping[str, Any]) -> list
             status=locked.status,
             partial=True,
             project=issue.project,
+            held=held_options(values_of(locked)),
         )
         changed = write_values(locked, cleaned, actor=actor)
         if changed:

@@ -537,7 +537,7 @@ def issue_edit(request: HttpRequest, key: str) -> HttpResponse:
     # The custom fields of the type chosen on the form (a type change shows the new type's).
     issue_type = request.POST.get("type")
     fields = fields_of(issue.project, issue_type if issue_type in IssueType.values else issue.type)
-    add_custom_fields(form, fields, status=issue.status)
+    add_custom_fields(form, fields, status=issue.status, values=values_of(issue), initial=False)
     if form.is_valid():
         check_custom_fields(form)
     if not form.errors:

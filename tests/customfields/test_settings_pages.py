@@ -64,8 +64,37 @@ def test_manager_creates_edits_reorders_and_archives(client, project, manager, r
     live = [o.label for o in env.options.all() if o.archived_at is None]
     assert live == ["Local", "Production"]
     assert CustomFieldValue.objects.get(issue=issue).option.label == "Staging"
+    # The issue keeps its archived choice: offered to it (marked), and saving keeps it.
     form = client.get(reverse("issue_edit", args=[issue.key]))
-    assert ">Staging</option>" not in form.text and ">Local</option>" in form.text
+    assert ">Staging (archived)</option>" in form.text and ">Local</option>" in form.text
+    staging = env.options.get(label="Staging").pk
+    saved = client.post(
+        reverse("issue_edit", args=[issue.key]),
+        {
+            "title": "Renamed",
+            "type": "bug",
+            "priority": 2,
+            "severity": 2,
+            "version": 2,
+            "cf_env": staging,
+        },
+    )
+    assert saved.status_code == 302
+    assert CustomFieldValue.objects.get(issue=issue).option.label == "Staging"
+    other = make_issue(project, reporter)
+    refused = client.post(
+        reverse("issue_edit", args=[other.key]),
+        {
+            "title": "x",
+            "type": "bug",
+            "priority": 2,
+            "severity": 2,
+            "version": 1,
+            "cf_env": staging,
+        },
+    )
+    assert refused.status_code == 400
+    assert not CustomFieldValue.objects.filter(issue=other).exists()
 
     client.post(reverse("customfield_archive", args=[project.key, env.pk]), {"action": "archive"})
     env.refresh_from_db()
