@@ -15,6 +15,8 @@ from django.contrib.auth import get_user_model
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
+from customfields.selectors import api_values, api_values_for
+from customfields.services import set_custom_values
 from issues.filters import IssueFilter
 from issues.limits import (
     AFFECTED_VERSION_MAX_CHARS,
@@ -30,7 +32,7 @@ from issues.services import IssueError, add_comment
 from projects.selectors import get_project_for_user
 from workflows.activity import reason_value
 from workflows.errors import StaleTransition, TransitionForbidden, WorkflowError
-from workflows.issue_use_cases import create_issue
+from workflows.issue_use_cases import file_issue_with_fields
 from workflows.selectors import SlaState, available_transitions, sla_state, sla_summary
 from workflows.services import transition_issue
 
@@ -108,6 +110,12 @@ class IssueSummaryOut(Schema):
     created_at: datetime
     updated_at: datetime
     url: str
+    custom_fields: dict[str, Any] = Field(
+        ...,
+        description="The project's custom fields of the issue's type, keyed by slug: text, "
+        "number, ISO date, choice label, list of labels (multiple choice), username, URL, or "
+        "true/false; null when empty.",
+    )
 
 
 class IssuePageOut(Schema):
@@ -153,6 +161,12 @@ class IssueOut(Schema):
     sla: SlaOut
     closure: ClosureOut
     url: str
+    custom_fields: dict[str, Any] = Field(
+        ...,
+        description="The project's custom fields of the issue's type, keyed by slug: text, "
+        "number, ISO date, choice label, list of labels (multiple choice), username, URL, or "
+        "true/false; null when empty.",
+    )
 
 
 class IssueDetailOut(IssueOut):
@@ -172,6 +186,27 @@ class IssueIn(Schema):
     severity: int = Field(int(Severity.MINOR), ge=1, le=4, description="1 trivial … 4 critical")
     environment: str = Field("", max_length=ENVIRONMENT_MAX_CHARS)
     affected_version: str = Field("", max_length=AFFECTED_VERSION_MAX_CHARS)
+    custom_fields: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Custom values keyed by the field's slug, as `custom_fields` of an issue "
+        "reads them (a choice by its label or its id): "
+        "a slug that is no field of the project and type, a wrong type, an unknown choice or "
+        "a user who is no member answers 400 naming `custom_fields.<slug>`; nothing is filed.",
+    )
+
+
+class CustomFieldsIn(Schema):
+    custom_fields: dict[str, Any] = Field(
+        ...,
+        description="Only the slugs given change; null (or [] / false) empties a field.",
+    )
+
+
+def _custom_field_error(error: IssueError) -> ApiError:
+    field = error.field or ""
+    if field.startswith("cf_"):
+        field = f"custom_fields.{field[3:]}"
+    return ApiError(400, "invalid_field", str(error), field=field)
 
 
 def issue_out(request: HttpRequest, issue: Issue) -> dict:
@@ -214,6 +249,7 @@ def issue_out(request: HttpRequest, issue: Issue) -> dict:
             "closed_at": None,
         },
         "url": request.build_absolute_uri(issue.get_absolute_url()),
+        "custom_fields": api_values(issue),
     }
 
 
@@ -299,7 +335,10 @@ PAGE_SIZES = (25, 50, 100)  # as the list page offers
 
 class IssueListQuery(Schema):
     """The list page's filters (`issues.filters.IssueFilter`), as query parameters; repeat a
-    parameter for several values (`status=new&status=assigned`)."""
+    parameter for several values (`status=new&status=assigned`). Custom fields filter as on
+    the page: `cf_<slug>=<choice id>` (choices, several allowed), `cf_<slug>=<username>`,
+    `cf_<slug>_min` / `_max` (numbers), `cf_<slug>_after` / `_before` (dates),
+    `cf_<slug>=yes|no` (checkboxes)."""
 
     q: str | None = Field(
         None,
@@ -328,7 +367,9 @@ class IssueListQuery(Schema):
     per_page: int = Field(50, description="25, 50 or 100")
 
 
-def issue_summary_out(request: HttpRequest, issue: Issue, now: datetime) -> dict:
+def issue_summary_out(
+    request: HttpRequest, issue: Issue, now: datetime, custom: dict[int, dict] | None = None
+) -> dict:
     return {
         "key": issue.key,
         "project": issue.project.key,
@@ -346,6 +387,7 @@ def issue_summary_out(request: HttpRequest, issue: Issue, now: datetime) -> dict
         "created_at": issue.created_at,
         "updated_at": issue.updated_at,
         "url": request.build_absolute_uri(issue.get_absolute_url()),
+        "custom_fields": (custom or {}).get(issue.pk, {}),
     }
 
 
@@ -374,6 +416,8 @@ def list_issues(request: HttpRequest, filters: Query[IssueListQuery]):
         filterset.qs.prefetch_related("labels"), filters.per_page, cap=filterset.count_cap
     )
     page = paginator.get_page(filters.page)
+    rows = list(page)
+    custom = api_values_for(rows)
     now = timezone.now()
     return Status(
         200,
@@ -384,7 +428,7 @@ def list_issues(request: HttpRequest, filters: Query[IssueListQuery]):
             "per_page": filters.per_page,
             "pages": paginator.num_pages,
             "next_page": page.next_page_number() if page.has_next() else None,
-            "results": [issue_summary_out(request, issue, now) for issue in page],
+            "results": [issue_summary_out(request, issue, now, custom) for issue in rows],
         },
     )
 
@@ -540,9 +584,10 @@ def file_issue(request: HttpRequest, payload: IssueIn):
     if not title:
         raise ApiError(400, "missing_field", "“title” is required.", field="title")
     try:
-        issue = create_issue(
+        issue = file_issue_with_fields(
             project,
             reporter=request.auth,
+            custom_values=payload.custom_fields,
             title=title,
             description=payload.description,
             type=payload.type,
@@ -552,5 +597,23 @@ def file_issue(request: HttpRequest, payload: IssueIn):
             affected_version=payload.affected_version.strip(),
         )
     except IssueError as error:
-        raise ApiError(400, "invalid_field", str(error), field=error.field or "") from None
+        raise _custom_field_error(error) from None
     return Status(201, issue_out(request, issue))
+
+
+@router.patch(
+    "/{key}/custom-fields",
+    response={200: IssueDetailOut, 400: ErrorOut, 401: ErrorOut, 404: ErrorOut},
+    summary="Change custom field values of an issue",
+    description=(
+        "Only the slugs given change, each recorded in the audit trail; all or nothing: "
+        "400 names the first bad value (`custom_fields.<slug>`) and nothing is saved."
+    ),
+)
+def change_custom_fields(request: HttpRequest, key: str, payload: CustomFieldsIn):
+    issue = _visible_issue(request, key)
+    try:
+        set_custom_values(issue, actor=request.auth, values=payload.custom_fields)
+    except IssueError as error:
+        raise _custom_field_error(error) from None
+    return Status(200, issue_detail_out(request, _visible_issue(request, key)))

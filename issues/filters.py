@@ -4,6 +4,8 @@ import django_filters
 from django import forms
 from django.db.models import Exists, F, OuterRef, Q
 
+from customfields.filters import custom_filters, style_widgets, wants_custom_filters
+from customfields.selectors import field_specs_for_request
 from projects.models import Team
 from projects.selectors import member_by_handle, projects_for_request, projects_visible_to
 from workflows.selectors import SLA_FILTER_CHOICES, filter_sla_state
@@ -147,12 +149,23 @@ class IssueFilter(django_filters.FilterSet):
         choices=SORT_CHOICES, method="filter_sort", label="Sort", empty_label="Best match / newest"
     )
 
-    def __init__(self, data=None, queryset=None, *, request=None, **kwargs):
+    def __init__(
+        self, data=None, queryset=None, *, request=None, with_custom_fields=False, **kwargs
+    ):
         if data is not None and "" in data.getlist("project"):
             # The "Any project" option submits an empty value; drop it from the several allowed.
             data = data.copy()
             data.setlist("project", [v for v in data.getlist("project") if v])
         super().__init__(data, queryset, request=request, **kwargs)
+        # Custom-field filters (`cf_<slug>…`) of the projects the user sees, before the form
+        # is built; their definitions are read only when the query string names one.
+        # (The list page always offers them: `with_custom_fields`.)
+        self.custom_filter_names: list[str] = []
+        if with_custom_fields or wants_custom_filters(data):
+            for name, filter_ in custom_filters(field_specs_for_request(request)).items():
+                filter_.parent = self
+                self.filters[name] = filter_
+                self.custom_filter_names.append(name)
         user = request.user
         projects = projects_visible_to(user).active()
         self.filters["project"].queryset = projects
@@ -176,7 +189,10 @@ class IssueFilter(django_filters.FilterSet):
                 widget.attrs["class"] = "form-control form-control-sm"
                 # Two inputs under one visual caption: each needs its own label.
                 widget.attrs["aria-label"] = f"{name.capitalize()} {end}"
+        style_widgets(self.form.fields)
         for name, field in self.form.fields.items():
+            if name.startswith("cf_"):
+                continue
             widget = field.widget
             if isinstance(widget, forms.CheckboxSelectMultiple) or name in ("created", "updated"):
                 continue
@@ -184,6 +200,10 @@ class IssueFilter(django_filters.FilterSet):
                 widget.attrs["class"] = "form-select form-select-sm"
             else:
                 widget.attrs["class"] = "form-control form-control-sm"
+
+    @property
+    def custom_bound_fields(self) -> list:
+        return [self.form[name] for name in self.custom_filter_names]
 
     @property
     def qs(self):

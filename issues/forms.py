@@ -160,7 +160,10 @@ class IssueEditForm(IssueFieldsForm):
         return cleaned
 
     def changes(self) -> dict:
-        fields = [f for f in self.fields if f not in ("version", "reason")]
+        # Custom fields (`cf_<slug>`, added by the view) are saved by customfields' services.
+        fields = [
+            f for f in self.fields if f not in ("version", "reason") and not f.startswith("cf_")
+        ]
         return {f: self.cleaned_data[f] for f in fields}
 
 

@@ -2,6 +2,7 @@
 
 import csv
 import mimetypes
+from itertools import batched
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -24,9 +25,29 @@ from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from customfields.forms import (
+    add_custom_fields,
+    check_custom_fields,
+    custom_bound_fields,
+    custom_values,
+)
+from customfields.selectors import (
+    FieldSpec,
+    cells_for,
+    export_values,
+    field_specs_for_request,
+    fields_of,
+    fields_visible_to,
+    panel_rows,
+    values_of,
+)
 from projects.selectors import get_project_for_user, member_by_handle, projects_visible_to
 from workflows.activity import reason_value
-from workflows.issue_use_cases import bulk_update_issues, create_issue, update_issue
+from workflows.issue_use_cases import (
+    bulk_update_issues,
+    file_issue_with_fields,
+    update_issue_with_fields,
+)
 from workflows.selectors import cycles_prefetch
 
 from .filters import IssueFilter
@@ -40,7 +61,7 @@ from .forms import (
     SaveFilterForm,
 )
 from .inputs import parse_id
-from .models import OPEN_STATUSES, Attachment, Issue, SavedFilter
+from .models import OPEN_STATUSES, Attachment, Issue, IssueType, SavedFilter
 from .selectors import (
     TIMELINE_PAGE,
     TimelineCursor,
@@ -125,15 +146,32 @@ class CappedPaginator(Paginator):
         return super()._get_page(object_list, *args, **kwargs)
 
 
-def _filtered(request: HttpRequest, *related: str) -> IssueFilter:
+def _filtered(request: HttpRequest, *related: str, page: bool = False) -> IssueFilter:
     """The list's filters over the issues the user may see, joined with `related` (only what
-    the page shows: each join costs the planner time on every request)."""
+    the page shows: each join costs the planner time on every request); the list page
+    (`page`) offers the custom-field filters too."""
     base = (
         issues_visible_for_request(request)
         .select_related(*related)
         .defer("description", "description_html", "resolution_summary", "lessons_learned")
     )
-    return IssueFilter(request.GET, queryset=base, request=request)
+    return IssueFilter(request.GET, queryset=base, request=request, with_custom_fields=page)
+
+
+MAX_CUSTOM_COLUMNS = 8
+
+
+def _chosen_columns(request: HttpRequest) -> list[FieldSpec]:
+    """The custom columns switched on (`?columns=slug1,slug2` or repeated `columns`), among
+    the fields of projects the user sees: one spec per slug (the cells read each issue's own
+    project's field of that slug)."""
+    wanted: list[str] = []
+    for value in request.GET.getlist("columns"):
+        wanted += [slug.strip() for slug in value.split(",") if slug.strip()]
+    specs = field_specs_for_request(request)
+    known = {s.slug for s in specs}
+    slugs = [slug for slug in dict.fromkeys(wanted) if slug in known][:MAX_CUSTOM_COLUMNS]
+    return [s for s in specs if s.slug in slugs]
 
 
 def _safe_next(request: HttpRequest, fallback: str) -> str:
@@ -156,7 +194,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
         )
         if issue is not None:
             return redirect(issue)
-    filterset = _filtered(request, "owner")
+    filterset = _filtered(request, "owner", page=True)
     per_page = parse_id(request.GET.get("per_page", "50")) or 50
     per_page = per_page if per_page in PAGE_SIZES else 50
     issues = filterset.qs if filterset.is_valid() else Issue.objects.none()
@@ -170,6 +208,10 @@ def issue_list(request: HttpRequest) -> HttpResponse:
     # The rows once, here, with their labels as plain names (one query).
     page.object_list = list(page.object_list)
     attach_label_names(page.object_list)
+    columns = _chosen_columns(request)
+    # One header per slug, the cells of the page's issues in one query.
+    headers = list(dict.fromkeys(s.slug for s in columns))
+    names = {s.slug: s.name for s in reversed(columns)}
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -178,6 +220,9 @@ def issue_list(request: HttpRequest) -> HttpResponse:
         {
             "filter": filterset,
             "page": page,
+            "custom_columns": [(slug, names[slug]) for slug in headers],
+            "custom_cells": cells_for(page.object_list, columns),
+            "column_choices": _column_choices(request, headers),
             "query": query.urlencode(),
             "saved_filters": saved_filters_of(request.user),
             "builtin_filters": BUILTIN_FILTERS,
@@ -186,6 +231,14 @@ def issue_list(request: HttpRequest) -> HttpResponse:
             "page_sizes": PAGE_SIZES,
         },
     )
+
+
+def _column_choices(request: HttpRequest, chosen: list[str]) -> list[tuple[str, str, bool]]:
+    """(slug, name, on) of every custom field the user may show as a column."""
+    seen: dict[str, str] = {}
+    for spec in field_specs_for_request(request):
+        seen.setdefault(spec.slug, spec.name)
+    return [(slug, name, slug in chosen) for slug, name in seen.items()]
 
 
 def _csv_cell(value) -> str:
@@ -215,39 +268,57 @@ def issue_export(request: HttpRequest) -> HttpResponse:
         "labels", "environment", "affected_version", "created_at", "updated_at",
         "resolution_due_at", "resolution", "resolution_summary", "root_cause", "lessons_learned",
     ]  # fmt: skip
+    # A column per custom field (by slug) of the projects the user sees; a slug shared by
+    # several projects is one column, each issue filled from its own project's field.
+    custom = list(
+        fields_visible_to(request.user)
+        .filter(archived_at__isnull=True)
+        .order_by("order", "name", "pk")
+    )
+    slugs = list(dict.fromkeys(f.slug for f in custom))
+    field_of = {(f.project_id, f.slug): f.pk for f in custom}
+    header += slugs
 
     def rows():
         writer = csv.writer(_Echo())
         yield writer.writerow(header)
-        for issue in issues.iterator(chunk_size=2000):
-            yield writer.writerow(
-                _csv_cell(v)
-                for v in (
-                    issue.key,
-                    issue.title,
-                    issue.get_type_display(),
-                    issue.get_priority_display(),
-                    issue.get_severity_display(),
-                    issue.get_status_display(),
-                    issue.owner.username if issue.owner else "",
-                    issue.reporter.username,
-                    issue.team.name if issue.team else "",
-                    ", ".join(label.name for label in issue.labels.all()),
-                    issue.environment,
-                    issue.affected_version,
-                    issue.created_at.isoformat(),
-                    issue.updated_at.isoformat(),
-                    issue.resolution_due_at.isoformat() if issue.resolution_due_at else "",
-                    issue.get_resolution_display() if issue.resolution else "",
-                    issue.resolution_summary,
-                    reason_value("root_cause", issue.root_cause),
-                    issue.lessons_learned,
-                )
-            )
+        for chunk in batched(issues.iterator(chunk_size=2000), 2000):
+            values = export_values([i.pk for i in chunk], custom) if custom else {}
+            for issue in chunk:
+                yield _csv_row(writer, issue, values.get(issue.pk, {}), slugs, field_of)
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="issues.csv"'
     return response
+
+
+def _csv_row(writer, issue, custom: dict[int, str], slugs: list[str], field_of) -> str:
+    extra = [custom.get(field_of.get((issue.project_id, slug), 0), "") for slug in slugs]
+    return writer.writerow(
+        _csv_cell(v)
+        for v in (
+            issue.key,
+            issue.title,
+            issue.get_type_display(),
+            issue.get_priority_display(),
+            issue.get_severity_display(),
+            issue.get_status_display(),
+            issue.owner.username if issue.owner else "",
+            issue.reporter.username,
+            issue.team.name if issue.team else "",
+            ", ".join(label.name for label in issue.labels.all()),
+            issue.environment,
+            issue.affected_version,
+            issue.created_at.isoformat(),
+            issue.updated_at.isoformat(),
+            issue.resolution_due_at.isoformat() if issue.resolution_due_at else "",
+            issue.get_resolution_display() if issue.resolution else "",
+            issue.resolution_summary,
+            reason_value("root_cause", issue.root_cause),
+            issue.lessons_learned,
+            *extra,
+        )
+    )
 
 
 @login_required
@@ -302,38 +373,76 @@ def _render_new(request: HttpRequest, form: IssueCreateForm, project=None, statu
     return render(
         request,
         "issues/new.html",
-        {"form": form, "project": project, "similar": similar},
+        {
+            "form": form,
+            "project": project,
+            "similar": similar,
+            "custom_fields": custom_bound_fields(form),
+        },
         status=status,
     )
 
 
 def _preselected_project(request: HttpRequest):
     """The project the form starts with: `?project=KEY` (the top bar's button on a project's
-    pages), else the user's only project; None when there is a choice to make."""
+    pages; an id works too), else the user's only project; None when there is a choice."""
     projects = projects_visible_to(request.user).active()
     wanted = request.GET.get("project", "").strip().upper()
     if wanted:
-        chosen = projects.filter(key=wanted).first()
+        wanted_id = parse_id(wanted)
+        match = projects.filter(pk=wanted_id) if wanted_id is not None else None
+        chosen = (match or projects.filter(key=wanted)).first()
         if chosen is not None:
             return chosen
     only = list(projects.only("pk", "key", "name")[:2])
     return only[0] if len(only) == 1 else None
 
 
+def _issue_type(value: str | None) -> str:
+    return value if value in IssueType.values else IssueType.BUG
+
+
+def _with_custom_fields(request: HttpRequest, form: IssueCreateForm, initial_project):
+    """The custom fields of the chosen project and type: the posted ones (a re-render after
+    POST), else `?project=` / `?type=` (the form re-rendered when they change), else the
+    form's initial project."""
+    if request.method == "POST":
+        project_id = parse_id(request.POST.get("project", ""))
+        project = (
+            projects_visible_to(request.user).active().filter(pk=project_id).first()
+            if project_id is not None
+            else None
+        )
+        issue_type = _issue_type(request.POST.get("type"))
+    else:
+        project = initial_project
+        issue_type = _issue_type(request.GET.get("type"))
+    if project is not None:
+        add_custom_fields(form, fields_of(project, issue_type))
+    return form
+
+
 @login_required
 def issue_new(request: HttpRequest, project_key: str | None = None) -> HttpResponse:
     project = get_project_for_user(request.user, project_key) if project_key else None
     initial = {"project": project or _preselected_project(request)}
+    if request.GET.get("type") in IssueType.values:
+        initial["type"] = request.GET["type"]
     if request.method != "POST":
-        return _render_new(request, IssueCreateForm(user=request.user, initial=initial), project)
+        form = IssueCreateForm(user=request.user, initial=initial)
+        return _render_new(request, _with_custom_fields(request, form, initial["project"]), project)
     form = IssueCreateForm(request.POST, request.FILES, user=request.user, initial=initial)
-    if not form.is_valid():
+    _with_custom_fields(request, form, initial["project"])
+    if form.is_valid():
+        check_custom_fields(form)
+    if form.errors:
         return _render_new(request, form, project, status=_refused_status(request))
     data = form.cleaned_data
     try:
-        issue = create_issue(
+        issue = file_issue_with_fields(
             data["project"],
             reporter=request.user,
+            custom_values=custom_values(form),
             title=data["title"],
             description=data["description"],
             type=data["type"],
@@ -375,6 +484,7 @@ def _render_detail(request: HttpRequest, issue, *, status: int = 200, **forms) -
         "comment_form": forms.get("comment_form") or CommentForm(),
         "attachment_form": forms.get("attachment_form") or AttachmentForm(),
         "link_form": forms.get("link_form") or LinkForm(),
+        "custom_rows": panel_rows(issue),
         **issue_page_data(issue, request.user),
     }
     return render(request, "issues/detail.html", context, status=status)
@@ -405,6 +515,15 @@ def issue_timeline(request: HttpRequest, key: str) -> HttpResponse:
     )
 
 
+def _render_edit(request: HttpRequest, issue, form: IssueEditForm, status: int = 200):
+    return render(
+        request,
+        "issues/edit.html",
+        {"issue": issue, "form": form, "custom_fields": custom_bound_fields(form)},
+        status=status,
+    )
+
+
 @login_required
 def issue_edit(request: HttpRequest, key: str) -> HttpResponse:
     issue = get_issue_for_user(request.user, key)
@@ -412,14 +531,23 @@ def issue_edit(request: HttpRequest, key: str) -> HttpResponse:
         initial = {f: getattr(issue, f) for f in IssueEditForm.base_fields if hasattr(issue, f)}
         initial["labels"] = list(issue.labels.all())
         form = IssueEditForm(initial=initial, issue=issue)
-        return render(request, "issues/edit.html", {"issue": issue, "form": form})
+        fields = fields_of(issue.project, issue.type)
+        add_custom_fields(form, fields, status=issue.status, values=values_of(issue))
+        return _render_edit(request, issue, form)
     form = IssueEditForm(request.POST, issue=issue)
+    # The custom fields of the type chosen on the form (a type change shows the new type's).
+    issue_type = request.POST.get("type")
+    fields = fields_of(issue.project, issue_type if issue_type in IssueType.values else issue.type)
+    add_custom_fields(form, fields, status=issue.status, values=values_of(issue), initial=False)
     if form.is_valid():
+        check_custom_fields(form)
+    if not form.errors:
         try:
-            changed = update_issue(
+            changed = update_issue_with_fields(
                 issue,
                 actor=request.user,
                 changes=form.changes(),
+                custom_values=custom_values(form),
                 expected_version=form.cleaned_data["version"],
                 reason=form.cleaned_data["reason"],
             )
@@ -431,7 +559,7 @@ def issue_edit(request: HttpRequest, key: str) -> HttpResponse:
             else:
                 messages.info(request, "Nothing changed.")
             return redirect(issue)
-    return render(request, "issues/edit.html", {"issue": issue, "form": form}, status=400)
+    return _render_edit(request, issue, form, status=400)
 
 
 @login_required

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "accounts",
     "projects",
     "issues",
+    "customfields",
     "workflows",
     "notifications",
     "reports",

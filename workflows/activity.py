@@ -167,7 +167,8 @@ def _quoted(text: str, limit: int = 80) -> str:
 
 
 def _changed(event: IssueEvent, data: dict) -> tuple[SafeString, list[list[str]]]:
-    name = FIELD_LABELS.get(event.field, event.field)
+    # A custom field's name is kept in the record (`label`), as it read when changed.
+    name = data.get("label") or FIELD_LABELS.get(event.field, event.field)
     old = _quoted(field_value_label(event.field, event.old_value))
     new = _quoted(field_value_label(event.field, event.new_value))
     reasons = [["Reason", data["reason"]]] if data.get("reason") else []

@@ -24,6 +24,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from customfields.selectors import missing_for_transition
 from issues.inputs import parse_id
 from issues.limits import REASON_MAX_CHARS
 from issues.models import EventKind, Issue, IssueEvent, Resolution, Severity, Status
@@ -205,6 +206,17 @@ def clean_transition_data(
         if required and f.name not in ("owner", "resolution") and not cleaned.get(f.name):
             suffix = " for Major and Critical issues" if f.need == Need.MAJOR else ""
             raise WorkflowError(f"{f.label} is required{suffix}.", field=f.name)
+    # The project's custom fields required from this status on (Resolve's own rows, such as
+    # an intake rule's assignment, cannot fill in a person's facts: they are not held back).
+    if not transition.system:
+        missing = missing_for_transition(issue, transition.target)
+        if missing:
+            names = ", ".join(f"“{f.name}”" for f in missing)
+            raise WorkflowError(
+                f"{names} {'is' if len(missing) == 1 else 'are'} required before "
+                f"{Status(transition.target).label}: fill {'it' if len(missing) == 1 else 'them'}"
+                f" in on the issue's edit page first."
+            )
     return cleaned
 
 

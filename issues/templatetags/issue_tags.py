@@ -119,8 +119,10 @@ _ROW = (
     "  <td>{owner}</td>\n"
     "  <td>{sla}</td>\n"
     '  <td class="small">{updated}</td>\n'
+    "{custom}"
     "</tr>\n"
 )
+_CUSTOM_CELL = '  <td class="small">{}</td>\n'
 _LABEL = '<span class="badge rounded-pill text-bg-light border ms-1">{}</span>'
 _OWNER = (
     '<span class="avatar" title="{}" aria-hidden="true">{}</span> <span class="small">{}</span>'
@@ -135,10 +137,12 @@ def _labels(issue):
 
 
 @register.simple_tag
-def issue_rows(issues) -> SafeString:
+def issue_rows(issues, custom_cells=None) -> SafeString:
     """The issue list's table rows (columns as in the header of issues/list.html), rendered in
     Python: as a template loop each row cost ~25 node renders and a reverse(), a third of the
-    page. Expects `project`, `owner` joined and the labels prefetched."""
+    page. Expects `project`, `owner` joined and the labels prefetched; `custom_cells` are the
+    texts of the custom columns switched on, by issue id (customfields.selectors.cells_for)."""
+    custom_cells = custom_cells or {}
     # Issue keys need no URL quoting: reverse() once, then put each key in the slot.
     url_pattern = reverse("issue_detail", args=[_KEY_SLOT])
     owners: dict[int | None, str] = {None: _UNASSIGNED}
@@ -168,6 +172,10 @@ def issue_rows(issues) -> SafeString:
                 owner=owner,
                 sla=render_sla_badge(issue, left[issue.pk]),
                 updated=when(issue.updated_at),
+                custom="".join(
+                    _CUSTOM_CELL.format(_html(text) if text else "—")
+                    for text in custom_cells.get(issue.pk, ())
+                ),
             )
         )
     return mark_safe("".join(rows))  # noqa: S308  # nosec B308 B703 - every value escaped above
@@ -204,7 +212,8 @@ def filter_chips(context, filterset):
     for name, values in request.GET.lists():
         if name in NOT_FILTERS:
             continue
-        base = name.rsplit("_", 1)[0] if name.endswith(("_after", "_before")) else name
+        ends = ("_after", "_before", "_min", "_max")
+        base = name.rsplit("_", 1)[0] if name.endswith(ends) else name
         field = form.fields.get(base)
         if field is None:
             continue
@@ -220,6 +229,10 @@ def filter_chips(context, filterset):
                 label += " from"
             elif name.endswith("_before"):
                 label += " until"
+            elif name.endswith("_min"):
+                label += " at least"
+            elif name.endswith("_max"):
+                label += " at most"
             chips.append((label, choices.get(value, value), f"?{params.urlencode()}"))
     return chips
 

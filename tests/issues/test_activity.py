@@ -216,8 +216,9 @@ def test_detail_page_query_count_is_constant(
     # monitoring-events panel (one query: nothing feeds a hand-filed issue), the SLA box's
     # explanation (the current cycle's ledger, for the paused time and why), and which linked
     # issues mentioned in the activity the viewer may see, and the SDK error panel (one
-    # query: nothing from an SDK feeds it). Who is notified loads when its panel is opened.
-    with django_assert_num_queries(21):
+    # query: nothing from an SDK feeds it), and the custom fields of the side panel (the
+    # project's fields, the issue's values). Who is notified loads when its panel is opened.
+    with django_assert_num_queries(23):
         client.get(issue.get_absolute_url())
 
 

@@ -46,7 +46,8 @@ def test_issue_page_shows_only_the_transitions_this_user_may_take(
 def test_issue_page_query_count(client, issue, cast, walk, django_assert_max_num_queries):
     walk(issue, Status.RETEST)
     client.force_login(cast["tester"])
-    with django_assert_max_num_queries(25):  # the whole page: issues, workflows, notifications
+    # The whole page: issues, workflows, notifications, custom fields (fields and values).
+    with django_assert_max_num_queries(27):
         response = client.get(issue.get_absolute_url())
     assert buttons(response.content.decode()) == {"fail", "verify"}
 

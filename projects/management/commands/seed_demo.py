@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.models import User
+from customfields.demo import seed_custom_fields_demo
 from intake.demo import seed_sdk_demo
 from issues.models import Issue, IssueLink, IssueType, Priority, Severity, Status
 from issues.services import link_issues
@@ -216,6 +217,8 @@ class Command(BaseCommand):
                         _move(issue, goal, users, reporter, first)
                     first = first or issue
         _link_across_projects(users["manager"])
+        # After the issues moved along: the fields are asked for from now on.
+        seed_custom_fields_demo(Project.objects.get(key="WEB"), actor=users["manager"])
         seed_sdk_demo(Project.objects.get(key="WEB"), actor=users["manager"])
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
 
