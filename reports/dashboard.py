@@ -22,7 +22,7 @@ from workflows.businesstime import format_business_duration, format_duration
 from workflows.models import CycleOutcome, RootCause
 from workflows.selectors import SlaState
 
-from . import charts, selectors
+from . import charts, selectors, shape
 from .selectors import Scope
 
 
@@ -552,6 +552,42 @@ def workload_section(scope: Scope) -> Section:
     )
 
 
+def components_section(scope: Scope) -> Section:
+    """Compliance and workload grouped by component (issues without one in a row of their
+    own); links go to the list filtered by the component."""
+    table = Table(
+        "components",
+        "Compliance and workload by component",
+        ["Component", "Open", "At risk", "Breached", "Weighted load", "Finished", "Met %"],
+    )
+    for r in shape.by_component(scope):
+        component = r["component"]
+
+        def link(extra: list[tuple[str, str]], component=component) -> str:
+            # The list cannot filter "no component": that row has no links.
+            if component is None:
+                return ""
+            return issue_list_url(scope, [("component", str(component.pk)), *extra])
+
+        table.rows.append(
+            [
+                Cell(r["name"]),
+                _count(r["open"], link(OPEN_PARAMS)),
+                _count(r["at_risk"], link([("sla", "at_risk")])),
+                _count(r["breached"], link([("sla", "breached")])),
+                _count(r["weighted"], link(OPEN_PARAMS)),
+                Cell(str(r["finished"]), value=r["finished"]),
+                _pct_cell(r["met_pct"], ""),
+            ]
+        )
+    return Section(
+        "components",
+        "By component",
+        "Open issues now and SLA cycles finished in the period, per component.",
+        [table],
+    )
+
+
 def breaches_section(scope: Scope) -> Section:
     rows = selectors.breaches(scope)
     by_type = Table("breaches-type", "Breaches by type", ["Type", "Missed cycles"])
@@ -623,6 +659,7 @@ SECTIONS: dict[str, Callable[..., Section]] = {
     "ageing": ageing_section,
     "flow": flow_section,
     "workload": workload_section,
+    "components": components_section,
     "breaches": breaches_section,
     "lessons": lessons_section,
 }
@@ -638,6 +675,7 @@ TABLE_SECTION = {
     "ageing": "ageing",
     "flow": "flow",
     "workload": "workload",
+    "components": "components",
     "breaches-type": "breaches",
     "breaches-cause": "breaches",
     "lessons": "lessons",
