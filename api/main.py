@@ -17,7 +17,6 @@ from webhooks.payloads import ENVELOPES
 from .errors import install_error_handlers
 from .issues import router as issues_router
 from .links import router as links_router
-from .shape import issue_router as issue_shape_router
 from .shape import router as shape_router
 from .parser import SafeJsonParser
 
@@ -87,4 +86,4 @@ api.add_router("/projects/", webhooks_router)
 api.add_router("/issues", issues_router)
 api.add_router("/issues", links_router)
 api.add_router("/projects/", shape_router)
-api.add_router("/issues", issue_shape_router)
+

@@ -22,10 +22,10 @@ from projects.services import ProjectShapeError, create_component, create_versio
 from .auth import PersonalTokenAuth
 from .errors import ApiError, ErrorOut
 from .issues import IssueOut, issue_out
+from .issues import router as issues_router
 from .shape_names import resolve_shape
 
 router = Router(tags=["components and versions"], auth=PersonalTokenAuth())
-issue_router = Router(tags=["components and versions"], auth=PersonalTokenAuth())
 
 
 class ComponentOut(Schema):
@@ -146,7 +146,8 @@ def add_version(request: HttpRequest, key: str, payload: VersionIn):
     return Status(201, _version_out(version))
 
 
-@issue_router.patch(
+# On the issues router: one route per path (`GET /issues/{key}` is there).
+@issues_router.patch(
     "/{key}",
     response={200: IssueOut, 400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut,
               422: ErrorOut},

@@ -98,6 +98,10 @@ class VersionFigures:
     days_left: int | None = None
     since: date | None = None
 
+    @property
+    def days_overdue(self) -> int:
+        return -self.days_left if self.days_left is not None and self.days_left < 0 else 0
+
 
 def version_figures(user, version: Version, *, limit: int = 100) -> VersionFigures:
     """A version's page: issues planned for it (fix version) open and closed, issues that
