@@ -17,8 +17,8 @@ from webhooks.payloads import ENVELOPES
 from .errors import install_error_handlers
 from .issues import router as issues_router
 from .links import router as links_router
-from .shape import router as shape_router
 from .parser import SafeJsonParser
+from .shape import router as shape_router
 
 
 class ResolveAPI(NinjaAPI):
@@ -86,4 +86,3 @@ api.add_router("/projects/", webhooks_router)
 api.add_router("/issues", issues_router)
 api.add_router("/issues", links_router)
 api.add_router("/projects/", shape_router)
-

@@ -130,9 +130,7 @@ def _by_component(
     return pick, why, team
 
 
-def choose_assignee(
-    issue: Issue, *, component_tag: str = "", today: date | None = None
-) -> Choice:
+def choose_assignee(issue: Issue, *, component_tag: str = "", today: date | None = None) -> Choice:
     """The person the issue's component or the project's rules choose for the issue, the
     rule, and why (no writes)."""
     today = today or timezone.localdate()
@@ -175,6 +173,8 @@ def choose_assignee(
                 return Choice(user, rule, f"Rule “{rule.describe()}”. {why}", team, sets)
             continue
         team = rule.team
+        if team is None:  # pragma: no cover - team_id is set here
+            continue
         pick = _least_loaded(available, team)
         if pick is None:
             skipped.append(f"nobody in team {team} is available")

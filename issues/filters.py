@@ -201,13 +201,15 @@ class IssueFilter(django_filters.FilterSet):
         components = Component.objects.filter(project_id__in=project_ids)
         versions = Version.objects.filter(project_id__in=project_ids)
         columns = ("kind", "pk", "name", "project__key", "archived")
-        rows = components.annotate(
-            kind=Value("c"), archived=Q(archived_at__isnull=False)
-        ).values_list(*columns).union(
-            versions.annotate(
-                kind=Value("v"), archived=Value(False, output_field=BooleanField())
-            ).values_list(*columns),
-            all=True,
+        rows = (
+            components.annotate(kind=Value("c"), archived=Q(archived_at__isnull=False))
+            .values_list(*columns)
+            .union(
+                versions.annotate(
+                    kind=Value("v"), archived=Value(False, output_field=BooleanField())
+                ).values_list(*columns),
+                all=True,
+            )
         )
         choices: dict[str, list[tuple[int, str]]] = {"c": [], "v": []}
         for kind, pk, name, key, archived in sorted(rows, key=lambda r: (r[3], r[2].lower())):

@@ -24,9 +24,12 @@ from .services import (
     update_version,
 )
 
+
 def _require_manager(request: HttpRequest, project: Project) -> None:
     if not is_manager(request.user, project):
-        raise PermissionDenied(f"Only Managers of {project.key} change its components and versions.")
+        raise PermissionDenied(
+            f"Only Managers of {project.key} change its components and versions."
+        )
 
 
 def _refused(form, error: ProjectShapeError) -> None:
@@ -66,7 +69,9 @@ def component_edit(request: HttpRequest, key: str, pk: int) -> HttpResponse:
     _require_manager(request, project)
     if request.method != "POST":
         form = ComponentEditForm(initial=ComponentEditForm.initial_from(component), project=project)
-        return render(request, "projects/component_edit.html", {"component": component, "form": form})
+        return render(
+            request, "projects/component_edit.html", {"component": component, "form": form}
+        )
     form = ComponentEditForm(request.POST, project=project)
     if form.is_valid():
         try:

@@ -17,5 +17,7 @@ urlpatterns = [
         name="project_component_archive",
     ),
     path("<str:key>/versions/", shape_views.version_list, name="project_versions"),
-    path("<str:key>/versions/<int:pk>/edit/", shape_views.version_edit, name="project_version_edit"),
+    path(
+        "<str:key>/versions/<int:pk>/edit/", shape_views.version_edit, name="project_version_edit"
+    ),
 ]

@@ -18,7 +18,6 @@ from workflows.selectors import SlaState, annotate_sla_state
 
 from .selectors import SEVERITY_WEIGHTS, Scope, _pct, compliance_grid, total
 
-
 # A version's compliance counts every finished cycle of its issues.
 ALL_TIME = date(2000, 1, 1)
 
