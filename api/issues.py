@@ -551,8 +551,10 @@ def transition(request: HttpRequest, key: str, payload: TransitionIn):
 
 @router.post(
     "",
-    response={201: IssueOut, 400: ErrorOut, 401: ErrorOut, 404: ErrorOut},
+    response={201: IssueOut, 400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="File an issue",
+    description="`component`, `affected_version`, `fix_version`: names within the project "
+    "(422 naming the field when the project has none of that name).",
 )
 def file_issue(request: HttpRequest, payload: IssueIn):
     project = get_project_for_user(request.auth, payload.project)

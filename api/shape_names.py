@@ -14,6 +14,10 @@ def resolve_shape(project: Project, names: dict[str, str | None]) -> dict:
             changes[field] = None
             continue
         model = Component if field == "component" else Version
+        if "\x00" in name:
+            raise ApiError(
+                422, "invalid_field", "Names cannot contain NUL characters.", field=field
+            )
         found = model.objects.filter(project=project, name=name.strip()).first()
         if found is None:
             kind = "component" if field == "component" else "version"

@@ -30,12 +30,25 @@ def _clean_name(name: str, *, kind: str) -> str:
     name = name.strip()
     if not name:
         raise ProjectShapeError(f"Give the {kind} a name.", field="name")
+    if "\x00" in name:
+        raise ProjectShapeError("The name cannot contain NUL characters.", field="name")
     limit = NAME_MAX[kind]
     if len(name) > limit:
         raise ProjectShapeError(
             f"The name is {len(name)} characters long; at most {limit} are allowed.", field="name"
         )
     return name
+
+
+def _check_description(description: str) -> None:
+    if len(description) > DESCRIPTION_MAX:
+        raise ProjectShapeError(
+            f"The description is at most {DESCRIPTION_MAX} characters.", field="description"
+        )
+    if "\x00" in description:
+        raise ProjectShapeError(
+            "The description cannot contain NUL characters.", field="description"
+        )
 
 
 def _check_lead(project: Project, lead) -> None:
@@ -65,10 +78,7 @@ def create_component(
     """Add a component (name unique in the project; the lead a member of it)."""
     _require_manager(actor, project)
     name = _clean_name(name, kind="component")
-    if len(description) > DESCRIPTION_MAX:
-        raise ProjectShapeError(
-            f"The description is at most {DESCRIPTION_MAX} characters.", field="description"
-        )
+    _check_description(description)
     _check_lead(project, lead)
     component = Component(
         project=project, name=name, description=description, lead=lead, default_team=default_team
@@ -91,10 +101,7 @@ def update_component(
     project = component.project
     _require_manager(actor, project)
     component.name = _clean_name(name, kind="component")
-    if len(description) > DESCRIPTION_MAX:
-        raise ProjectShapeError(
-            f"The description is at most {DESCRIPTION_MAX} characters.", field="description"
-        )
+    _check_description(description)
     _check_lead(project, lead)
     component.description = description
     component.lead = lead
