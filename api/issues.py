@@ -38,6 +38,7 @@ from workflows.services import transition_issue
 
 from .auth import PersonalTokenAuth
 from .errors import ApiError, ErrorOut
+from .shape_names import resolve_shape
 
 router = Router(tags=["issues"], auth=PersonalTokenAuth())
 
@@ -104,6 +105,9 @@ class IssueSummaryOut(Schema):
     owner: str | None
     reporter: str
     team: str | None
+    component: str | None
+    affected_version: str | None
+    fix_version: str | None
     labels: list[str]
     sla_state: str
     resolution_due_at: datetime | None
@@ -155,7 +159,10 @@ class IssueOut(Schema):
     team: str | None
     labels: list[str]
     environment: str
-    affected_version: str
+    component: str | None
+    affected_version: str | None
+    fix_version: str | None
+    version: int
     created_at: datetime
     updated_at: datetime
     sla: SlaOut
@@ -185,7 +192,11 @@ class IssueIn(Schema):
     priority: int = Field(int(Priority.MEDIUM), ge=1, le=3, description="1 low … 3 high")
     severity: int = Field(int(Severity.MINOR), ge=1, le=4, description="1 trivial … 4 critical")
     environment: str = Field("", max_length=ENVIRONMENT_MAX_CHARS)
-    affected_version: str = Field("", max_length=AFFECTED_VERSION_MAX_CHARS)
+    component: str | None = Field(None, max_length=80, description="A component's name")
+    affected_version: str | None = Field(
+        None, max_length=AFFECTED_VERSION_MAX_CHARS, description="A version's name"
+    )
+    fix_version: str | None = Field(None, max_length=60, description="A version's name")
     custom_fields: dict[str, Any] = Field(
         default_factory=dict,
         description="Custom values keyed by the field's slug, as `custom_fields` of an issue "
@@ -227,7 +238,10 @@ def issue_out(request: HttpRequest, issue: Issue) -> dict:
         "team": issue.team.name if issue.team else None,
         "labels": [label.name for label in issue.labels.all()],
         "environment": issue.environment,
-        "affected_version": issue.affected_version,
+        "component": issue.component.name if issue.component else None,
+        "affected_version": issue.affected_version.name if issue.affected_version else None,
+        "fix_version": issue.fix_version.name if issue.fix_version else None,
+        "version": issue.version,
         "created_at": issue.created_at,
         "updated_at": issue.updated_at,
         "sla": {
@@ -322,7 +336,9 @@ def _visible_issue(request: HttpRequest, key: str) -> Issue:
         raise ApiError(404, "not_found", "No such issue.")
     issue = get_issue_for_user(request.auth, key)
     return (
-        Issue.objects.select_related("project", "reporter", "owner", "team")
+        Issue.objects.select_related(
+            "project", "reporter", "owner", "team", "component", "affected_version", "fix_version"
+        )
         .prefetch_related("labels")
         .get(pk=issue.pk)
     )
@@ -353,6 +369,9 @@ class IssueListQuery(Schema):
     owner: str | None = Field(None, description="A user id, `me` or `unassigned`")
     reporter: str | None = Field(None, description="A user id or `me`")
     team: str | None = Field(None, description="A team id")
+    component: str | None = Field(None, description="A component id")
+    affected_version: str | None = Field(None, description="A version id")
+    fix_version: str | None = Field(None, description="A version id")
     label: str | None = Field(None, description="A label name (case-insensitive)")
     sla: str | None = Field(None, description="on_track, at_risk, breached, paused, none")
     created_after: date | None = None
@@ -381,6 +400,9 @@ def issue_summary_out(
         "owner": issue.owner.username if issue.owner else None,
         "reporter": issue.reporter.username,
         "team": issue.team.name if issue.team else None,
+        "component": issue.component.name if issue.component else None,
+        "affected_version": issue.affected_version.name if issue.affected_version else None,
+        "fix_version": issue.fix_version.name if issue.fix_version else None,
         "labels": [label.name for label in issue.labels.all()],
         "sla_state": sla_state(issue, now),
         "resolution_due_at": issue.resolution_due_at,
@@ -405,7 +427,8 @@ def list_issues(request: HttpRequest, filters: Query[IssueListQuery]):
         raise ApiError(400, "invalid_field", "“per_page”: 25, 50 or 100.", field="per_page")
     base = (
         issues_visible_to(request.auth)
-        .select_related("project", "owner", "reporter", "team")
+        .select_related("project", "owner", "reporter", "team", "component")
+        .select_related("affected_version", "fix_version")
         .defer("description", "resolution_summary", "lessons_learned")
     )
     filterset = IssueFilter(request.GET, queryset=base, request=request)
@@ -573,8 +596,10 @@ def transition(request: HttpRequest, key: str, payload: TransitionIn):
 
 @router.post(
     "",
-    response={201: IssueOut, 400: ErrorOut, 401: ErrorOut, 404: ErrorOut},
+    response={201: IssueOut, 400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="File an issue",
+    description="`component`, `affected_version`, `fix_version`: names within the project "
+    "(422 naming the field when the project has none of that name).",
 )
 def file_issue(request: HttpRequest, payload: IssueIn):
     project = get_project_for_user(request.auth, payload.project)
@@ -594,7 +619,14 @@ def file_issue(request: HttpRequest, payload: IssueIn):
             priority=payload.priority,
             severity=payload.severity,
             environment=payload.environment.strip(),
-            affected_version=payload.affected_version.strip(),
+            **resolve_shape(
+                project,
+                {
+                    "component": payload.component,
+                    "affected_version": payload.affected_version,
+                    "fix_version": payload.fix_version,
+                },
+            ),
         )
     except IssueError as error:
         raise _custom_field_error(error) from None

@@ -2,8 +2,9 @@
 
 Routers: `intake.api` (events from monitoring tools, intake tokens) and `api.issues`
 (people's scripts with personal tokens: list with the list page's filters, read, file, comment,
-transition; the UI's access rules) and `api.links` (an issue's links, other projects' issues
-hidden). New endpoints are added as functions on these routers.
+transition; the UI's access rules), `api.links` (an issue's links, other projects' issues
+hidden) and `api.shape` (a project's components and versions; an issue's component, affected
+and fix version). New endpoints are added as functions on these routers.
 """
 
 from ninja import NinjaAPI
@@ -17,6 +18,7 @@ from .errors import install_error_handlers
 from .issues import router as issues_router
 from .links import router as links_router
 from .parser import SafeJsonParser
+from .shape import router as shape_router
 
 
 class ResolveAPI(NinjaAPI):
@@ -83,3 +85,4 @@ api.add_router("/projects/", intake_router)
 api.add_router("/projects/", webhooks_router)
 api.add_router("/issues", issues_router)
 api.add_router("/issues", links_router)
+api.add_router("/projects/", shape_router)

@@ -63,7 +63,8 @@ class IntakeSettingsForm(forms.Form):
 class RuleForm(forms.ModelForm):
     class Meta:
         model = AssignmentRule
-        fields = ["position", "match_component", "match_label", "owner", "team"]
+        fields = ["position", "match_component", "match_label", "owner", "team", "component"]
+        labels = {"component": "Set component"}
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
@@ -74,11 +75,17 @@ class RuleForm(forms.ModelForm):
         self.fields["team"].queryset = Team.objects.all()
         self.fields["owner"].required = False
         self.fields["team"].required = False
+        self.fields["component"].required = False
+        self.fields["component"].queryset = project.components.active()
 
     def clean(self):
         data = super().clean()
-        if bool(data.get("owner")) == bool(data.get("team")):
+        if data.get("owner") and data.get("team"):
             raise forms.ValidationError("Choose either an owner or a team (one of the two).")
+        if not (data.get("owner") or data.get("team") or data.get("component")):
+            raise forms.ValidationError(
+                "Choose an owner, a team, or a component (routed to its lead or team)."
+            )
         return data
 
 

@@ -269,6 +269,16 @@ class AssignmentRule(models.Model):
     team = models.ForeignKey(
         "projects.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
+    # Sets the issue's component (when it has none); without an owner or a team the rule
+    # routes "by component": its lead, else the least-loaded of its default team.
+    component = models.ForeignKey(
+        "projects.Component",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="Sets this component; alone, routes to the component's lead or team.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -276,8 +286,9 @@ class AssignmentRule(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(owner__isnull=False, team__isnull=True)
-                | Q(owner__isnull=True, team__isnull=False),
-                name="rule_targets_owner_or_team",
+                | Q(owner__isnull=True, team__isnull=False)
+                | Q(owner__isnull=True, team__isnull=True, component__isnull=False),
+                name="rule_targets_owner_team_or_component",
             )
         ]
 
@@ -291,7 +302,14 @@ class AssignmentRule(models.Model):
         if self.match_label:
             parts.append(f"label “{self.match_label}”")
         when = " and ".join(parts) or "any issue"
-        target = f"team {self.team}" if self.team_id else f"{self.owner}"
+        if self.team_id:
+            target = f"team {self.team}"
+        elif self.owner_id:
+            target = f"{self.owner}"
+        else:
+            target = "by component"
+        if self.component_id:
+            target = f"component {self.component} · {target}"
         return f"{when} → {target}"
 
 

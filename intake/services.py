@@ -30,7 +30,8 @@ from packaging.version import InvalidVersion, Version
 from api.tokens import new_token
 from issues.models import EventKind, Issue, IssueEvent, LinkKind, Resolution, Status
 from issues.services import link_issues
-from projects.models import Project
+from projects.models import Component, Project
+from projects.services import version_for_release
 from workflows.issue_use_cases import create_issue
 
 from .hotpath import fetchone
@@ -551,8 +552,9 @@ def _file_issue(
         type=cfg.issue_type,
         severity=cfg.severity_for(event.level),
         environment=event.environment[:120],
-        affected_version=event.release[:60],
-        component=group.component,
+        # The release names a version of the project (created unreleased when new).
+        affected_version=version_for_release(group.project, event.release),
+        component_tag=group.component,
     )
 
 
@@ -620,9 +622,17 @@ def create_assignment_rule(
     match_label: str,
     owner,
     team,
+    component: Component | None = None,
 ) -> AssignmentRule:
-    if (owner is None) == (team is None):
+    """A rule targets an owner or a team, or (with neither) routes by its component."""
+    if owner is not None and team is not None:
         raise IntakeError("Choose either an owner or a team (one of the two).")
+    if owner is None and team is None and component is None:
+        raise IntakeError("Choose an owner, a team, or a component (routed to its lead or team).")
+    if component is not None and (
+        component.project_id != project.pk or component.archived_at is not None
+    ):
+        raise IntakeError(f"Choose an active component of {project.key}.")
     return AssignmentRule.objects.create(
         project=project,
         position=position,
@@ -630,6 +640,7 @@ def create_assignment_rule(
         match_label=match_label.strip(),
         owner=owner,
         team=team,
+        component=component,
     )
 
 

@@ -145,7 +145,9 @@ def rules_page(request: HttpRequest, key: str) -> HttpResponse:
             else:
                 messages.success(request, "Assignment rule added.")
                 return redirect("intake_rules", key=project.key)
-    rules = AssignmentRule.objects.filter(project=project).select_related("owner", "team")
+    rules = AssignmentRule.objects.filter(project=project).select_related(
+        "owner", "team", "component"
+    )
     status = 400 if request.method == "POST" else 200
     return render(
         request,

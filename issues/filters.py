@@ -2,11 +2,11 @@
 
 import django_filters
 from django import forms
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import BooleanField, Exists, F, OuterRef, Q, Value
 
 from customfields.filters import custom_filters, style_widgets, wants_custom_filters
 from customfields.selectors import field_specs_for_request
-from projects.models import Team
+from projects.models import Component, Team, Version
 from projects.selectors import member_by_handle, projects_for_request, projects_visible_to
 from workflows.selectors import SLA_FILTER_CHOICES, filter_sla_state
 
@@ -134,6 +134,15 @@ class IssueFilter(django_filters.FilterSet):
     )
     reporter = PersonFilter(method="filter_reporter", label="Reporter", keywords={ME: "Me"})
     team = IdFilter(queryset=Team.objects.all(), empty_label="Any team")
+    component = IdFilter(
+        queryset=Component.objects.none(), empty_label="Any component", label="Component"
+    )
+    affected_version = IdFilter(
+        queryset=Version.objects.none(), empty_label="Any version", label="Affected version"
+    )
+    fix_version = IdFilter(
+        queryset=Version.objects.none(), empty_label="Any version", label="Fix version"
+    )
     label = django_filters.CharFilter(method="filter_label", label="Label")
     sla = django_filters.ChoiceFilter(
         choices=SLA_FILTER_CHOICES, method="filter_sla", label="SLA", empty_label="Any SLA"
@@ -178,6 +187,7 @@ class IssueFilter(django_filters.FilterSet):
             *((p.pk, f"{p.key} · {p.name}") for p in visible if p.archived_at is None),
         ]
         self.team_choices = [("", "Any team"), *Team.objects.values_list("pk", "name")]
+        self._limit_shape_choices([p.pk for p in visible], several=len(visible) > 1)
         # Owner and reporter are typed or picked: the page carries no list of members.
         for name in ("owner", "reporter"):
             self.form.fields[name].request = request
@@ -200,6 +210,36 @@ class IssueFilter(django_filters.FilterSet):
                 widget.attrs["class"] = "form-select form-select-sm"
             else:
                 widget.attrs["class"] = "form-control form-control-sm"
+
+    def _limit_shape_choices(self, project_ids: list[int], *, several: bool) -> None:
+        """Components and versions of the visible projects only, read for the filter bar's
+        lists in one query (a UNION); the filters validate against the same rows."""
+        components = Component.objects.filter(project_id__in=project_ids)
+        versions = Version.objects.filter(project_id__in=project_ids)
+        columns = ("kind", "pk", "name", "project__key", "archived")
+        rows = (
+            components.annotate(kind=Value("c"), archived=Q(archived_at__isnull=False))
+            .values_list(*columns)
+            .union(
+                versions.annotate(
+                    kind=Value("v"), archived=Value(False, output_field=BooleanField())
+                ).values_list(*columns),
+                all=True,
+            )
+        )
+        choices: dict[str, list[tuple[int, str]]] = {"c": [], "v": []}
+        for kind, pk, name, key, archived in sorted(rows, key=lambda r: (r[3], r[2].lower())):
+            text = f"{key} · {name}" if several else name
+            choices[kind].append((pk, f"{text} (archived)" if archived else text))
+        self.component_choices = [("", "Any component"), *choices["c"]]
+        self.version_choices = [("", "Any version"), *choices["v"]]
+        for name, queryset in (
+            ("component", components),
+            ("affected_version", versions),
+            ("fix_version", versions),
+        ):
+            self.filters[name].queryset = queryset
+            self.form.fields[name].queryset = queryset
 
     @property
     def custom_bound_fields(self) -> list:

@@ -7,15 +7,18 @@ from django.urls import reverse
 from projects.models import Project, Team
 from projects.selectors import (
     OWNER_ROLES_TEXT,
+    component_refusal,
+    components_offered,
     may_own,
     owner_candidates,
     owner_refusal,
     projects_visible_to,
+    version_refusal,
+    versions_offered,
 )
 
 from .inputs import BoundedIntegerField, IdModelChoiceField, IdModelMultipleChoiceField, parse_id
 from .limits import (
-    AFFECTED_VERSION_MAX_CHARS,
     ENVIRONMENT_MAX_CHARS,
     LABEL_MAX_CHARS,
     TEXT_MAX_CHARS,
@@ -73,11 +76,38 @@ class IssueFieldsForm(forms.Form):
     team = IdModelChoiceField(queryset=Team.objects.all(), required=False, empty_label="No team")
     labels = IdModelMultipleChoiceField(queryset=None, required=False)
     environment = forms.CharField(max_length=ENVIRONMENT_MAX_CHARS, required=False)
-    affected_version = forms.CharField(max_length=AFFECTED_VERSION_MAX_CHARS, required=False)
+    component = IdModelChoiceField(
+        queryset=None,
+        required=False,
+        empty_label="No component",
+        error_messages={"invalid_choice": "Choose an active component of the issue's project."},
+    )
+    affected_version = IdModelChoiceField(
+        queryset=None,
+        required=False,
+        empty_label="—",
+        error_messages={"invalid_choice": "Choose a version of the issue's project."},
+    )
+    fix_version = IdModelChoiceField(
+        queryset=None,
+        required=False,
+        empty_label="—",
+        error_messages={"invalid_choice": "Choose a version of the issue's project."},
+    )
 
-    def _limit_to_projects(self, projects) -> None:
+    def _limit_to_projects(self, projects, *, current_component=None) -> None:
         self.fields["owner"].queryset = owner_candidates(projects)
         self.fields["labels"].queryset = Label.objects.filter(project__in=projects)
+        self.fields["component"].queryset = components_offered(projects, current=current_component)
+        self.fields["affected_version"].queryset = versions_offered(projects)
+        self.fields["fix_version"].queryset = versions_offered(projects)
+        # Several projects on the new form: the project's key tells the options apart.
+        several = not isinstance(projects, list) or len(projects) > 1
+        for name in ("component", "affected_version", "fix_version"):
+            field = self.fields[name]
+            field.label_from_instance = (
+                (lambda obj: f"{obj.project.key} · {obj.name}") if several else str
+            )
 
     def clean_title(self):
         title = self.cleaned_data["title"].strip()
@@ -92,6 +122,13 @@ class IssueFieldsForm(forms.Form):
         labels = self.cleaned_data.get("labels") or []
         if any(label.project_id != project.pk for label in labels):
             self.add_error("labels", f"Choose labels of {project.key}.")
+        component = self.cleaned_data.get("component")
+        if component is not None and component.project_id != project.pk:
+            self.add_error("component", component_refusal(project))
+        for name in ("affected_version", "fix_version"):
+            version = self.cleaned_data.get(name)
+            if version is not None and version.project_id != project.pk:
+                self.add_error(name, version_refusal(project))
 
 
 class IssueCreateForm(IssueFieldsForm):
@@ -141,7 +178,7 @@ class IssueEditForm(IssueFieldsForm):
     def __init__(self, *args, issue, **kwargs):
         self.issue = issue
         super().__init__(*args, **kwargs)
-        self._limit_to_projects([issue.project])
+        self._limit_to_projects([issue.project], current_component=issue.component)
 
     def clean(self):
         from workflows.services import sla_change_needs_reason
@@ -225,6 +262,11 @@ class BulkForm(forms.Form):
         choices=[("", "—"), *Severity.choices], coerce=int, required=False, empty_value=None
     )
     label = forms.CharField(max_length=LABEL_MAX_CHARS, required=False)
+    component = forms.CharField(
+        max_length=80,
+        required=False,
+        help_text="A component's name (in each issue's project), or “none” to clear it.",
+    )
     reason = forms.CharField(max_length=500, required=False)
 
     def __init__(self, *args, issue_ids, **kwargs):
@@ -238,6 +280,7 @@ class BulkForm(forms.Form):
             or cleaned.get("priority")
             or cleaned.get("severity")
             or (cleaned.get("label") or "").strip()
+            or (cleaned.get("component") or "").strip()
         ):
             raise forms.ValidationError("Choose what to change for the selected issues.")
         return cleaned

@@ -105,7 +105,28 @@ class Issue(models.Model):
         settings.AUTH_USER_MODEL, blank=True, related_name="watched_issues"
     )
     environment = models.CharField(max_length=120, blank=True)
-    affected_version = models.CharField(max_length=60, blank=True)
+    # Chosen among the project's own (the services refuse another project's).
+    component = models.ForeignKey(
+        "projects.Component",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="issues",
+    )
+    affected_version = models.ForeignKey(
+        "projects.Version",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="affected_issues",
+    )
+    fix_version = models.ForeignKey(
+        "projects.Version",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="fixed_issues",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Bumped on every save; edit forms carry it to refuse overwriting a newer version.

@@ -192,7 +192,9 @@ def get_issue_for_user(user, key: str) -> Issue:
     try:
         return (
             issues_visible_to(user)
-            .select_related("owner", "reporter", "team")
+            .select_related(
+                "owner", "reporter", "team", "component", "affected_version", "fix_version"
+            )
             .get(project__key=project_key, number=number)
         )
     except Issue.DoesNotExist:

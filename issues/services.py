@@ -13,7 +13,6 @@ from django.utils import timezone
 from projects.models import Project
 
 from .limits import (
-    AFFECTED_VERSION_MAX_CHARS,
     ENVIRONMENT_MAX_CHARS,
     TEXT_MAX_CHARS,
     TITLE_MAX_CHARS,
@@ -60,7 +59,6 @@ _TEXT_LIMITS = {
     "title": ("The title", TITLE_MAX_CHARS),
     "description": ("The description", TEXT_MAX_CHARS),
     "environment": ("The environment", ENVIRONMENT_MAX_CHARS),
-    "affected_version": ("The affected version", AFFECTED_VERSION_MAX_CHARS),
 }
 
 

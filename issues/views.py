@@ -194,7 +194,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
         )
         if issue is not None:
             return redirect(issue)
-    filterset = _filtered(request, "owner", page=True)
+    filterset = _filtered(request, "owner", "component", page=True)
     per_page = parse_id(request.GET.get("per_page", "50")) or 50
     per_page = per_page if per_page in PAGE_SIZES else 50
     issues = filterset.qs if filterset.is_valid() else Issue.objects.none()
@@ -255,7 +255,9 @@ class _Echo:
 @login_required
 def issue_export(request: HttpRequest) -> HttpResponse:
     """CSV of exactly the filtered list (all pages), streamed."""
-    filterset = _filtered(request, "owner", "reporter", "team")
+    filterset = _filtered(
+        request, "owner", "reporter", "team", "component", "affected_version", "fix_version"
+    )
     if not filterset.is_valid():
         messages.error(request, "Fix the filters before exporting.")
         return redirect(f"{reverse('issue_list')}?{request.GET.urlencode()}")
@@ -265,7 +267,7 @@ def issue_export(request: HttpRequest) -> HttpResponse:
     )
     header = [
         "key", "title", "type", "priority", "severity", "status", "owner", "reporter", "team",
-        "labels", "environment", "affected_version", "created_at", "updated_at",
+        "labels", "environment", "component", "affected_version", "fix_version", "created_at", "updated_at",
         "resolution_due_at", "resolution", "resolution_summary", "root_cause", "lessons_learned",
     ]  # fmt: skip
     # A column per custom field (by slug) of the projects the user sees; a slug shared by
@@ -308,7 +310,9 @@ def _csv_row(writer, issue, custom: dict[int, str], slugs: list[str], field_of) 
             issue.team.name if issue.team else "",
             ", ".join(label.name for label in issue.labels.all()),
             issue.environment,
-            issue.affected_version,
+            issue.component.name if issue.component else "",
+            issue.affected_version.name if issue.affected_version else "",
+            issue.fix_version.name if issue.fix_version else "",
             issue.created_at.isoformat(),
             issue.updated_at.isoformat(),
             issue.resolution_due_at.isoformat() if issue.resolution_due_at else "",
@@ -346,7 +350,9 @@ def issue_bulk(request: HttpRequest) -> HttpResponse:
             )
             return HttpResponseRedirect(back)
         owner = get_user_model().objects.get(pk=found[0])
-    issues = list(visible.filter(pk__in=ids).select_related("owner", "team").order_by("pk"))
+    issues = list(
+        visible.filter(pk__in=ids).select_related("owner", "team", "component").order_by("pk")
+    )
     try:
         count = bulk_update_issues(
             issues,
@@ -356,6 +362,7 @@ def issue_bulk(request: HttpRequest) -> HttpResponse:
             priority=form.cleaned_data["priority"],
             severity=form.cleaned_data["severity"],
             label=form.cleaned_data["label"],
+            component=form.cleaned_data["component"],
             reason=form.cleaned_data["reason"],
         )
     except IssueError as error:
@@ -451,7 +458,9 @@ def issue_new(request: HttpRequest, project_key: str | None = None) -> HttpRespo
             owner=data["owner"],
             team=data["team"],
             environment=data["environment"],
+            component=data["component"],
             affected_version=data["affected_version"],
+            fix_version=data["fix_version"],
             labels=data["labels"],
             attachments=[data["attachment"]] if data.get("attachment") else [],
         )

@@ -5,7 +5,7 @@ import re
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from .models import Membership, Project, Role
+from .models import Component, Membership, Project, Role, Version
 
 _ID_RE = re.compile(r"[0-9]{1,19}", re.ASCII)
 
@@ -154,3 +154,46 @@ def member_by_handle(request, handle: str) -> tuple[int, str] | None:
         match |= Q(pk=int(handle))
     found = _members_of_request_projects(request).filter(match).values_list("pk", "username")
     return next(iter(found[:1]), None)
+
+
+# --- components and versions -----------------------------------------------------------------
+
+
+def components_offered(projects, *, current: Component | None = None) -> QuerySet[Component]:
+    """Components a new choice may pick in `projects` (a list or a queryset): active ones,
+    plus `current` (an issue keeps its archived component)."""
+    active = Q(project__in=projects, archived_at__isnull=True)
+    if current is not None:
+        active |= Q(pk=current.pk)
+    return Component.objects.filter(active).select_related("project")
+
+
+def versions_offered(projects) -> QuerySet[Version]:
+    return Version.objects.filter(project__in=projects).select_related("project")
+
+
+def component_refusal(project: Project) -> str:
+    return f"Choose a component of {project.key}."
+
+
+def version_refusal(project: Project) -> str:
+    return f"Choose a version of {project.key}."
+
+
+def get_version_for_user(user, key: str, version_id: int) -> Version:
+    """A version of a project the user may see; 404 otherwise (as projects)."""
+    project = get_project_for_user(user, key)
+    try:
+        return Version.objects.select_related("project").get(project=project, pk=version_id)
+    except Version.DoesNotExist:
+        raise Http404("No such version.") from None
+
+
+def get_component_for_user(user, key: str, component_id: int) -> Component:
+    project = get_project_for_user(user, key)
+    try:
+        return Component.objects.select_related("project", "lead", "default_team").get(
+            project=project, pk=component_id
+        )
+    except Component.DoesNotExist:
+        raise Http404("No such component.") from None

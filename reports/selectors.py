@@ -83,6 +83,8 @@ class Scope:
     team_id: int | None = None
     type: str = ""
     severity: int | None = None
+    # A version's page: the issues planned for it (their fix version).
+    fix_version_id: int | None = None
 
     def midnight(self, day: date) -> datetime:
         return datetime.combine(day, time(0), tzinfo=self.tz)
@@ -136,6 +138,8 @@ class Scope:
             q &= Q(**{f"{prefix}type": self.type})
         if self.severity:
             q &= Q(**{f"{prefix}severity": self.severity})
+        if self.fix_version_id:
+            q &= Q(**{f"{prefix}fix_version_id": self.fix_version_id})
         return q
 
     def row_filter(self) -> Q:
@@ -159,7 +163,7 @@ class Scope:
         """`row_filter` for the stays, which need nothing of the issue but its visibility:
         without a team, type or severity filter, the stays of archived issues (few) are left
         out by id instead of joining every stay of the period to its issue."""
-        if self.team_id or self.type or self.severity:
+        if self.team_id or self.type or self.severity or self.fix_version_id:
             return self.row_filter()
         archived = Issue.objects.filter(
             project_id__in=self.visible_project_ids, archived_at__isnull=False

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from api.main import api
+from reports.version_views import version_detail
 
 from . import views
 
@@ -12,6 +13,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
     path("projects/", include("projects.urls")),
+    path("projects/<str:key>/versions/<int:pk>/", version_detail, name="version_detail"),
     path("", include("issues.urls")),
     path("", include("workflows.urls")),
     path("", include("customfields.urls")),

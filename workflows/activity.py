@@ -53,6 +53,7 @@ REASON_LABELS: dict[str, str] = {
 
 FIELD_LABELS = {
     "affected_version": "affected version",
+    "fix_version": "fix version",
     "resolution_due_at": "resolution deadline",
     "response_due_at": "response deadline",
 }

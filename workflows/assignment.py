@@ -9,8 +9,14 @@ AND yields someone available wins:
   project (the lifecycle's owners are Developers: see the "assign" row of
   workflows/transitions.py), and not out of office today;
 - a team rule yields the available team member with the least open work, weighted by
-  severity (`SEVERITY_WEIGHT`; ties: fewer open issues, then username).
+  severity (`SEVERITY_WEIGHT`; ties: fewer open issues, then username);
+- "by component" (an issue with a component, or a rule that names a component and no owner
+  or team) yields the component's lead when they may own the project's issues (`may_own`,
+  the one owner rule) and are available, else the least-loaded available Developer of the
+  component's default team, as a team rule. An issue that has a component is routed by it
+  first; the project's rules apply when the component yields nobody.
 A rule whose people are all unavailable is skipped (the reason is kept in `why`).
+A rule may also set a component (`component`), on an issue that has none.
 """
 
 from dataclasses import dataclass
@@ -26,7 +32,8 @@ from django.utils import timezone
 from intake.models import AssignmentRule
 from issues.models import OPEN_STATUSES, EventKind, Issue, Severity, Status
 from issues.services import record_event
-from projects.selectors import OWNER_ROLES
+from projects.models import Component, Team
+from projects.selectors import OWNER_ROLES, may_own
 
 from .errors import WorkflowError
 from .services import take_system_transition
@@ -45,6 +52,10 @@ class Choice:
     user: Any
     rule: AssignmentRule | None
     why: str
+    # Set on the issue with the assignment when it has none: the rule's or component's team,
+    # the rule's component.
+    team: Team | None = None
+    component: Component | None = None
 
 
 def available_users(project, *, today: date) -> QuerySet:
@@ -77,37 +88,96 @@ def with_open_work(users: QuerySet) -> QuerySet:
     ).order_by("open_load", "open_count", "username")
 
 
-def _matches(rule: AssignmentRule, *, component: str, labels: set[str]) -> bool:
-    if rule.match_component and rule.match_component.strip().lower() != component.lower():
+def _matches(rule: AssignmentRule, *, component: str, names: set[str], labels: set[str]) -> bool:
+    """`match_component` matches the intake event's component tag or the issue's component."""
+    wanted = rule.match_component.strip().lower()
+    if wanted and wanted != component.lower() and wanted not in names:
         return False
     return not (rule.match_label and rule.match_label.strip().lower() not in labels)
 
 
-def choose_assignee(issue: Issue, *, component: str = "", today: date | None = None) -> Choice:
-    """The person the project's rules choose for the issue, the rule, and why (no writes)."""
-    today = today or timezone.localdate()
-    rules = list(
-        AssignmentRule.objects.filter(project_id=issue.project_id).select_related("owner", "team")
+def _least_loaded(available: QuerySet, team: Team):
+    return (
+        with_open_work(available.filter(teams=team).distinct())
+        .only("id", "username", "display_name", "first_name", "last_name")
+        .first()
     )
-    if not rules:
+
+
+def _by_component(
+    issue: Issue, component: Component, available: QuerySet, skipped: list[str]
+) -> tuple[Any, str, Team | None]:
+    """(person, why, team to set) for "by component"; (None, "", None) when nobody is."""
+    lead = component.lead
+    if lead is not None:
+        if not may_own(lead, issue.project):
+            skipped.append(f"{lead}, lead of {component}, may not own issues")
+        elif available.filter(pk=lead.pk).exists():
+            return lead, f"Component “{component}”: its lead {lead}.", None
+        else:
+            skipped.append(f"{lead}, lead of {component}, is unavailable")
+    team = component.default_team
+    if team is None:
+        if lead is None:
+            skipped.append(f"component {component} has no lead and no team")
+        return None, "", None
+    pick = _least_loaded(available, team)
+    if pick is None:
+        skipped.append(f"nobody in team {team} of {component} is available")
+        return None, "", None
+    why = (
+        f"Component “{component}”: {pick} has the least open work in its team {team} "
+        f"({pick.open_count} open, weighted {pick.open_load})."
+    )
+    return pick, why, team
+
+
+def choose_assignee(issue: Issue, *, component_tag: str = "", today: date | None = None) -> Choice:
+    """The person the issue's component or the project's rules choose for the issue, the
+    rule, and why (no writes)."""
+    today = today or timezone.localdate()
+    available = available_users(issue.project, today=today)
+    skipped: list[str] = []
+    own = (
+        Component.objects.select_related("lead", "default_team").get(pk=issue.component_id)
+        if issue.component_id
+        else None
+    )
+    if own is not None:
+        user, why, team = _by_component(issue, own, available, skipped)
+        if user is not None:
+            return Choice(user, None, why, team=team)
+    rules = list(
+        AssignmentRule.objects.filter(project_id=issue.project_id).select_related(
+            "owner", "team", "component__lead", "component__default_team"
+        )
+    )
+    if not rules and not skipped:
         return Choice(None, None, "The project has no assignment rules.")
     labels = {name.lower() for name in issue.labels.values_list("name", flat=True)}
-    skipped: list[str] = []
+    names = {own.name.lower()} if own is not None else set()
     for rule in rules:
-        if not _matches(rule, component=component, labels=labels):
+        if not _matches(rule, component=component_tag, names=names, labels=labels):
             continue
-        available = available_users(issue.project, today=today)
+        sets = rule.component if own is None and rule.component is not None else None
         if rule.owner_id is not None:
             if available.filter(pk=rule.owner_id).exists():
-                return Choice(rule.owner, rule, f"Rule “{rule.describe()}” names {rule.owner}.")
+                why = f"Rule “{rule.describe()}” names {rule.owner}."
+                return Choice(rule.owner, rule, why, component=sets)
             skipped.append(f"{rule.owner} is unavailable")
             continue
+        if rule.team_id is None:
+            routed = rule.component or own
+            if routed is None:  # pragma: no cover - the check constraint forbids it
+                continue
+            user, why, team = _by_component(issue, routed, available, skipped)
+            if user is not None:
+                return Choice(user, rule, f"Rule “{rule.describe()}”. {why}", team, sets)
+            continue
         team = rule.team
-        pick = (
-            with_open_work(available.filter(teams=team).distinct())
-            .only("id", "username", "display_name", "first_name", "last_name")
-            .first()
-        )
+        if team is None:  # pragma: no cover - team_id is set here
+            continue
+        pick = _least_loaded(available, team)
         if pick is None:
             skipped.append(f"nobody in team {team} is available")
             continue
@@ -115,21 +185,23 @@ def choose_assignee(issue: Issue, *, component: str = "", today: date | None = N
             f"Rule “{rule.describe()}”: {pick} has the least open work in team {team} "
             f"({pick.open_count} open, weighted {pick.open_load})."
         )
-        return Choice(pick, rule, why)
+        return Choice(pick, rule, why, team=team, component=sets)
     why = "No rule matched." if not skipped else "No one available: " + "; ".join(skipped) + "."
     return Choice(None, None, why)
 
 
-def auto_assign_issue(issue: Issue, *, component: str = "", today: date | None = None) -> Choice:
+def auto_assign_issue(
+    issue: Issue, *, component_tag: str = "", today: date | None = None
+) -> Choice:
     """Assign a New issue without an owner to the person the rules choose: New -> Assigned
     through the workflow's system row "auto_assign" (actor None), whose audit record says
-    which rule chose whom (data: rule, why, automatic). A team rule also sets the issue's
-    team when it has none. Anyone may override it later (Back to New, or edit the owner)."""
+    which rule chose whom (data: rule, why, automatic). A team rule (or a component's team)
+    also sets the issue's team when it has none, and a rule's component its component. Anyone may override it later (Back to New, or edit the owner)."""
     if issue.owner_id is not None:
         return Choice(None, None, "The issue already has an owner.")
     if issue.status != Status.NEW:
         return Choice(None, None, "Only New issues are assigned automatically.")
-    choice = choose_assignee(issue, component=component, today=today)
+    choice = choose_assignee(issue, component_tag=component_tag, today=today)
     if choice.user is None:
         return choice
     audit = {
@@ -139,17 +211,29 @@ def auto_assign_issue(issue: Issue, *, component: str = "", today: date | None =
     }
     try:
         with transaction.atomic():
-            if choice.rule is not None and choice.rule.team_id and issue.team_id is None:
-                Issue.objects.filter(pk=issue.pk).update(team_id=choice.rule.team_id)
-                issue.team_id = choice.rule.team_id
+            if choice.team is not None and issue.team_id is None:
+                Issue.objects.filter(pk=issue.pk).update(team_id=choice.team.pk)
+                issue.team = choice.team
                 record_event(
                     issue,
                     EventKind.CHANGED,
                     actor=None,
                     field="team",
                     old="",
-                    new=str(choice.rule.team),
-                    data={"team_id": choice.rule.team_id, **audit},
+                    new=choice.team.name,
+                    data={"team_id": choice.team.pk, **audit},
+                )
+            if choice.component is not None and issue.component_id is None:
+                Issue.objects.filter(pk=issue.pk).update(component_id=choice.component.pk)
+                issue.component = choice.component
+                record_event(
+                    issue,
+                    EventKind.CHANGED,
+                    actor=None,
+                    field="component",
+                    old="",
+                    new=choice.component.name,
+                    data={"component_id": choice.component.pk, **audit},
                 )
             take_system_transition(
                 issue,

@@ -38,11 +38,34 @@ from issues.services import (
     record_event,
     refresh_search_vectors,
 )
-from projects.models import Project
-from projects.selectors import may_own, owner_refusal
+from projects.models import Component, Project, Version
+from projects.selectors import component_refusal, may_own, owner_refusal, version_refusal
 
 from .assignment import auto_assign_issue
 from .clock import recompute_sla, sla_change_needs_reason, start_sla_clock
+
+
+def _check_shape(
+    project: Project,
+    changes: dict[str, Any],
+    *,
+    current: Component | None = None,
+) -> None:
+    """Component and versions must be the issue's project's own; an archived component is
+    refused unless the issue already has it (`current`)."""
+    component = changes.get("component")
+    if component is not None:
+        if component.project_id != project.pk:
+            raise IssueError(component_refusal(project), field="component")
+        if component.archived_at is not None and (current is None or current.pk != component.pk):
+            raise IssueError(
+                f"The component “{component.name}” is archived: choose another.",
+                field="component",
+            )
+    for field in ("affected_version", "fix_version"):
+        version = changes.get(field)
+        if version is not None and version.project_id != project.pk:
+            raise IssueError(version_refusal(project), field=field)
 
 
 def create_issue(
@@ -57,15 +80,17 @@ def create_issue(
     owner=None,
     team=None,
     environment: str = "",
-    affected_version: str = "",
+    component: Component | None = None,
+    affected_version: Version | None = None,
+    fix_version: Version | None = None,
     labels: Iterable[Label] = (),
     attachments: Iterable[UploadedFile] = (),
-    component: str = "",
+    component_tag: str = "",
     source: str = "",
 ) -> Issue:
     """File an issue: allocate its key under a lock, save it, record the creation; the reporter
     and the owner watch it; attached files are stored in the same transaction. Without an
-    owner, the project's assignment rules may assign it (`component`: the monitoring tool's
+    owner, the project's assignment rules may assign it (`component_tag`: the monitoring tool's
     component tag the rules match on; workflows.assignment.auto_assign_issue). `source` says how
     it came when not through the form ("e-mail from a@example.com"), kept in the creation
     record and shown in the timeline."""
@@ -76,8 +101,11 @@ def create_issue(
             "title": title,
             "description": description,
             "environment": environment,
-            "affected_version": affected_version,
         }
+    )
+    _check_shape(
+        project,
+        {"component": component, "affected_version": affected_version, "fix_version": fix_version},
     )
     if owner is not None and not may_own(owner, project):
         raise IssueError(owner_refusal(project), field="owner")
@@ -102,7 +130,9 @@ def create_issue(
             owner=owner,
             team=team,
             environment=environment,
+            component=component,
             affected_version=affected_version,
+            fix_version=fix_version,
         )
         record_event(
             issue,
@@ -120,7 +150,7 @@ def create_issue(
         refresh_search_vectors([issue.pk])
         start_sla_clock(issue, actor=reporter)
         if owner is None:
-            auto_assign_issue(issue, component=component)
+            auto_assign_issue(issue, component_tag=component_tag)
     return issue
 
 
@@ -135,7 +165,9 @@ EDITABLE_FIELDS = (
     "team",
     "labels",
     "environment",
+    "component",
     "affected_version",
+    "fix_version",
 )
 
 
@@ -145,7 +177,7 @@ def _display(issue: Issue, field: str, value: Any) -> str:
     if field == "owner":
         # The name people see, kept as it is now (the id is in the event's data).
         return str(value)
-    if field == "team":
+    if field in ("team", "component", "affected_version", "fix_version"):
         return value.name
     if field == "labels":
         return ", ".join(sorted(label.name for label in value))
@@ -175,6 +207,7 @@ def update_issue(
     if "title" in changes and not str(changes["title"]).strip():
         raise IssueError("A title is required.", field="title")
     _check_lengths(changes)
+    _check_shape(issue.project, changes, current=issue.component)
     owner = changes.get("owner")
     if owner is not None and not may_own(owner, issue.project):
         raise IssueError(owner_refusal(issue.project), field="owner")
@@ -186,7 +219,9 @@ def update_issue(
     with transaction.atomic():
         locked = (
             Issue.objects.select_for_update(of=("self",))
-            .select_related("project", "owner", "team")
+            .select_related(
+                "project", "owner", "team", "component", "affected_version", "fix_version"
+            )
             .get(pk=issue.pk)
         )
         if expected_version is not None and locked.version != expected_version:
@@ -234,6 +269,8 @@ def update_issue(
             data: dict[str, Any] = {}
             if field == "owner":
                 data = {"owner_id": new.pk if new else None}
+            elif field in ("component", "affected_version", "fix_version"):
+                data = {f"{field}_id": new.pk if new else None}
             elif field in ("priority", "severity") and needs_reason:
                 data = {"reason": reason}
             record_event(
@@ -268,10 +305,13 @@ def bulk_update_issues(
     priority: int | None = None,
     severity: int | None = None,
     label: str = "",
+    component: str = "",
     reason: str = "",
 ) -> int:
     """Apply the same change to several issues through the single-edit services, all or nothing.
-    Raises IssueError naming the first issue that refused."""
+    Raises IssueError naming the first issue that refused. `component` is a component's name,
+    found in each issue's own project (issues of several projects may be selected), or
+    `none` to clear it."""
     changes: dict[str, Any] = {}
     if unassign:
         changes["owner"] = None
@@ -281,20 +321,36 @@ def bulk_update_issues(
         changes["priority"] = priority
     if severity is not None:
         changes["severity"] = severity
-    if not changes and not label:
+    component = component.strip()
+    if not changes and not label and not component:
         raise IssueError("Choose what to change.")
     count = 0
     with transaction.atomic():
         for issue in issues:
             try:
-                if changes:
-                    update_issue(issue, actor=actor, changes=changes, reason=reason)
+                own = dict(changes)
+                if component:
+                    own["component"] = _component_named(issue.project, component)
+                if own:
+                    update_issue(issue, actor=actor, changes=own, reason=reason)
                 if label:
                     add_label(issue, actor=actor, name=label)
             except IssueError as error:
                 raise type(error)(f"{issue.key}: {error}", field=error.field) from error
             count += 1
     return count
+
+
+NO_COMPONENT = "none"
+
+
+def _component_named(project: Project, name: str) -> Component | None:
+    if name.lower() == NO_COMPONENT:
+        return None
+    found = Component.objects.active().filter(project=project, name__iexact=name).first()
+    if found is None:
+        raise IssueError(f"{project.key} has no component called “{name}”.", field="component")
+    return found
 
 
 def add_label(issue: Issue, *, actor, name: str) -> Label:

@@ -112,7 +112,7 @@ _ROW = (
     '  <td><input class="form-check-input bulk-select" type="checkbox" name="issues" value="{pk}"'
     ' form="bulk-form" aria-label="Select {key}"></td>\n'
     '  <td class="issue-key"><a href="{url}">{key}</a></td>\n'
-    '  <td>{type_icon} <a class="issue-title" href="{url}">{title}</a> {labels}</td>\n'
+    '  <td>{type_icon} <a class="issue-title" href="{url}">{title}</a> {component}{labels}</td>\n'
     "  <td>{priority}</td>\n"
     "  <td>{severity}</td>\n"
     "  <td>{status}</td>\n"
@@ -124,6 +124,10 @@ _ROW = (
 )
 _CUSTOM_CELL = '  <td class="small">{}</td>\n'
 _LABEL = '<span class="badge rounded-pill text-bg-light border ms-1">{}</span>'
+_COMPONENT = (
+    '<span class="badge text-bg-secondary ms-1 issue-component" title="Component">'
+    '<i class="bi bi-puzzle" aria-hidden="true"></i> {}</span>'
+)
 _OWNER = (
     '<span class="avatar" title="{}" aria-hidden="true">{}</span> <span class="small">{}</span>'
 )
@@ -140,8 +144,9 @@ def _labels(issue):
 def issue_rows(issues, custom_cells=None) -> SafeString:
     """The issue list's table rows (columns as in the header of issues/list.html), rendered in
     Python: as a template loop each row cost ~25 node renders and a reverse(), a third of the
-    page. Expects `project`, `owner` joined and the labels prefetched; `custom_cells` are the
-    texts of the custom columns switched on, by issue id (customfields.selectors.cells_for)."""
+    page. Expects `project`, `owner`, `component` joined and the labels prefetched;
+    `custom_cells` are the texts of the custom columns switched on, by issue id
+    (customfields.selectors.cells_for)."""
     custom_cells = custom_cells or {}
     # Issue keys need no URL quoting: reverse() once, then put each key in the slot.
     url_pattern = reverse("issue_detail", args=[_KEY_SLOT])
@@ -165,6 +170,9 @@ def issue_rows(issues, custom_cells=None) -> SafeString:
                 key=_html(key),
                 type_icon=_type_icon(issue.type),
                 title=_html(issue.title),
+                component=_COMPONENT.format(_html(issue.component.name))
+                if issue.component_id
+                else "",
                 labels="".join(_LABEL.format(_html(label.name)) for label in _labels(issue)),
                 priority=_priority_badge(issue.priority),
                 severity=_severity_badge(issue.severity),

@@ -23,6 +23,7 @@ from .cells import (  # noqa: F401
     issue_list_url,
     scope_params,
 )
+from .components import components_section  # noqa: F401
 from .flow import ageing_section, flow_section, stages_section, workload_section  # noqa: F401
 from .lessons import lessons_section  # noqa: F401
 from .sla import breaches_section, compliance_section, mtt_section, right_now_section  # noqa: F401
@@ -35,6 +36,7 @@ SECTIONS: dict[str, Callable[..., Section]] = {
     "ageing": ageing_section,
     "flow": flow_section,
     "workload": workload_section,
+    "components": components_section,
     "breaches": breaches_section,
     "lessons": lessons_section,
 }
@@ -52,6 +54,7 @@ TABLE_SECTION = {
     "ageing": "ageing",
     "flow": "flow",
     "workload": "workload",
+    "components": "components",
     "breaches-type": "breaches",
     "breaches-cause": "breaches",
     "lessons": "lessons",

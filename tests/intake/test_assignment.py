@@ -57,10 +57,10 @@ def dana_dev(project):
 def test_component_rule_names_the_owner(project, target, developer, dana_dev):
     rule(project, match_component="checkout", owner=developer)
     rule(project, position=1, owner=dana_dev)  # catch-all
-    choice = choose_assignee(target, component="Checkout", today=TODAY)
+    choice = choose_assignee(target, component_tag="Checkout", today=TODAY)
     assert choice.user == developer
     assert "component “checkout”" in choice.why
-    other = choose_assignee(target, component="search", today=TODAY)
+    other = choose_assignee(target, component_tag="search", today=TODAY)
     assert other.user == dana_dev
 
 

@@ -30,7 +30,7 @@ def test_generic_event_files_an_issue_with_the_documented_fields(send, project, 
     assert issue.title == "Checkout times out"
     assert issue.severity == Severity.MAJOR  # "error" -> Major by default
     assert issue.environment == "production"
-    assert issue.affected_version == "2.4.1"
+    assert issue.affected_version.name == "2.4.1"
     assert issue.reporter == manager  # the token's creator files on the tool's behalf
     assert "Timeout after 30000 ms" in issue.description
     assert IssueEvent.objects.filter(issue=issue, kind=EventKind.CREATED).count() == 1
@@ -140,7 +140,7 @@ def test_sentry_issue_alert_payload(send, project):
     issue = Issue.objects.get(project=project)
     assert issue.title == "ReferenceError: heck is not defined"
     assert issue.environment == "production"
-    assert issue.affected_version == "shop@2.4.1"
+    assert issue.affected_version.name == "shop@2.4.1"
     group = EventGroup.objects.get()
     assert group.fingerprint_text == "fp:sentry:1117540176"
     assert group.component == "checkout"

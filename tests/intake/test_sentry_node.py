@@ -71,7 +71,7 @@ def test_a_node_exception_becomes_an_issue_with_its_frames(
     assert process_sdk_events() == 2
     issue = Issue.objects.get(project=project)
     assert issue.title == "TypeError: Cannot read properties of undefined (reading 'length')"
-    assert issue.affected_version == "shop-web@1.4.0"
+    assert issue.affected_version.name == "shop-web@1.4.0"
     group = EventGroup.objects.get(issue=issue)
     assert group.count == 2 and group.source == "sdk"
     payload = SdkEvent.objects.first().payload

@@ -118,7 +118,9 @@ def _edit_data(issue, **changes):
         "owner": issue.owner_id or "",
         "team": issue.team_id or "",
         "environment": issue.environment,
-        "affected_version": issue.affected_version,
+        "component": issue.component_id or "",
+        "affected_version": issue.affected_version_id or "",
+        "fix_version": issue.fix_version_id or "",
     }
     data.update(changes)
     return data

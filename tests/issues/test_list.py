@@ -170,11 +170,12 @@ def test_list_query_count_is_constant(
     add_label(issue, actor=reporter, name="x")
     page()
     # session, user, the visible projects (once: top-bar menu, project choices, the issues'
-    # project ids), count, issues, labels, saved filters, teams, unread notifications (bell),
-    # the projects' SLA policies (time left in business time), the custom fields offered as
+    # project ids), count, issues (component joined), labels, saved filters, teams, the
+    # projects' components and versions (one UNION), unread notifications (bell), the
+    # projects' SLA policies (time left in business time), the custom fields offered as
     # filters and columns (with their choices, one query). No list of members: the owner
     # and reporter boxes ask /projects/people.json.
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):
         page()
     for n in range(40):
         i = make_issue(project, reporter, owner=developer, team=team, priority=3)

@@ -201,7 +201,7 @@ class Command(BaseCommand):
                 project.pk, project.last_issue_number, title, description,
                 rng.choice(IssueType.values), rng.choices([1, 2, 3], [30, 50, 20])[0],
                 rng.choices([1, 2, 3, 4], [15, 45, 30, 10])[0], status, reporter, owner,
-                rng.choice(self.teams).pk if rng.random() < 0.5 else None, "production", "",
+                rng.choice(self.teams).pk if rng.random() < 0.5 else None, "production", None,
                 created, updated, 1, "", "", "", "", 1, due, paused, at_risk,
                 _rendered(description), RENDERER_VERSION,
             ))  # fmt: skip
@@ -273,7 +273,7 @@ def _sla_columns(rng, status: str, now: datetime):
 
 ISSUE_COLUMNS = [
     "project_id", "number", "title", "description", "type", "priority", "severity", "status",
-    "reporter_id", "owner_id", "team_id", "environment", "affected_version", "created_at",
+    "reporter_id", "owner_id", "team_id", "environment", "affected_version_id", "created_at",
     "updated_at", "version", "resolution", "resolution_summary", "root_cause", "lessons_learned",
     "sla_cycle", "resolution_due_at", "sla_paused_at", "at_risk_at", "description_html",
     "description_html_version",

@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import User
 from customfields.demo import seed_custom_fields_demo
@@ -13,8 +14,9 @@ from intake.demo import seed_sdk_demo
 from issues.models import Issue, IssueLink, IssueType, Priority, Severity, Status
 from issues.services import link_issues
 from projects.models import Membership, Project, Role, Team
+from projects.services import create_component, create_version
 from workflows import sla
-from workflows.issue_use_cases import create_issue
+from workflows.issue_use_cases import create_issue, update_issue
 from workflows.models import ClockEvent, SlaCycle, SlaPolicy, StatusPeriod
 from workflows.services import hold_sla_clock, transition_issue
 
@@ -216,11 +218,59 @@ class Command(BaseCommand):
                     if can_work or goal == "dismissed":
                         _move(issue, goal, users, reporter, first)
                     first = first or issue
+                if key == "WEB":
+                    _shape_demo(project, users, team)
         _link_across_projects(users["manager"])
         # After the issues moved along: the fields are asked for from now on.
         seed_custom_fields_demo(Project.objects.get(key="WEB"), actor=users["manager"])
         seed_sdk_demo(Project.objects.get(key="WEB"), actor=users["manager"])
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
+
+
+# WEB's components (name, description, lead, default team) and versions (name, days from
+# today to the due date, released).
+COMPONENTS = [
+    ("Checkout", "Cart, payment and order confirmation.", "developer", None),
+    ("Search", "Product search and suggestions.", None, "Core"),
+    ("Accounts", "Sign-up, login and profiles.", "developer", "Core"),
+]
+VERSIONS = [("2.4", -20, True), ("2.5", 14, False), ("3.0", 60, False)]
+
+
+def _shape_demo(project: Project, users: dict, team: Team) -> None:
+    """WEB uses components (with leads) and versions; its issues are spread over them (set
+    after the issues moved through the workflow, as an edit by the manager)."""
+    manager = users["manager"]
+    today = timezone.localdate()
+    components = [
+        create_component(
+            project,
+            actor=manager,
+            name=name,
+            description=text,
+            lead=users[lead] if lead else None,
+            default_team=team if team_name else None,
+        )
+        for name, text, lead, team_name in COMPONENTS
+    ]
+    versions = [
+        create_version(
+            project,
+            actor=manager,
+            name=name,
+            due_date=today + timedelta(days=days),
+            released=released,
+        )
+        for name, days, released in VERSIONS
+    ]
+    for i, issue in enumerate(Issue.objects.filter(project=project).order_by("number")):
+        changes = {
+            "component": components[i % len(components)],
+            "fix_version": versions[1 + i % 2] if issue.is_open else versions[0],
+        }
+        if issue.type == IssueType.BUG or i % 2 == 0:
+            changes["affected_version"] = versions[0]
+        update_issue(issue, actor=manager, changes=changes)
 
 
 def _link_across_projects(manager) -> None:

@@ -51,7 +51,7 @@ DEVELOPERS = 40
 ISSUES_SQL = """
 INSERT INTO issues_issue (
     project_id, number, title, description, type, priority, severity, status, reporter_id,
-    owner_id, team_id, environment, affected_version, created_at, updated_at, version,
+    owner_id, team_id, environment, affected_version_id, created_at, updated_at, version,
     resolution, resolution_summary, root_cause, lessons_learned, sla_cycle, sla_paused_at,
     response_due_at, resolution_due_at, at_risk_at
 )
@@ -64,7 +64,7 @@ SELECT
     %(reporter)s,
     CASE WHEN g %% 10 = 8 AND (g / 10) %% 4 = 0 THEN NULL
          ELSE (%(developers)s::bigint[])[1 + g %% %(n_developers)s] END,
-    %(team)s, '', '', c.created, c.created + interval '3 days', 1,
+    %(team)s, '', NULL, c.created, c.created + interval '3 days', 1,
     CASE WHEN g %% 10 < 7 THEN 'fixed' ELSE '' END,
     CASE WHEN g %% 10 < 7 THEN 'Fixed in the bench' ELSE '' END,
     CASE WHEN g %% 10 < 7 THEN

@@ -1,0 +1,139 @@
+"""Figures by component (the dashboard's grouping) and of one version (its page), read with
+the dashboard's own rules: `Scope` for access and filters, `annotate_sla_state` for the SLA
+state, finished cycles for compliance (`selectors.total`), the same severity weights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from django.db.models import Case, Count, IntegerField, Q, Sum, Value, When
+from django.utils import timezone
+
+from issues.models import OPEN_STATUSES, Issue
+from projects.models import Component, Version
+from workflows.models import CycleOutcome
+from workflows.selectors import SlaState, annotate_sla_state
+
+from .selectors import SEVERITY_WEIGHTS, Scope, _pct, compliance_grid, total
+
+# A version's compliance counts every finished cycle of its issues.
+ALL_TIME = date(2000, 1, 1)
+
+
+def _weight() -> Case:
+    return Case(
+        *(When(severity=sev, then=Value(w)) for sev, w in SEVERITY_WEIGHTS.items()),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+
+
+def by_component(scope: Scope) -> list[dict[str, Any]]:
+    """Per component of the visible projects (no component: one row too): open issues now,
+    at risk, breached, weighted load; and the finished cycles of the period, met and %.
+    Two grouped queries plus one for the names."""
+    open_rows = (
+        annotate_sla_state(scope.open_issues(), scope.now)
+        .order_by()
+        .values("component_id")
+        .annotate(
+            open=Count("pk"),
+            at_risk=Count("pk", filter=Q(sla_state=SlaState.AT_RISK)),
+            breached=Count("pk", filter=Q(sla_state=SlaState.BREACHED)),
+            weighted=Sum(_weight()),
+        )
+    )
+    cycles = (
+        scope.finished_cycles()
+        .order_by()
+        .values("issue__component_id")
+        .annotate(
+            finished=Count("pk"),
+            met=Count("pk", filter=Q(outcome=CycleOutcome.MET)),
+        )
+    )
+    rows: dict[int | None, dict[str, Any]] = {}
+    empty = {"open": 0, "at_risk": 0, "breached": 0, "weighted": 0, "finished": 0, "met": 0}
+    for row in open_rows:
+        rows.setdefault(row["component_id"], dict(empty)).update(
+            {k: row[k] or 0 for k in ("open", "at_risk", "breached", "weighted")}
+        )
+    for row in cycles:
+        rows.setdefault(row["issue__component_id"], dict(empty)).update(
+            finished=row["finished"], met=row["met"]
+        )
+    names = {
+        c.pk: c
+        for c in Component.objects.filter(
+            project_id__in=scope.visible_project_ids, pk__in=[k for k in rows if k]
+        ).select_related("project")
+    }
+    out = []
+    for pk, row in rows.items():
+        component = names.get(pk) if pk else None
+        if pk and component is None:
+            continue
+        out.append(
+            {
+                "component": component,
+                "name": f"{component.project.key} · {component.name}" if component else "None",
+                **row,
+                "met_pct": _pct(row["met"], row["finished"]),
+            }
+        )
+    out.sort(key=lambda r: (r["component"] is None, -r["weighted"], -r["open"], r["name"]))
+    return out
+
+
+@dataclass
+class VersionFigures:
+    open: int = 0
+    closed: int = 0
+    affected: int = 0
+    compliance: dict[str, Any] = field(default_factory=dict)
+    still_open: list[Issue] = field(default_factory=list)
+    days_left: int | None = None
+    since: date | None = None
+
+    @property
+    def days_overdue(self) -> int:
+        return -self.days_left if self.days_left is not None and self.days_left < 0 else 0
+
+
+def version_figures(user, version: Version, *, limit: int = 100) -> VersionFigures:
+    """A version's page: issues planned for it (fix version) open and closed, issues that
+    affect it, the SLA compliance of its issues' finished cycles of all time (the dashboard's `compliance_grid`/`total`, one rule), and what is still open,
+    most urgent deadline first, with the days left to its due date."""
+    tz = timezone.get_current_timezone()
+    now = timezone.now()
+    today = now.astimezone(tz).date()
+    first = ALL_TIME
+    scope = Scope(
+        user=user,
+        first_day=first,
+        last_day=today,
+        tz=tz,
+        now=now,
+        project_ids=(version.project_id,),
+        fix_version_id=version.pk,
+    )
+    figures = VersionFigures(since=first)
+    counts = scope.issues().aggregate(
+        open=Count("pk", filter=Q(status__in=list(OPEN_STATUSES))),
+        closed=Count("pk", filter=~Q(status__in=list(OPEN_STATUSES))),
+    )
+    figures.open, figures.closed = counts["open"], counts["closed"]
+    figures.affected = Issue.objects.filter(
+        affected_version=version, archived_at__isnull=True
+    ).count()
+    figures.compliance = total(compliance_grid(scope))
+    figures.still_open = list(
+        annotate_sla_state(scope.open_issues(), now)
+        .select_related("project", "owner", "component")
+        .order_by("resolution_due_at", "-priority", "pk")[:limit]
+    )
+    if version.due_date is not None:
+        figures.days_left = (version.due_date - today).days
+    return figures
