@@ -14,7 +14,8 @@ from issues.services import add_attachment, link_issues, save_filter, unlink_iss
 from mailin.models import MailAddress, MailMessage
 from mailin.services import add_mail_address, ingest
 from notifications.models import Kind, Notification
-from projects.models import Membership, Role
+from projects.models import Component, Membership, Role, Version
+from projects.services import create_component, create_version
 from tests.factories import UserFactory, make_issue
 from webhooks.models import Delivery, Subscription
 from webhooks.services import send_ping
@@ -47,6 +48,8 @@ class Side:
     webhook_delivery: Delivery
     mail_address: MailAddress
     mail_message: MailMessage
+    component: Component
+    version: Version
 
     @property
     def probe(self) -> str:
@@ -95,6 +98,8 @@ def _side(client, project, owner, partner) -> Side:
         ).encode(),
         transport="smtp",
     )
+    component = create_component(project, actor=owner, name=f"{SECRET} component"[:80])
+    version = create_version(project, actor=owner, name=f"{SECRET} v"[:60])
     return Side(
         key=project.key,
         secret=SECRET,
@@ -112,6 +117,8 @@ def _side(client, project, owner, partner) -> Side:
         webhook_delivery=delivery,
         mail_address=address,
         mail_message=quarantined,
+        component=component,
+        version=version,
     )
 
 

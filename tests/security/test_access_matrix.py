@@ -289,6 +289,30 @@ ROUTES: dict[str, Route] = {
     "projects/<str:key>/intake/groups/<int:pk>/": Route(
         FOREIGN, one(lambda s: f"/projects/{s.key}/intake/groups/{s.group.pk}/")
     ),
+    "projects/<str:key>/components/": Route(
+        FOREIGN,
+        one(lambda s: f"/projects/{s.key}/components/"),
+        post=lambda s: {"name": "probe"},
+    ),
+    "projects/<str:key>/components/<int:pk>/": Route(
+        FOREIGN, one(lambda s: f"/projects/{s.key}/components/{s.component.pk}/")
+    ),
+    "projects/<str:key>/components/<int:pk>/archive/": Route(
+        FOREIGN,
+        one(lambda s: f"/projects/{s.key}/components/{s.component.pk}/archive/"),
+        own_get=(405,),
+    ),
+    "projects/<str:key>/versions/": Route(
+        FOREIGN,
+        one(lambda s: f"/projects/{s.key}/versions/"),
+        post=lambda s: {"name": "probe"},
+    ),
+    "projects/<str:key>/versions/<int:pk>/edit/": Route(
+        FOREIGN, one(lambda s: f"/projects/{s.key}/versions/{s.version.pk}/edit/")
+    ),
+    "projects/<str:key>/versions/<int:pk>/": Route(
+        FOREIGN, one(lambda s: f"/projects/{s.key}/versions/{s.version.pk}/"), posts=False
+    ),
     "projects/<str:key>/intake/rules/": Route(
         FOREIGN,
         one(lambda s: f"/projects/{s.key}/intake/rules/"),
@@ -328,6 +352,12 @@ ROUTES: dict[str, Route] = {
         own_get=(405,),
     ),
     # Webhooks through the API: Managers of the project only (tests/webhooks/test_api.py).
+    "api/v1/projects/<key>/components": Route(
+        API, one(lambda s: f"/api/v1/projects/{s.key}/components")
+    ),
+    "api/v1/projects/<key>/versions": Route(
+        API, one(lambda s: f"/api/v1/projects/{s.key}/versions")
+    ),
     "api/v1/projects/<key>/webhooks": Route(
         API, one(lambda s: f"/api/v1/projects/{s.key}/webhooks")
     ),

@@ -82,7 +82,6 @@ def _plant(project, manager, developer, reporter):
             title=payload[:200],
             description="\n\n".join(PAYLOADS),
             environment=payload[:120],
-            affected_version=payload[:60],
         )
         issues.append(issue)
     sink = issues[0]
