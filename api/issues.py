@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
 from customfields.selectors import api_values, api_values_for
-from customfields.services import file_issue_with_fields, set_custom_values
+from customfields.services import set_custom_values
 from issues.filters import IssueFilter
 from issues.limits import (
     AFFECTED_VERSION_MAX_CHARS,
@@ -32,6 +32,7 @@ from issues.services import IssueError, add_comment
 from projects.selectors import get_project_for_user
 from workflows.activity import reason_value
 from workflows.errors import StaleTransition, TransitionForbidden, WorkflowError
+from workflows.issue_fields import file_issue_with_fields
 from workflows.selectors import SlaState, available_transitions, sla_state, sla_summary
 from workflows.services import transition_issue
 

@@ -1,8 +1,8 @@
 """Writes of custom fields: definitions (the settings pages) and values (forms, API).
 
 A value is checked against its field before anything is written (`clean_values`); filing or
-editing an issue with custom values is one transaction (`file_issue_with_fields`,
-`update_issue_with_fields`): a bad value saves nothing, the issue is not created or changed.
+editing an issue with custom values is one transaction, a use case of `workflows`
+(`workflows.issue_fields`): a bad value saves nothing, the issue is not created or changed.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from issues.models import EventKind, Issue, IssueType, Status
-from issues.services import IssueError, create_issue, record_event, update_issue
+from issues.services import IssueError, record_event
 from projects.models import Project
 
 from .models import (
@@ -318,57 +318,11 @@ def write_values(
     return changed
 
 
-def file_issue_with_fields(
-    project: Project, *, reporter, custom_values: Mapping[str, Any], **fields: Any
-) -> Issue:
-    """File an issue with its custom values in one transaction: the values are checked
-    first (for the project and the issue's type), then `create_issue`, then the values."""
-    issue_type = fields.get("type", IssueType.BUG)
-    cleaned = clean_values(fields_of(project, issue_type), custom_values, project=project)
-    with transaction.atomic():
-        issue = create_issue(project, reporter=reporter, **fields)
-        write_values(issue, cleaned, actor=reporter, record=False)
-    return issue
-
-
-def _bump(issue: Issue) -> None:
+def bump_version(issue: Issue) -> None:
     now = timezone.now()
     Issue.objects.filter(pk=issue.pk).update(version=F("version") + 1, updated_at=now)
     issue.version += 1
     issue.updated_at = now
-
-
-def update_issue_with_fields(
-    issue: Issue,
-    *,
-    actor,
-    changes: dict[str, Any],
-    custom_values: Mapping[str, Any],
-    expected_version: int | None = None,
-    reason: str = "",
-) -> list[str]:
-    """Edit built-in and custom fields together, all or nothing: `update_issue` (which locks
-    the row and refuses a stale version), then the custom values of the issue's (new) type.
-    Returns the changed names (custom ones as `cf:<slug>`)."""
-    issue_type = changes.get("type", issue.type)
-    cleaned = clean_values(
-        fields_of(issue.project, issue_type),
-        custom_values,
-        status=issue.status,
-        held=held_options(values_of(issue)),
-    )
-    with transaction.atomic():
-        changed = update_issue(
-            issue,
-            actor=actor,
-            changes=changes,
-            expected_version=expected_version,
-            reason=reason,
-        )
-        custom = write_values(issue, cleaned, actor=actor)
-        if custom and not changed:
-            _bump(issue)
-    return [*changed, *(f"cf:{slug}" for slug in custom)]
 
 
 def set_custom_values(issue: Issue, *, actor, values: Mapping[str, Any]) -> list[str]:
@@ -386,7 +340,7 @@ def set_custom_values(issue: Issue, *, actor, values: Mapping[str, Any]) -> list
         )
         changed = write_values(locked, cleaned, actor=actor)
         if changed:
-            _bump(issue)
+            bump_version(issue)
     return changed
 
 

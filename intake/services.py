@@ -29,8 +29,9 @@ from packaging.version import InvalidVersion, Version
 
 from api.tokens import new_token
 from issues.models import EventKind, Issue, IssueEvent, LinkKind, Resolution, Status
-from issues.services import create_issue, link_issues
+from issues.services import link_issues
 from projects.models import Project
+from workflows.issue_use_cases import create_issue
 
 from .hotpath import fetchone
 from .models import (

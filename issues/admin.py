@@ -1,8 +1,10 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
+from workflows.issue_use_cases import EDITABLE_FIELDS, update_issue
+
 from .models import Attachment, Comment, Issue, IssueEvent, IssueLink, Label, SavedFilter
-from .services import EDITABLE_FIELDS, IssueError, update_issue
+from .services import IssueError
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

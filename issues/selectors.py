@@ -102,23 +102,28 @@ class LinkRow(NamedTuple):
 
 
 def links_for_viewer(issue: Issue, user) -> list[LinkRow]:
-    """Both directions of the issue's links (oldest first); the other end of each is checked
-    against the access selector inside the same query (an EXISTS per row, no extra query)."""
-    visible = issues_visible_to(user).order_by().values("pk")
-    rows: list[LinkRow] = []
-    outgoing = issue.links_out.select_related("target__project").annotate(
-        other_visible=Exists(visible.filter(pk=OuterRef("target_id")))
+    """Both directions of the issue's links (oldest first) in one query; the other ends are
+    then checked against the access selector in one more, only when there are links (most
+    issues have none: one query for them)."""
+    links = list(
+        IssueLink.objects.filter(Q(source=issue) | Q(target=issue))
+        .select_related("source__project", "target__project")
+        .order_by("created_at", "id")
     )
-    for link in outgoing:
-        other = link.target if link.other_visible else None
-        rows.append(LinkRow(link, link.get_kind_display(), other))
-    incoming = issue.links_in.select_related("source__project").annotate(
-        other_visible=Exists(visible.filter(pk=OuterRef("source_id")))
-    )
-    for link in incoming:
-        other = link.source if link.other_visible else None
-        rows.append(LinkRow(link, INVERSE_LINK_LABELS[LinkKind(link.kind)], other))
-    return rows
+    if not links:
+        return []
+    others = {link.target_id if link.source_id == issue.pk else link.source_id for link in links}
+    visible = set(issues_visible_to(user).filter(pk__in=others).values_list("pk", flat=True))
+    outgoing: list[LinkRow] = []
+    incoming: list[LinkRow] = []
+    for link in links:
+        if link.source_id == issue.pk:
+            other = link.target if link.target_id in visible else None
+            outgoing.append(LinkRow(link, link.get_kind_display(), other))
+        else:
+            other = link.source if link.source_id in visible else None
+            incoming.append(LinkRow(link, INVERSE_LINK_LABELS[LinkKind(link.kind)], other))
+    return outgoing + incoming
 
 
 def get_link_of_issue(issue: Issue, pk: int) -> IssueLink:
@@ -445,3 +450,26 @@ def issue_page_data(issue: Issue, user) -> dict:
 
 def saved_filters_of(user) -> QuerySet[SavedFilter]:
     return SavedFilter.objects.filter(user=user)
+
+
+class LabelName(NamedTuple):
+    """A label as a list row shows it: its name only."""
+
+    name: str
+
+
+def attach_label_names(issues: list[Issue]) -> None:
+    """Set `label_list` on each issue (names in label order) with one plain query: cheaper
+    than `prefetch_related`, which builds a related manager, a queryset and a Label per row
+    (a sixth of the list page's Python time at 50 rows)."""
+    by_issue: dict[int, list[LabelName]] = {issue.pk: [] for issue in issues}
+    if by_issue:
+        rows = (
+            Issue.labels.through.objects.filter(issue_id__in=list(by_issue))
+            .order_by("label__name")
+            .values_list("issue_id", "label__name")
+        )
+        for issue_id, name in rows:
+            by_issue[issue_id].append(LabelName(name))
+    for issue in issues:
+        issue.label_list = by_issue[issue.pk]  # type: ignore[attr-defined]

@@ -11,12 +11,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from projects.models import Project
-from projects.selectors import may_own, owner_refusal
 
 from .limits import (
     AFFECTED_VERSION_MAX_CHARS,
     ENVIRONMENT_MAX_CHARS,
-    LABEL_MAX_CHARS,
     TEXT_MAX_CHARS,
     TITLE_MAX_CHARS,
     too_long_message,
@@ -29,11 +27,8 @@ from .models import (
     Issue,
     IssueEvent,
     IssueLink,
-    Label,
     LinkKind,
-    Priority,
     SavedFilter,
-    Severity,
 )
 from .selectors import may_change_issues
 
@@ -75,13 +70,6 @@ def _check_lengths(fields: dict[str, Any]) -> None:
             label, limit = _TEXT_LIMITS[name]
             if len(value) > limit:
                 raise IssueError(too_long_message(label, limit, value), field=name)
-
-
-def start_sla_clock(issue: Issue, *, actor) -> None:
-    # Imported late: workflows depends on issues, not the other way round.
-    from workflows.services import start_sla_clock as _start
-
-    _start(issue, actor=actor)
 
 
 def _next_issue_number(project: Project) -> int:
@@ -158,236 +146,6 @@ def _watch(issue: Issue, user, *, actor, automatic: bool) -> bool:
         data={"user_id": user.pk, "automatic": automatic},
     )
     return True
-
-
-def create_issue(
-    project: Project,
-    *,
-    reporter,
-    title: str,
-    description: str = "",
-    type: str = "bug",
-    priority: int = 2,
-    severity: int = 2,
-    owner=None,
-    team=None,
-    environment: str = "",
-    affected_version: str = "",
-    labels: Iterable[Label] = (),
-    attachments: Iterable[UploadedFile] = (),
-    component: str = "",
-    source: str = "",
-) -> Issue:
-    """File an issue: allocate its key under a lock, save it, record the creation; the reporter
-    and the owner watch it; attached files are stored in the same transaction. Without an
-    owner, the project's assignment rules may assign it (`component`: the monitoring tool's
-    component tag the rules match on; intake.assignment.auto_assign_issue). `source` says how
-    it came when not through the form ("e-mail from a@example.com"), kept in the creation
-    record and shown in the timeline."""
-    if not title.strip():
-        raise IssueError("A title is required.", field="title")
-    _check_lengths(
-        {
-            "title": title,
-            "description": description,
-            "environment": environment,
-            "affected_version": affected_version,
-        }
-    )
-    if owner is not None and not may_own(owner, project):
-        raise IssueError(owner_refusal(project), field="owner")
-    labels = list(labels)
-    if any(label.project_id != project.pk for label in labels):
-        raise IssueError("Labels must belong to the issue's project.", field="labels")
-    uploads = list(attachments)
-    for upload in uploads:
-        _check_upload(upload)
-    with _atomic_with_files() as stored:
-        issue = Issue.objects.create(
-            project=project,
-            number=_next_issue_number(project),
-            title=title,
-            description=description,
-            description_html=render_markdown(description),
-            description_html_version=RENDERER_VERSION,
-            type=type,
-            priority=priority,
-            severity=severity,
-            reporter=reporter,
-            owner=owner,
-            team=team,
-            environment=environment,
-            affected_version=affected_version,
-        )
-        record_event(
-            issue,
-            EventKind.CREATED,
-            actor=reporter,
-            new=issue.title,
-            data={"source": source} if source else None,
-        )
-        if labels:
-            issue.labels.add(*labels)
-        _watch(issue, reporter, actor=reporter, automatic=True)
-        _watch(issue, owner, actor=reporter, automatic=True)
-        for upload in uploads:
-            _store_attachment(issue, upload, actor=reporter, comment=None, stored=stored)
-        refresh_search_vectors([issue.pk])
-        start_sla_clock(issue, actor=reporter)
-        if owner is None:
-            from intake.assignment import auto_assign_issue
-
-            auto_assign_issue(issue, component=component)
-    return issue
-
-
-# Fields `update_issue` may change, and how each is shown in the audit trail.
-EDITABLE_FIELDS = (
-    "title",
-    "description",
-    "type",
-    "priority",
-    "severity",
-    "owner",
-    "team",
-    "labels",
-    "environment",
-    "affected_version",
-)
-
-
-def _display(issue: Issue, field: str, value: Any) -> str:
-    if value is None:
-        return ""
-    if field == "owner":
-        # The name people see, kept as it is now (the id is in the event's data).
-        return str(value)
-    if field == "team":
-        return value.name
-    if field == "labels":
-        return ", ".join(sorted(label.name for label in value))
-    if field == "priority":
-        return str(Priority(value).label)
-    if field == "severity":
-        return str(Severity(value).label)
-    if field == "type":
-        return str(dict(Issue._meta.get_field("type").choices or [])[value])
-    return str(value)
-
-
-def update_issue(
-    issue: Issue,
-    *,
-    actor,
-    changes: dict[str, Any],
-    expected_version: int | None = None,
-    reason: str = "",
-) -> list[str]:
-    """Edit fields of an issue (never its status). Steps: validate, lock the row and refuse a
-    stale version, save the changed fields, record one CHANGED event per field, auto-watch a new
-    owner, recompute the SLA when priority/severity moved. Returns the changed field names."""
-    from workflows.services import recompute_sla, sla_change_needs_reason
-
-    unknown = set(changes) - set(EDITABLE_FIELDS)
-    if unknown:
-        raise IssueError(f"These fields cannot be edited here: {', '.join(sorted(unknown))}.")
-    if "title" in changes and not str(changes["title"]).strip():
-        raise IssueError("A title is required.", field="title")
-    _check_lengths(changes)
-    owner = changes.get("owner")
-    if owner is not None and not may_own(owner, issue.project):
-        raise IssueError(owner_refusal(issue.project), field="owner")
-    if "labels" in changes and any(
-        label.project_id != issue.project_id for label in changes["labels"]
-    ):
-        raise IssueError("Labels must belong to the issue's project.", field="labels")
-
-    with transaction.atomic():
-        locked = (
-            Issue.objects.select_for_update(of=("self",))
-            .select_related("project", "owner", "team")
-            .get(pk=issue.pk)
-        )
-        if expected_version is not None and locked.version != expected_version:
-            raise StaleIssueError(
-                "Someone else changed this issue while you were editing it. "
-                "Reload the page to see their changes, then apply yours again."
-            )
-        changed: list[tuple[str, Any, Any]] = []
-        for field, new in changes.items():
-            if field == "labels":
-                old = set(locked.labels.all())
-                new = set(new)
-            else:
-                old = getattr(locked, field)
-            if old != new:
-                changed.append((field, old, new))
-        if not changed:
-            return []
-
-        sla_fields = {f: new for f, _old, new in changed if f in ("priority", "severity")}
-        needs_reason = bool(sla_fields) and sla_change_needs_reason(
-            locked,
-            priority=sla_fields.get("priority", locked.priority),
-            severity=sla_fields.get("severity", locked.severity),
-        )
-        if needs_reason and not reason.strip():
-            raise ReasonRequiredError(
-                "This change moves the SLA deadline: say why.", field="reason"
-            )
-
-        plain = [f for f, _o, _n in changed if f != "labels"]
-        for field, _old, new in changed:
-            if field != "labels":
-                setattr(locked, field, new)
-        locked.version += 1
-        rendered = []
-        if "description" in plain:
-            locked.description_html = render_markdown(locked.description)
-            locked.description_html_version = RENDERER_VERSION
-            rendered = ["description_html", "description_html_version"]
-        locked.save(update_fields=[*plain, *rendered, "version", "updated_at"])
-        for field, old, new in changed:
-            if field == "labels":
-                locked.labels.set(new)
-            data: dict[str, Any] = {}
-            if field == "owner":
-                data = {"owner_id": new.pk if new else None}
-            elif field in ("priority", "severity") and needs_reason:
-                data = {"reason": reason}
-            record_event(
-                locked,
-                EventKind.CHANGED,
-                actor=actor,
-                field=field,
-                old=_display(locked, field, old),
-                new=_display(locked, field, new),
-                data=data,
-            )
-        if "owner" in plain and locked.owner is not None:
-            _watch(locked, locked.owner, actor=actor, automatic=True)
-        if {"title", "description"} & set(plain):
-            refresh_search_vectors([locked.pk])
-        if sla_fields:
-            recompute_sla(locked, actor=actor, reason=reason)
-    # The caller's object now reflects the saved row.
-    for field in [*plain, *rendered]:
-        setattr(issue, field, getattr(locked, field))
-    issue.version = locked.version
-    issue.updated_at = locked.updated_at
-    return [f for f, _o, _n in changed]
-
-
-def add_label(issue: Issue, *, actor, name: str) -> Label:
-    """Add a label (created in the issue's project if new) through `update_issue`."""
-    name = name.strip()
-    if not name:
-        raise IssueError("Give the label a name.", field="label")
-    if len(name) > LABEL_MAX_CHARS:
-        raise IssueError(f"Label names are at most {LABEL_MAX_CHARS} characters.", field="label")
-    label, _ = Label.objects.get_or_create(project=issue.project, name=name)
-    update_issue(issue, actor=actor, changes={"labels": {*issue.labels.all(), label}})
-    return label
 
 
 def _touch(issue: Issue) -> None:
@@ -564,44 +322,6 @@ def unlink_issues(link: IssueLink, *, actor) -> None:
         record_event(
             target, EventKind.UNLINKED, actor=actor, field=link.kind, old=source.key, data=data
         )
-
-
-def bulk_update_issues(
-    issues: Iterable[Issue],
-    *,
-    actor,
-    owner=None,
-    unassign: bool = False,
-    priority: int | None = None,
-    severity: int | None = None,
-    label: str = "",
-    reason: str = "",
-) -> int:
-    """Apply the same change to several issues through the single-edit services, all or nothing.
-    Raises IssueError naming the first issue that refused."""
-    changes: dict[str, Any] = {}
-    if unassign:
-        changes["owner"] = None
-    elif owner is not None:
-        changes["owner"] = owner
-    if priority is not None:
-        changes["priority"] = priority
-    if severity is not None:
-        changes["severity"] = severity
-    if not changes and not label:
-        raise IssueError("Choose what to change.")
-    count = 0
-    with transaction.atomic():
-        for issue in issues:
-            try:
-                if changes:
-                    update_issue(issue, actor=actor, changes=changes, reason=reason)
-                if label:
-                    add_label(issue, actor=actor, name=label)
-            except IssueError as error:
-                raise type(error)(f"{issue.key}: {error}", field=error.field) from error
-            count += 1
-    return count
 
 
 def save_filter(user, *, name: str, query: str) -> SavedFilter:

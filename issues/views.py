@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from django.db.models import QuerySet, prefetch_related_objects
 from django.http import (
     FileResponse,
     Http404,
@@ -41,9 +41,10 @@ from customfields.selectors import (
     panel_rows,
     values_of,
 )
-from customfields.services import file_issue_with_fields, update_issue_with_fields
 from projects.selectors import get_project_for_user, member_by_handle, projects_visible_to
 from workflows.activity import reason_value
+from workflows.issue_fields import file_issue_with_fields, update_issue_with_fields
+from workflows.issue_use_cases import bulk_update_issues
 from workflows.selectors import cycles_prefetch
 
 from .filters import IssueFilter
@@ -61,6 +62,7 @@ from .models import OPEN_STATUSES, Attachment, Issue, IssueType, SavedFilter
 from .selectors import (
     TIMELINE_PAGE,
     TimelineCursor,
+    attach_label_names,
     get_issue_for_user,
     get_link_of_issue,
     issue_page_data,
@@ -76,7 +78,6 @@ from .services import (
     IssueError,
     add_attachment,
     add_comment,
-    bulk_update_issues,
     delete_saved_filter,
     link_issues,
     save_filter,
@@ -149,7 +150,7 @@ def _filtered(request: HttpRequest, *related: str, page: bool = False) -> IssueF
     base = (
         issues_visible_for_request(request)
         .select_related(*related)
-        .defer("description", "resolution_summary", "lessons_learned")
+        .defer("description", "description_html", "resolution_summary", "lessons_learned")
     )
     return IssueFilter(request.GET, queryset=base, request=request, with_custom_fields=page)
 
@@ -193,12 +194,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
     filterset = _filtered(request, "owner", page=True)
     per_page = parse_id(request.GET.get("per_page", "50")) or 50
     per_page = per_page if per_page in PAGE_SIZES else 50
-    issues = (
-        # Labels as a plain list per issue: no related manager and queryset per row.
-        filterset.qs.prefetch_related(Prefetch("labels", to_attr="label_list"))
-        if filterset.is_valid()
-        else Issue.objects.none()
-    )
+    issues = filterset.qs if filterset.is_valid() else Issue.objects.none()
     paginator = CappedPaginator(
         issues,
         per_page,
@@ -206,7 +202,9 @@ def issue_list(request: HttpRequest) -> HttpResponse:
         count_from=getattr(filterset, "count_qs", None),
     )
     page = paginator.get_page(request.GET.get("page"))
+    # The rows once, here, with their labels as plain names (one query).
     page.object_list = list(page.object_list)
+    attach_label_names(page.object_list)
     columns = _chosen_columns(request)
     # One header per slug, the cells of the page's issues in one query.
     headers = list(dict.fromkeys(s.slug for s in columns))

@@ -42,9 +42,10 @@ from django.utils import timezone
 from issues.mailthread import read_reply_token, reply_mailbox, reply_token_in
 from issues.models import Issue, IssueType, Priority, Severity
 from issues.selectors import issues_visible_to
-from issues.services import IssueError, add_comment, create_issue
+from issues.services import IssueError, add_comment
 from projects.models import Project
 from projects.selectors import is_manager
+from workflows.issue_use_cases import create_issue
 
 from . import parsing
 from .models import AcceptFrom, MailAddress, MailMessage, MailSettings, MailStatus

@@ -8,4 +8,5 @@ urlpatterns = [
     path("preferences/", views.preferences, name="notification_preferences"),
     path("<int:pk>/read/", views.read, name="notification_read"),
     path("<int:pk>/open/", views.open_notification, name="notification_open"),
+    path("issues/<str:key>/", views.issue_notified, name="issue_notified"),
 ]

@@ -5,6 +5,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from issues.selectors import get_issue_for_user
+
 from . import selectors, services
 from .forms import PreferencesForm
 
@@ -70,3 +72,15 @@ def preferences(request: HttpRequest) -> HttpResponse:
         "notifications/preferences.html",
         {"form": form, "forced": [r for r in rows if r.forced]},
     )
+
+
+@login_required
+def issue_notified(request: HttpRequest, key: str) -> HttpResponse:
+    """Who hears about each kind of change to one issue. The issue page loads it when its
+    "Who is notified" panel is opened (htmx: the card alone); without JavaScript the panel
+    links here (a page). Six queries the issue page no longer runs on every view."""
+    issue = get_issue_for_user(request.user, key)
+    context = {"issue": issue, "rows": selectors.who_is_notified(issue, viewer=request.user)}
+    if request.headers.get("HX-Request"):
+        return render(request, "notifications/_who_is_notified.html", context)
+    return render(request, "notifications/issue_notified.html", context)

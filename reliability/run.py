@@ -1020,7 +1020,8 @@ def _hook_figures(receiver: Receiver, path: str, sub) -> tuple[int, int, int, bo
 
 def scenario_webhooks(w: World) -> None:
     name = "Webhooks"
-    from issues.services import add_comment, create_issue
+    from issues.services import add_comment
+    from workflows.issue_use_cases import create_issue
 
     receiver = Receiver(w.dir)
     receiver.start()

@@ -3,9 +3,11 @@
 Series colours have one definition, `series_colour` (the Okabe–Ito palette, safe for the
 common colour-vision deficiencies, plus the product's semantic colours), and the bars, lines
 and their legend swatches all take it from there as SVG `fill`/`stroke` attributes; the CSS
-(static/css/reports.css) only colours text, grid and heat-map cells. Every chart is `role="img"` with a
-<title> and <desc>; the numbers are in the accessible table beneath it on the page. Bars and
-cells that stand for a set of issues are links (`<a href>` works in SVG without JS). Every
+(static/css/reports.css) only colours text, grid and heat-map cells. Every chart has a
+<title> and <desc> and is `role="img"`, or `role="group"` when its bars or cells are links (each
+named by its tooltip: an image's children are hidden from assistive technology); the numbers
+are in the accessible table beneath it on the page. Bars and cells that stand for a set of
+issues are links (`<a href>` works in SVG without JS). Every
 interpolated value goes through `escape()`, which is why `mark_safe` is sound here.
 """
 
@@ -79,8 +81,21 @@ def _open(title: str, desc: str, chart_id: str, height: int = HEIGHT) -> list[st
 def _wrap(inner: str, href: str, tip: str) -> str:
     tip_el = f"<title>{escape(tip)}</title>"
     if href:
-        return f'<a href="{_attr(href)}">{inner[:-2]}>{tip_el}{_closing(inner)}</a>'
+        return (
+            f'<a href="{_attr(href)}" aria-label="{_attr(tip)}">'
+            f"{inner[:-2]}>{tip_el}{_closing(inner)}</a>"
+        )
     return f"{inner[:-2]}>{tip_el}{_closing(inner)}"
+
+
+def _finish(lines: list[str]) -> SafeString:
+    """Close the chart. A chart whose bars or cells are links is a named group of links, not
+    one image: an `img` role hides its children from assistive technology, so links inside it
+    could not be reached (axe: nested-interactive). Each link is named by its tooltip."""
+    lines.append("</svg>")
+    if any(line.startswith("<a ") for line in lines):
+        lines[0] = lines[0].replace('role="img"', 'role="group"', 1)
+    return mark_safe("".join(lines))  # noqa: S308  # nosec
 
 
 def _closing(inner: str) -> str:
@@ -169,8 +184,7 @@ def bar_chart(
         )
     if len(series) > 1:
         _legend(lines, series, HEIGHT - 8)
-    lines.append("</svg>")
-    return mark_safe("".join(lines))  # noqa: S308  # nosec
+    return _finish(lines)
 
 
 def hbar_chart(
@@ -213,8 +227,7 @@ def hbar_chart(
             f'<text class="chart-value" x="{label_w + w + 6:.1f}" y="{y + 16}" font-size="12" '
             f'fill="#212529">{escape(shown)}{" ◀ bottleneck" if hot else ""}</text>'
         )
-    lines.append("</svg>")
-    return mark_safe("".join(lines))  # noqa: S308  # nosec
+    return _finish(lines)
 
 
 def line_chart(
@@ -262,8 +275,7 @@ def line_chart(
                 f'text-anchor="middle" font-size="11" fill="#6c757d">{escape(label)}</text>'
             )
     _legend(lines, series, HEIGHT - 8)
-    lines.append("</svg>")
-    return mark_safe("".join(lines))  # noqa: S308  # nosec
+    return _finish(lines)
 
 
 def _polyline(points: list[str], si: int, colour: str) -> str:
@@ -321,5 +333,4 @@ def heatmap(
                 f'<text class="chart-cell" x="{x + cell_w / 2}" y="{y + 21}" '
                 f'text-anchor="middle" font-size="12" fill="#212529">{escape(text)}</text>'
             )
-    lines.append("</svg>")
-    return mark_safe("".join(lines))  # noqa: S308  # nosec
+    return _finish(lines)

@@ -53,7 +53,7 @@ class MembershipFactory(factory.django.DjangoModelFactory):
 
 def make_issue(project: Project, reporter: User, **fields) -> Issue:
     """File an issue through the real service (keys, audit trail)."""
-    from issues.services import create_issue
+    from workflows.issue_use_cases import create_issue
 
     fields.setdefault("title", "Something is broken")
     return create_issue(project, reporter=reporter, **fields)

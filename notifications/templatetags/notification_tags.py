@@ -22,13 +22,6 @@ def notification_bell(context):
     return {"request": request, "unread": count}
 
 
-@register.inclusion_tag("notifications/_who_is_notified.html", takes_context=True)
-def who_is_notified(context, issue):
-    request = context.get("request")
-    rows = selectors.who_is_notified(issue, viewer=request.user) if request else []
-    return {"issue": issue, "request": request, "rows": rows}
-
-
 @register.filter
 def time_left(value: datetime | None, now: datetime | None = None) -> str:
     """ "in 1 h 10 min" or "25 min ago" (a deadline relative to now)."""

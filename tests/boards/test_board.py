@@ -12,8 +12,9 @@ from django.utils.http import http_date
 
 from boards.selectors import CARD_CAP
 from issues.models import EventKind, IssueEvent, Status
-from issues.services import add_comment, add_label
+from issues.services import add_comment
 from tests.factories import make_issue
+from workflows.issue_use_cases import add_label
 from workflows.services import transition_issue
 
 pytestmark = pytest.mark.django_db

@@ -143,14 +143,18 @@ def test_main_pages_have_no_serious_accessibility_violations(
         "/notifications/",
         "/triage/",
         "/projects/",
-        # The dashboard's charts are being reworked (issue 17, legend and text equivalents):
-        # axe still reports role="img" SVGs holding links (nested-interactive) there.
+        "/dashboard/",
     ):
         page.goto(f"{live_server.url}{path}")
         assert _axe(page) == [], path
     page.goto(f"{live_server.url}{story.get_absolute_url()}")
     assert page.locator("#closure-panel").is_visible()
     _shot(page, tmp_path, "issue-closed.png")
+    # "Who is notified" loads when opened (htmx swaps the card in), and passes axe too.
+    page.locator("#who-is-notified-panel summary").click()
+    page.locator("#who-is-notified").wait_for()
+    assert "Status change" in page.locator("#who-is-notified").inner_text()
+    assert _axe(page) == []
 
 
 def test_inline_transition_errors_are_announced(page, live_server, project, manager, reporter):

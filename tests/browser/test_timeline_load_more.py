@@ -5,9 +5,10 @@ import re
 
 import pytest
 
-from issues.services import add_comment, update_issue
+from issues.services import add_comment
 from tests.conftest import login_in_browser
 from tests.factories import make_issue
+from workflows.issue_use_cases import update_issue
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -6,12 +6,12 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from intake.assignment import auto_assign_issue, choose_assignee
 from intake.models import AssignmentRule, Availability
 from intake.services import create_assignment_rule, set_availability
 from issues.models import EventKind, Issue, IssueEvent, Label
 from projects.models import Role
 from tests.factories import MembershipFactory, TeamFactory, UserFactory, make_issue
+from workflows.assignment import auto_assign_issue, choose_assignee
 from workflows.services import transition_issue
 
 pytestmark = pytest.mark.django_db

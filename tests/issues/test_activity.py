@@ -209,16 +209,16 @@ def test_detail_page_query_count_is_constant(
     link_issues(issue, target=other, kind="relates", actor=reporter)
     assert count() == baseline
     # session, user, issue, comments, their attachments, events, which issues named by link
-    # records the viewer may see, links out/in, watchers,
-    # labels, issue attachments, navigation projects, unread bell; then the workflow panel
-    # (rules, the viewer's role once per request, cycles once, stage periods; the SLA box reads
-    # the ledger only while the clock is paused), the who-is-notified preview (ladder,
-    # watchers, managers, users once, members, prefs), the monitoring-events panel (one
-    # query: nothing feeds a hand-filed issue), the SLA box's explanation (the current cycle's
-    # ledger, for the paused time and why), and which linked issues mentioned in the activity
-    # the viewer may see, the SDK error panel (one query: nothing from an SDK feeds it), and
-    # the custom fields of the side panel (the project's fields, the issue's values)
-    with django_assert_num_queries(29):
+    # records the viewer may see, the links (both ways) and which of their other ends the
+    # viewer may see, watchers, labels, issue attachments, navigation projects, unread bell;
+    # then the workflow panel (rules, the viewer's role once per request, cycles once, stage
+    # periods; the SLA box reads the ledger only while the clock is paused), the
+    # monitoring-events panel (one query: nothing feeds a hand-filed issue), the SLA box's
+    # explanation (the current cycle's ledger, for the paused time and why), and which linked
+    # issues mentioned in the activity the viewer may see, and the SDK error panel (one
+    # query: nothing from an SDK feeds it), and the custom fields of the side panel (the
+    # project's fields, the issue's values). Who is notified loads when its panel is opened.
+    with django_assert_num_queries(23):
         client.get(issue.get_absolute_url())
 
 

@@ -49,7 +49,7 @@ def test_filters_combine_and_stay_in_the_query_string(client, issues, reporter, 
 
 
 def test_label_and_date_filters(client, issues, developer):
-    from issues.services import add_label
+    from workflows.issue_use_cases import add_label
 
     add_label(issues["badge"], actor=developer, name="frontend")
     client.force_login(developer)
@@ -131,7 +131,7 @@ def test_pages_in_the_default_order_hold_every_issue_once(client, project, repor
 
 
 def test_a_row_shows_the_issue_at_a_glance(client, project, reporter, developer):
-    from issues.services import add_label
+    from workflows.issue_use_cases import add_label
 
     issue = make_issue(
         project, reporter, title="<b>Cart</b> & checkout", priority=3, severity=4, owner=developer
@@ -160,7 +160,7 @@ def test_a_row_shows_the_issue_at_a_glance(client, project, reporter, developer)
 def test_list_query_count_is_constant(
     client, project, reporter, developer, team, django_assert_num_queries
 ):
-    from issues.services import add_label
+    from workflows.issue_use_cases import add_label
 
     def page(**params):
         return client.get(reverse("issue_list"), params)

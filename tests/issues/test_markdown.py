@@ -10,8 +10,9 @@ from django.core.management import call_command
 from issues.markdown import RENDERER_VERSION, render_markdown
 from issues.markdown_corpus import PATHOLOGICAL_MARKDOWN
 from issues.models import Comment, Issue
-from issues.services import add_comment, update_issue
+from issues.services import add_comment
 from tests.factories import make_issue
+from workflows.issue_use_cases import update_issue
 
 pytestmark = pytest.mark.django_db
 

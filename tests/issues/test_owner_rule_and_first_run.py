@@ -66,7 +66,8 @@ def test_bulk_edit_offers_and_accepts_only_developers(
 
 
 def test_the_service_applies_the_same_rule(project, tester, reporter):
-    from issues.services import IssueError, create_issue
+    from issues.services import IssueError
+    from workflows.issue_use_cases import create_issue
 
     with pytest.raises(IssueError, match="Developer of the project"):
         create_issue(project, reporter=reporter, title="x", owner=tester)

@@ -7,8 +7,9 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from issues.models import Comment, Issue, IssueEvent
-from issues.services import add_comment, update_issue
+from issues.services import add_comment
 from tests.factories import make_issue
+from workflows.issue_use_cases import update_issue
 
 pytestmark = pytest.mark.django_db
 

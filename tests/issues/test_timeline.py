@@ -103,7 +103,8 @@ def test_load_more_with_htmx_answers_only_the_entries(client, project, reporter)
 
 
 def test_activity_and_comments_interleave_in_order(client, project, reporter, developer):
-    from issues.services import add_comment, update_issue
+    from issues.services import add_comment
+    from workflows.issue_use_cases import update_issue
 
     issue = make_issue(project, reporter, title="Mixed")
     for n in range(40):

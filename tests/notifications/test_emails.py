@@ -5,8 +5,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core.mail.backends.locmem import EmailBackend
-from django.template import Context, Template
-from django.test import RequestFactory
+from django.urls import reverse
 from django.utils import timezone
 
 from notifications import emails, services
@@ -124,16 +123,14 @@ def test_daily_digest_at_the_managers_local_hour_once(
     assert late.key in mail.body and "Risky one" in mail.alternatives[0].content
 
 
-def test_who_is_notified_preview(project, manager, developer, tester, reporter, team):
+def test_who_is_notified_preview(client, project, manager, developer, tester, reporter, team):
     NotificationPreference.objects.create(user=tester, kind=Kind.STATUS_CHANGED, mode=Mode.INBOX)
     issue = make_issue(project, reporter, owner=developer, team=team)
     issue.watchers.add(tester, reporter, developer)
-    request = RequestFactory().get("/")
-    request.user = reporter
-    html = Template("{% load notification_tags %}{% who_is_notified issue %}").render(
-        Context({"issue": issue, "request": request})
-    )
-    assert "Who is notified" in html
+    client.force_login(reporter)
+    # The issue page's panel loads it with htmx: the card alone.
+    html = client.get(reverse("issue_notified", args=[issue.key]), HTTP_HX_REQUEST="true").text
+    assert "Who is notified" in html and "<html" not in html
     status_block = html.split("Status change", 1)[1].split("New comment", 1)[0]
     assert "Tester" in status_block and "inbox only" in status_block
     assert "Developer" in status_block and "email now + inbox" in status_block

@@ -15,7 +15,7 @@ SEED = """
 from datetime import timedelta
 from django.utils import timezone
 from accounts.models import User
-from issues.services import create_issue
+from workflows.issue_use_cases import create_issue
 from projects.models import Membership, Project
 from workflows.models import SlaCheckpoint
 owner = User.objects.create(username="owner", email="owner@example.com", time_zone="Europe/Berlin")

@@ -3,10 +3,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 
 from issues.models import IssueEvent
-from issues.services import add_attachment, add_comment, update_issue
+from issues.services import add_attachment, add_comment
 from notifications.models import EmailStatus, Kind, Mode, Notification, NotificationPreference
 from notifications.services import process_outbox
 from tests.factories import make_issue
+from workflows.issue_use_cases import update_issue
 from workflows.services import transition_issue
 
 pytestmark = pytest.mark.django_db

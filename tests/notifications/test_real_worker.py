@@ -20,10 +20,11 @@ from aiosmtpd.controller import Controller
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from issues.services import add_comment, update_issue
+from issues.services import add_comment
 from notifications.models import EmailStatus, Kind, Mode, Notification, NotificationPreference
 from notifications.services import sweep_sla
 from tests.factories import make_issue
+from workflows.issue_use_cases import update_issue
 from workflows.models import CheckpointKind
 
 from .conftest import checkpoint, due_issue

@@ -84,3 +84,20 @@ def test_the_page_as_tables_replaces_every_chart_with_its_table(
     assert tables.count("<table") >= charts.count("<table")
     assert "Show charts" in tables
     assert 'name="view" value="tables"' in tables  # Apply keeps the tables view
+
+
+def test_a_chart_of_links_is_a_named_group_and_a_plain_chart_an_image():
+    """A role="img" hides its children, so links in it could not be reached (axe's
+    nested-interactive): a chart whose bars link to issues is a group of named links."""
+    linked = bar_chart(
+        chart_id="sev",
+        title="Open by severity",
+        categories=["Major", "Minor"],
+        series=[Series("Open", [3, 1], ["/issues/?s=3", ""])],
+    )
+    assert 'role="group"' in linked and 'role="img"' not in linked
+    assert '<a href="/issues/?s=3" aria-label="Major · Open: 3">' in linked
+    plain = bar_chart(
+        chart_id="sev", title="Open by severity", categories=["Major"], series=[Series("Open", [3])]
+    )
+    assert 'role="img"' in plain and "<a " not in plain

@@ -224,6 +224,9 @@ ROUTES: dict[str, Route] = {
     "notifications/<int:pk>/open/": Route(
         FOREIGN, one(lambda s: f"/notifications/{s.notification.pk}/open/"), own_get=(405,)
     ),
+    "notifications/issues/<str:key>/": Route(
+        FOREIGN, one(lambda s: f"/notifications/issues/{s.issue.key}/"), posts=False
+    ),
     "dashboard/": Route(
         SCOPED,
         lambda s: [

@@ -22,8 +22,9 @@ from intake.services import create_intake_token
 from issues.inputs import MAX_ID, parse_id, parse_issue_key
 from issues.limits import TEXT_MAX_CHARS, TITLE_MAX_CHARS
 from issues.models import Comment, Issue, IssueLink
-from issues.services import IssueError, add_comment, create_issue
+from issues.services import IssueError, add_comment
 from tests.factories import make_issue
+from workflows.issue_use_cases import create_issue
 
 pytestmark = pytest.mark.django_db
 

@@ -10,11 +10,12 @@ from django.test import Client
 
 from intake.services import create_intake_token
 from issues.models import Issue
-from issues.services import add_attachment, add_comment, add_label
+from issues.services import add_attachment, add_comment
 from mailin.services import add_mail_address, ingest
 from notifications.services import process_outbox
 from tests.conftest import login_in_browser
 from tests.factories import make_issue
+from workflows.issue_use_cases import add_label
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

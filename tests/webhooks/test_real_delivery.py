@@ -10,13 +10,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from issues.services import add_comment, update_issue
+from issues.services import add_comment
 from notifications.services import sweep_sla
 from tests.factories import make_issue
 from tests.notifications.conftest import checkpoint, due_issue
 from webhooks.models import Attempt, Delivery, DeliveryState, EventType, Format
 from webhooks.services import create_subscription
 from webhooks.tasks import requeue_due_webhooks
+from workflows.issue_use_cases import update_issue
 from workflows.models import CheckpointKind
 from workflows.services import transition_issue
 

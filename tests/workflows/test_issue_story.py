@@ -207,10 +207,26 @@ def test_whoever_sends_to_retest_watches(project, cast):
 def test_who_is_notified_says_owners_and_retest_senders_watch(client, project, cast):
     issue = make_issue(project, cast["reporter"])
     client.force_login(cast["reporter"])
-    panel = client.get(issue.get_absolute_url()).text
+    page = client.get(issue.get_absolute_url()).text
+    # The issue page's panel opens on demand; without JavaScript its link is a page.
+    url = reverse("issue_notified", args=[issue.key])
+    assert f'<a href="{url}">Who hears about each change to {issue.key}</a>' in page
+    panel = client.get(url).text
+    assert f"Who hears about changes to {issue.key}" in panel
     panel = panel[panel.index('id="who-is-notified"') :]
     assert "The owner and whoever sends it to retest become watchers automatically." in panel
     assert "they then watch the issue" in panel
+
+
+def test_who_is_notified_of_an_issue_in_another_project_is_not_found(
+    client, project, cast, outsider
+):
+    issue = make_issue(project, cast["reporter"], title="Secret rollout")
+    client.force_login(outsider)
+    response = client.get(reverse("issue_notified", args=[issue.key]), HTTP_HX_REQUEST="true")
+    assert response.status_code == 404
+    assert "Secret rollout" not in response.text
+    assert client.get(reverse("issue_notified", args=["NOPE-0"])).status_code == 404
 
 
 def test_closure_is_in_the_csv_export_and_the_closing_email(client, project, cast):

@@ -28,9 +28,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from issues.models import Issue, Priority, Severity, Status
-from issues.services import update_issue
 from tests.factories import make_issue
 from workflows.businesstime import OFFICE_HOURS, ZERO, BusinessCalendar
+from workflows.issue_use_cases import update_issue
 from workflows.models import (
     ClockEvent,
     ClockEventKind,

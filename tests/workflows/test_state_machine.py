@@ -25,11 +25,12 @@ from hypothesis.stateful import (
 )
 
 from issues.models import Priority, Severity, Status
-from issues.services import IssueError, update_issue
+from issues.services import IssueError
 from notifications.models import Kind, Notification
 from notifications.services import sweep_sla
 from tests.factories import make_issue
 from workflows.errors import WorkflowError
+from workflows.issue_use_cases import update_issue
 from workflows.models import HoldReason, SlaCheckpoint, SlaCycle
 from workflows.selectors import SlaState, sla_state
 from workflows.services import current_policy, hold_sla_clock, release_sla_hold, transition_issue

@@ -33,10 +33,10 @@ from accounts.models import User
 from issues.benchmarking import percentile
 from issues.mailthread import reply_address
 from issues.models import Issue
-from issues.services import create_issue
 from mailin import dovecot, services
 from mailin.models import MailAddress, MailMessage
 from projects.models import Membership, Project, Role
+from workflows.issue_use_cases import create_issue
 
 KEY = "MAILB"
 ADDRESS = "bench-support@bench.example"

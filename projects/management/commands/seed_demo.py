@@ -11,9 +11,10 @@ from accounts.models import User
 from customfields.demo import seed_custom_fields_demo
 from intake.demo import seed_sdk_demo
 from issues.models import Issue, IssueLink, IssueType, Priority, Severity, Status
-from issues.services import create_issue, link_issues
+from issues.services import link_issues
 from projects.models import Membership, Project, Role, Team
 from workflows import sla
+from workflows.issue_use_cases import create_issue
 from workflows.models import ClockEvent, SlaCycle, SlaPolicy, StatusPeriod
 from workflows.services import hold_sla_clock, transition_issue
 

@@ -23,11 +23,13 @@ from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value,
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from intake.models import AssignmentRule
 from issues.models import OPEN_STATUSES, EventKind, Issue, Severity, Status
 from issues.services import record_event
 from projects.selectors import OWNER_ROLES
 
-from .models import AssignmentRule
+from .errors import WorkflowError
+from .services import take_system_transition
 
 # Open work of a person = sum of these weights over the open issues they own.
 SEVERITY_WEIGHT = {
@@ -130,8 +132,6 @@ def auto_assign_issue(issue: Issue, *, component: str = "", today: date | None =
     choice = choose_assignee(issue, component=component, today=today)
     if choice.user is None:
         return choice
-    from workflows.services import WorkflowError, take_system_transition
-
     audit = {
         "rule": choice.rule.pk if choice.rule else None,
         "why": choice.why,

@@ -1,0 +1,305 @@
+"""The use cases that file and edit issues: they cross apps (the SLA clock, auto-assignment),
+so they live above `issues` (the record) and call down into it.
+
+- `create_issue(project, *, reporter, title, ...)`: file an issue (the form, the API, intake,
+  mail in and the demo all call it); starts its SLA clock and may auto-assign it.
+- `update_issue(issue, *, actor, changes, ...)`: edit fields (never the status); recomputes the
+  SLA when priority/severity move.
+- `add_label(issue, *, actor, name)`: add a label (made in the project if new).
+- `bulk_update_issues(issues, *, actor, ...)`: the same change to several issues, all or nothing.
+
+Moved here whole from `issues/services.py` (issue 18); the record-level helpers they use
+(`record_event`, the watch/attachment/length helpers) stay in `issues.services`.
+"""
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+
+from issues.limits import LABEL_MAX_CHARS
+from issues.markdown import RENDERER_VERSION, render_markdown
+from issues.models import EventKind, Issue, Label, Priority, Severity
+from issues.services import (
+    IssueError,
+    ReasonRequiredError,
+    StaleIssueError,
+    _atomic_with_files,
+    _check_lengths,
+    _check_upload,
+    _next_issue_number,
+    _store_attachment,
+    _watch,
+    record_event,
+    refresh_search_vectors,
+)
+from projects.models import Project
+from projects.selectors import may_own, owner_refusal
+
+from .assignment import auto_assign_issue
+from .clock import recompute_sla, sla_change_needs_reason, start_sla_clock
+
+
+def create_issue(
+    project: Project,
+    *,
+    reporter,
+    title: str,
+    description: str = "",
+    type: str = "bug",
+    priority: int = 2,
+    severity: int = 2,
+    owner=None,
+    team=None,
+    environment: str = "",
+    affected_version: str = "",
+    labels: Iterable[Label] = (),
+    attachments: Iterable[UploadedFile] = (),
+    component: str = "",
+    source: str = "",
+) -> Issue:
+    """File an issue: allocate its key under a lock, save it, record the creation; the reporter
+    and the owner watch it; attached files are stored in the same transaction. Without an
+    owner, the project's assignment rules may assign it (`component`: the monitoring tool's
+    component tag the rules match on; workflows.assignment.auto_assign_issue). `source` says how
+    it came when not through the form ("e-mail from a@example.com"), kept in the creation
+    record and shown in the timeline."""
+    if not title.strip():
+        raise IssueError("A title is required.", field="title")
+    _check_lengths(
+        {
+            "title": title,
+            "description": description,
+            "environment": environment,
+            "affected_version": affected_version,
+        }
+    )
+    if owner is not None and not may_own(owner, project):
+        raise IssueError(owner_refusal(project), field="owner")
+    labels = list(labels)
+    if any(label.project_id != project.pk for label in labels):
+        raise IssueError("Labels must belong to the issue's project.", field="labels")
+    uploads = list(attachments)
+    for upload in uploads:
+        _check_upload(upload)
+    with _atomic_with_files() as stored:
+        issue = Issue.objects.create(
+            project=project,
+            number=_next_issue_number(project),
+            title=title,
+            description=description,
+            description_html=render_markdown(description),
+            description_html_version=RENDERER_VERSION,
+            type=type,
+            priority=priority,
+            severity=severity,
+            reporter=reporter,
+            owner=owner,
+            team=team,
+            environment=environment,
+            affected_version=affected_version,
+        )
+        record_event(
+            issue,
+            EventKind.CREATED,
+            actor=reporter,
+            new=issue.title,
+            data={"source": source} if source else None,
+        )
+        if labels:
+            issue.labels.add(*labels)
+        _watch(issue, reporter, actor=reporter, automatic=True)
+        _watch(issue, owner, actor=reporter, automatic=True)
+        for upload in uploads:
+            _store_attachment(issue, upload, actor=reporter, comment=None, stored=stored)
+        refresh_search_vectors([issue.pk])
+        start_sla_clock(issue, actor=reporter)
+        if owner is None:
+            auto_assign_issue(issue, component=component)
+    return issue
+
+
+# Fields `update_issue` may change, and how each is shown in the audit trail.
+EDITABLE_FIELDS = (
+    "title",
+    "description",
+    "type",
+    "priority",
+    "severity",
+    "owner",
+    "team",
+    "labels",
+    "environment",
+    "affected_version",
+)
+
+
+def _display(issue: Issue, field: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if field == "owner":
+        # The name people see, kept as it is now (the id is in the event's data).
+        return str(value)
+    if field == "team":
+        return value.name
+    if field == "labels":
+        return ", ".join(sorted(label.name for label in value))
+    if field == "priority":
+        return str(Priority(value).label)
+    if field == "severity":
+        return str(Severity(value).label)
+    if field == "type":
+        return str(dict(Issue._meta.get_field("type").choices or [])[value])
+    return str(value)
+
+
+def update_issue(
+    issue: Issue,
+    *,
+    actor,
+    changes: dict[str, Any],
+    expected_version: int | None = None,
+    reason: str = "",
+) -> list[str]:
+    """Edit fields of an issue (never its status). Steps: validate, lock the row and refuse a
+    stale version, save the changed fields, record one CHANGED event per field, auto-watch a new
+    owner, recompute the SLA when priority/severity moved. Returns the changed field names."""
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise IssueError(f"These fields cannot be edited here: {', '.join(sorted(unknown))}.")
+    if "title" in changes and not str(changes["title"]).strip():
+        raise IssueError("A title is required.", field="title")
+    _check_lengths(changes)
+    owner = changes.get("owner")
+    if owner is not None and not may_own(owner, issue.project):
+        raise IssueError(owner_refusal(issue.project), field="owner")
+    if "labels" in changes and any(
+        label.project_id != issue.project_id for label in changes["labels"]
+    ):
+        raise IssueError("Labels must belong to the issue's project.", field="labels")
+
+    with transaction.atomic():
+        locked = (
+            Issue.objects.select_for_update(of=("self",))
+            .select_related("project", "owner", "team")
+            .get(pk=issue.pk)
+        )
+        if expected_version is not None and locked.version != expected_version:
+            raise StaleIssueError(
+                "Someone else changed this issue while you were editing it. "
+                "Reload the page to see their changes, then apply yours again."
+            )
+        changed: list[tuple[str, Any, Any]] = []
+        for field, new in changes.items():
+            if field == "labels":
+                old = set(locked.labels.all())
+                new = set(new)
+            else:
+                old = getattr(locked, field)
+            if old != new:
+                changed.append((field, old, new))
+        if not changed:
+            return []
+
+        sla_fields = {f: new for f, _old, new in changed if f in ("priority", "severity")}
+        needs_reason = bool(sla_fields) and sla_change_needs_reason(
+            locked,
+            priority=sla_fields.get("priority", locked.priority),
+            severity=sla_fields.get("severity", locked.severity),
+        )
+        if needs_reason and not reason.strip():
+            raise ReasonRequiredError(
+                "This change moves the SLA deadline: say why.", field="reason"
+            )
+
+        plain = [f for f, _o, _n in changed if f != "labels"]
+        for field, _old, new in changed:
+            if field != "labels":
+                setattr(locked, field, new)
+        locked.version += 1
+        rendered = []
+        if "description" in plain:
+            locked.description_html = render_markdown(locked.description)
+            locked.description_html_version = RENDERER_VERSION
+            rendered = ["description_html", "description_html_version"]
+        locked.save(update_fields=[*plain, *rendered, "version", "updated_at"])
+        for field, old, new in changed:
+            if field == "labels":
+                locked.labels.set(new)
+            data: dict[str, Any] = {}
+            if field == "owner":
+                data = {"owner_id": new.pk if new else None}
+            elif field in ("priority", "severity") and needs_reason:
+                data = {"reason": reason}
+            record_event(
+                locked,
+                EventKind.CHANGED,
+                actor=actor,
+                field=field,
+                old=_display(locked, field, old),
+                new=_display(locked, field, new),
+                data=data,
+            )
+        if "owner" in plain and locked.owner is not None:
+            _watch(locked, locked.owner, actor=actor, automatic=True)
+        if {"title", "description"} & set(plain):
+            refresh_search_vectors([locked.pk])
+        if sla_fields:
+            recompute_sla(locked, actor=actor, reason=reason)
+    # The caller's object now reflects the saved row.
+    for field in [*plain, *rendered]:
+        setattr(issue, field, getattr(locked, field))
+    issue.version = locked.version
+    issue.updated_at = locked.updated_at
+    return [f for f, _o, _n in changed]
+
+
+def bulk_update_issues(
+    issues: Iterable[Issue],
+    *,
+    actor,
+    owner=None,
+    unassign: bool = False,
+    priority: int | None = None,
+    severity: int | None = None,
+    label: str = "",
+    reason: str = "",
+) -> int:
+    """Apply the same change to several issues through the single-edit services, all or nothing.
+    Raises IssueError naming the first issue that refused."""
+    changes: dict[str, Any] = {}
+    if unassign:
+        changes["owner"] = None
+    elif owner is not None:
+        changes["owner"] = owner
+    if priority is not None:
+        changes["priority"] = priority
+    if severity is not None:
+        changes["severity"] = severity
+    if not changes and not label:
+        raise IssueError("Choose what to change.")
+    count = 0
+    with transaction.atomic():
+        for issue in issues:
+            try:
+                if changes:
+                    update_issue(issue, actor=actor, changes=changes, reason=reason)
+                if label:
+                    add_label(issue, actor=actor, name=label)
+            except IssueError as error:
+                raise type(error)(f"{issue.key}: {error}", field=error.field) from error
+            count += 1
+    return count
+
+
+def add_label(issue: Issue, *, actor, name: str) -> Label:
+    """Add a label (created in the issue's project if new) through `update_issue`."""
+    name = name.strip()
+    if not name:
+        raise IssueError("Give the label a name.", field="label")
+    if len(name) > LABEL_MAX_CHARS:
+        raise IssueError(f"Label names are at most {LABEL_MAX_CHARS} characters.", field="label")
+    label, _ = Label.objects.get_or_create(project=issue.project, name=name)
+    update_issue(issue, actor=actor, changes={"labels": {*issue.labels.all(), label}})
+    return label
