@@ -7,6 +7,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from api.services import create_api_token
+from customfields.models import CustomField
+from customfields.services import create_custom_field, set_custom_values
 from intake.models import AssignmentRule, EventGroup, IntakeToken
 from intake.services import create_intake_token
 from issues.models import Attachment, Issue, IssueLink, SavedFilter
@@ -47,6 +49,7 @@ class Side:
     webhook_delivery: Delivery
     mail_address: MailAddress
     mail_message: MailMessage
+    custom_field: CustomField
 
     @property
     def probe(self) -> str:
@@ -95,6 +98,11 @@ def _side(client, project, owner, partner) -> Side:
         ).encode(),
         transport="smtp",
     )
+    # A custom field whose value carries the secret: never on another project's pages.
+    custom_field = create_custom_field(
+        project, name=f"{SECRET} field", slug="secret_field", kind="text"
+    )
+    set_custom_values(issue, actor=owner, values={"secret_field": f"{SECRET} value"})
     return Side(
         key=project.key,
         secret=SECRET,
@@ -112,6 +120,7 @@ def _side(client, project, owner, partner) -> Side:
         webhook_delivery=delivery,
         mail_address=address,
         mail_message=quarantined,
+        custom_field=custom_field,
     )
 
 
