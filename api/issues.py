@@ -32,7 +32,7 @@ from issues.services import IssueError, add_comment
 from projects.selectors import get_project_for_user
 from workflows.activity import reason_value
 from workflows.errors import StaleTransition, TransitionForbidden, WorkflowError
-from workflows.issue_use_cases import file_issue_with_fields
+from workflows.issue_fields import file_issue_with_fields
 from workflows.selectors import SlaState, available_transitions, sla_state, sla_summary
 from workflows.services import transition_issue
 

@@ -1,8 +1,8 @@
 """Writes of custom fields: definitions (the settings pages) and values (forms, API).
 
 A value is checked against its field before anything is written (`clean_values`); filing or
-editing an issue with custom values is one transaction (`file_issue_with_fields`,
-`update_issue_with_fields`): a bad value saves nothing, the issue is not created or changed.
+editing an issue with custom values is one transaction, a use case of `workflows`
+(`workflows.issue_fields`): a bad value saves nothing, the issue is not created or changed.
 """
 
 from __future__ import annotations

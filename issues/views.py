@@ -43,11 +43,8 @@ from customfields.selectors import (
 )
 from projects.selectors import get_project_for_user, member_by_handle, projects_visible_to
 from workflows.activity import reason_value
-from workflows.issue_use_cases import (
-    bulk_update_issues,
-    file_issue_with_fields,
-    update_issue_with_fields,
-)
+from workflows.issue_fields import file_issue_with_fields, update_issue_with_fields
+from workflows.issue_use_cases import bulk_update_issues
 from workflows.selectors import cycles_prefetch
 
 from .filters import IssueFilter

@@ -7,24 +7,20 @@ so they live above `issues` (the record) and call down into it.
   SLA when priority/severity move.
 - `add_label(issue, *, actor, name)`: add a label (made in the project if new).
 - `bulk_update_issues(issues, *, actor, ...)`: the same change to several issues, all or nothing.
-- `file_issue_with_fields` / `update_issue_with_fields`: the same with the project's custom
-  field values, checked first and written in the same transaction (nothing saved on a bad one).
 
 Moved here whole from `issues/services.py` (issue 18); the record-level helpers they use
 (`record_event`, the watch/attachment/length helpers) stay in `issues.services`.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
-from customfields.selectors import fields_of, values_of
-from customfields.services import bump_version, clean_values, held_options, write_values
 from issues.limits import LABEL_MAX_CHARS
 from issues.markdown import RENDERER_VERSION, render_markdown
-from issues.models import EventKind, Issue, IssueType, Label, Priority, Severity
+from issues.models import EventKind, Issue, Label, Priority, Severity
 from issues.services import (
     IssueError,
     ReasonRequiredError,
@@ -363,49 +359,3 @@ def add_label(issue: Issue, *, actor, name: str) -> Label:
     label, _ = Label.objects.get_or_create(project=issue.project, name=name)
     update_issue(issue, actor=actor, changes={"labels": {*issue.labels.all(), label}})
     return label
-
-
-def file_issue_with_fields(
-    project: Project, *, reporter, custom_values: Mapping[str, Any], **fields: Any
-) -> Issue:
-    """File an issue with its custom values in one transaction: the values are checked
-    first (for the project and the issue's type), then `create_issue`, then the values."""
-    issue_type = fields.get("type", IssueType.BUG)
-    cleaned = clean_values(fields_of(project, issue_type), custom_values, project=project)
-    with transaction.atomic():
-        issue = create_issue(project, reporter=reporter, **fields)
-        write_values(issue, cleaned, actor=reporter, record=False)
-    return issue
-
-
-def update_issue_with_fields(
-    issue: Issue,
-    *,
-    actor,
-    changes: dict[str, Any],
-    custom_values: Mapping[str, Any],
-    expected_version: int | None = None,
-    reason: str = "",
-) -> list[str]:
-    """Edit built-in and custom fields together, all or nothing: `update_issue` (which locks
-    the row and refuses a stale version), then the custom values of the issue's (new) type.
-    Returns the changed names (custom ones as `cf:<slug>`)."""
-    issue_type = changes.get("type", issue.type)
-    cleaned = clean_values(
-        fields_of(issue.project, issue_type),
-        custom_values,
-        status=issue.status,
-        held=held_options(values_of(issue)),
-    )
-    with transaction.atomic():
-        changed = update_issue(
-            issue,
-            actor=actor,
-            changes=changes,
-            expected_version=expected_version,
-            reason=reason,
-        )
-        custom = write_values(issue, cleaned, actor=actor)
-        if custom and not changed:
-            bump_version(issue)
-    return [*changed, *(f"cf:{slug}" for slug in custom)]

@@ -7,6 +7,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from api.services import create_api_token
+from customfields.models import CustomField
+from customfields.services import create_custom_field, set_custom_values
 from intake.models import AssignmentRule, EventGroup, IntakeToken
 from intake.services import create_intake_token
 from issues.models import Attachment, Issue, IssueLink, SavedFilter
@@ -50,6 +52,7 @@ class Side:
     mail_message: MailMessage
     component: Component
     version: Version
+    custom_field: CustomField
 
     @property
     def probe(self) -> str:
@@ -100,6 +103,11 @@ def _side(client, project, owner, partner) -> Side:
     )
     component = create_component(project, actor=owner, name=f"{SECRET} component"[:80])
     version = create_version(project, actor=owner, name=f"{SECRET} v"[:60])
+    # A custom field whose value carries the secret: never on another project's pages.
+    custom_field = create_custom_field(
+        project, name=f"{SECRET} field", slug="secret_field", kind="text"
+    )
+    set_custom_values(issue, actor=owner, values={"secret_field": f"{SECRET} value"})
     return Side(
         key=project.key,
         secret=SECRET,
@@ -119,6 +127,7 @@ def _side(client, project, owner, partner) -> Side:
         mail_message=quarantined,
         component=component,
         version=version,
+        custom_field=custom_field,
     )
 
 

@@ -192,6 +192,22 @@ ROUTES: dict[str, Route] = {
     ),
     "projects/<str:key>/workflow/": Route(FOREIGN, one(lambda s: f"/projects/{s.key}/workflow/")),
     "projects/<str:key>/sla/": Route(FOREIGN, one(lambda s: f"/projects/{s.key}/sla/")),
+    "projects/<str:key>/fields/": Route(FOREIGN, one(lambda s: f"/projects/{s.key}/fields/")),
+    "projects/<str:key>/fields/new/": Route(
+        FOREIGN,
+        one(lambda s: f"/projects/{s.key}/fields/new/"),
+        post=lambda s: {"name": "Planted", "slug": "planted", "kind": "text", "order": 0},
+    ),
+    "projects/<str:key>/fields/<int:pk>/": Route(
+        FOREIGN,
+        one(lambda s: f"/projects/{s.key}/fields/{s.custom_field.pk}/"),
+        post=lambda s: {"name": "Planted", "order": 0},
+    ),
+    "projects/<str:key>/fields/<int:pk>/archive/": Route(
+        FOREIGN,
+        one(lambda s: f"/projects/{s.key}/fields/{s.custom_field.pk}/archive/"),
+        own_get=(405,),
+    ),
     "board/": Route(
         SCOPED,
         lambda s: [
@@ -263,6 +279,12 @@ ROUTES: dict[str, Route] = {
     "api/v1/issues": Route(API, one(lambda s: "/api/v1/issues")),
     "api/v1/issues/<key>/comments": Route(
         API, one(lambda s: f"/api/v1/issues/{s.issue.key}/comments")
+    ),
+    "api/v1/issues/<key>/custom-fields": Route(
+        API,
+        one(lambda s: f"/api/v1/issues/{s.issue.key}/custom-fields"),
+        posts=False,
+        own_get=(405,),
     ),
     "api/v1/issues/<key>/transitions": Route(
         API, one(lambda s: f"/api/v1/issues/{s.issue.key}/transitions")
@@ -447,7 +469,9 @@ ADMIN_VALUES = {
     "<path:object_id>": "1",
     "<path:content_type_id>": "1",
     "<id>": "1",
-    "^(?P<app_label>auth|accounts|projects|issues|workflows|notifications|webhooks|mailin)/$": "issues/",
+    "^(?P<app_label>auth|accounts|projects|issues|customfields|workflows|notifications|webhooks|mailin)/$": (
+        "issues/"
+    ),
     "(?P<url>.*)$": "no-such-page/",
 }
 
