@@ -24,12 +24,13 @@ def _columns(alias: str, model: type[models.Model]) -> str:
 
 # Table and column names come from the models' metadata, never from a request.
 _SQL = (
-    f"SELECT {_columns('k', DsnKey)}, {_columns('p', Project)}, {_columns('s', IntakeSettings)} "  # noqa: S608
+    f"SELECT {_columns('k', DsnKey)}, {_columns('p', Project)}, "  # noqa: S608  # nosec B608
+    f"{_columns('s', IntakeSettings)} "
     f'FROM "{DsnKey._meta.db_table}" k '
     f'JOIN "{Project._meta.db_table}" p ON p."id" = k."project_id" '
     f'LEFT JOIN "{IntakeSettings._meta.db_table}" s ON s."project_id" = k."project_id" '
     'WHERE k."public_key" = %s'
-)  # nosec B608
+)
 
 
 def _instance(model: type[models.Model], values: tuple[Any, ...]) -> models.Model:
