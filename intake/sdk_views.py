@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods
 from .models import DsnKey, IntakeSettings
 from .ratelimit import retry_after
 from .sdk import accept_sdk_events
+from .sdk_keys import dsn_key_with_settings
 from .sdk_protocol import (
     MAX_BODY_BYTES,
     ProtocolError,
@@ -79,11 +80,7 @@ def _key(request: HttpRequest) -> str | None:
 def _dsn_key(public_key: str | None, project_id: int) -> DsnKey:
     if not valid_key(public_key):
         raise ProtocolError(401, "Missing or malformed sentry_key: use the project's DSN.")
-    key = (
-        DsnKey.objects.select_related("project", "project__intake_settings")
-        .filter(public_key=public_key)
-        .first()
-    )
+    key = dsn_key_with_settings(public_key)
     if key is None or key.revoked_at is not None:
         raise ProtocolError(401, "This DSN key is unknown or revoked.")
     if key.project_id != project_id:

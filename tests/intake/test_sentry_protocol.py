@@ -336,3 +336,26 @@ def test_a_chunked_body_is_decoded_with_its_extensions_and_trailer():
     stream = io.BytesIO(b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\nNEXT")
     assert read_chunked(stream.readline, stream.read, 1000) == b"hello world"
     assert stream.read() == b"NEXT"  # the connection is left at the next request
+
+
+@pytest.mark.parametrize("prepared", [True, False])
+def test_the_accept_statement_stores_what_the_model_would(client, key, settings, prepared):
+    """The raw prepared INSERT (and its unprepared fallback) stores the scrubbed event as the
+    ORM reads it back; a repeated event id is stored once and still answered with its id."""
+    settings.INTAKE_PREPARED_STATEMENTS = prepared
+    event = _event(
+        request={"url": "https://shop.example/cart", "headers": {"Cookie": "s=1"}},
+        extra={"password": "hunter2", "note": "ünïcode ✓", "n": 1.5, "nested": [{"a": None}]},
+    )
+    body = _envelope(({"type": "event"}, json.dumps(event).encode()))
+    for _ in range(2):
+        response = post(client, key, body)
+        assert response.status_code == 200
+        assert response.json() == {"id": event["event_id"]}
+    row = SdkEvent.objects.get()
+    expected = scrub_event(event, extra_fields=(), drop_local_vars=False, drop_ip_addresses=False)
+    assert row.payload == expected
+    assert row.payload["extra"]["password"] != "hunter2"
+    assert row.size == len(json.dumps(expected))
+    assert (row.project_id, row.key_id, row.event_id) == (key.project_id, key.pk, event["event_id"])
+    assert row.processed_at is None and row.error == "" and row.received_at is not None

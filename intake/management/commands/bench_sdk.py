@@ -186,7 +186,7 @@ class Command(BenchIntake):
         rng = random.Random(opts["seed"])  # noqa: S311  # nosec B311
         groups = [f"G{i}" for i in range(GROUPS)]
         self.stderr.write("Building events …")
-        port = _free_port()
+        port = int(os.environ.get("BENCH_PORT") or 0) or _free_port()  # a port given, or a free one
 
         def request_for(group: str) -> tuple[bytes, int]:
             event = _event(rng, group, rng.randint(5_000, 50_000))
