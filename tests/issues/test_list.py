@@ -183,13 +183,13 @@ def test_list_query_count_is_constant(
     few_members = len(page().content)
     for _ in range(60):
         Membership.objects.create(project=project, user=UserFactory(), role=Role.DEVELOPER)
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):
         response = page()
     assert len(response.content) == few_members  # no page weight per member
     # A chosen owner is looked up once (by username, or by id as older links have it).
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(13):
         page(priority=3, status="new", owner=developer.pk, sort="due", q="broken", per_page=100)
-    with django_assert_num_queries(13):  # each chosen person once: owner and reporter
+    with django_assert_num_queries(14):  # each chosen person once: owner and reporter
         page(owner=developer.username, reporter=reporter.username)
 
 
