@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "accounts",
     "projects",
     "issues",
+    "playbooks",
     "workflows",
     "notifications",
     "reports",
