@@ -24,6 +24,13 @@ from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from playbooks.models import TemplateVersion
+from playbooks.selectors import (
+    current_version,
+    template_values,
+    version_for_form,
+)
+from playbooks.services import file_issue_with_template
 from projects.selectors import get_project_for_user, member_by_handle, projects_visible_to
 from workflows.activity import reason_value
 from workflows.selectors import cycles_prefetch
@@ -39,7 +46,7 @@ from .forms import (
     SaveFilterForm,
 )
 from .inputs import parse_id
-from .models import OPEN_STATUSES, Attachment, Issue, SavedFilter
+from .models import OPEN_STATUSES, Attachment, Issue, IssueType, SavedFilter
 from .selectors import (
     TIMELINE_PAGE,
     TimelineCursor,
@@ -59,7 +66,6 @@ from .services import (
     add_attachment,
     add_comment,
     bulk_update_issues,
-    create_issue,
     delete_saved_filter,
     link_issues,
     save_filter,
@@ -297,17 +303,18 @@ def issue_bulk(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(back)
 
 
-def _render_new(request: HttpRequest, form: IssueCreateForm, project=None, status: int = 200):
+def _render_new(
+    request: HttpRequest, form: IssueCreateForm, project=None, status: int = 200, version=None
+):
     similar = []
     chosen = getattr(form, "cleaned_data", {}).get("project")
     if chosen is not None:
         similar = similar_issues(request.user, chosen, form.data.get("title", ""))
-    return render(
-        request,
-        "issues/new.html",
-        {"form": form, "project": project, "similar": similar},
-        status=status,
-    )
+    context = {"form": form, "project": project, "similar": similar, "template_version": version}
+    # The type or project select switched the template: only the fields, for htmx to swap.
+    if request.headers.get("HX-Request") and "apply_template" in request.POST:
+        return render(request, "issues/_new_fields.html", context, status=status)
+    return render(request, "issues/new.html", context, status=status)
 
 
 def _preselected_project(request: HttpRequest):
@@ -323,19 +330,62 @@ def _preselected_project(request: HttpRequest):
     return only[0] if len(only) == 1 else None
 
 
+def _label_ids(project) -> dict[str, int]:
+    if project is None:
+        return {}
+    return {name.lower(): pk for pk, name in project.labels.values_list("pk", "name")}
+
+
+def _with_template(request: HttpRequest, data: dict, *, previous_id) -> tuple[dict, object]:
+    """The form's values with the template of its project and type applied (see
+    playbooks.selectors.template_values for what is kept of what the user typed)."""
+    project = (
+        projects_visible_to(request.user)
+        .active()
+        .filter(pk=parse_id(str(data.get("project") or "")))
+        .first()
+    )
+    type_ = str(data.get("type") or IssueType.BUG)
+    new = current_version(project, type_)
+    # The last template applied, maybe of the project the user switched away from.
+    previous_pk = parse_id(str(previous_id or ""))
+    previous = (
+        TemplateVersion.objects.filter(
+            pk=previous_pk, template__project__in=projects_visible_to(request.user)
+        ).first()
+        if previous_pk is not None
+        else None
+    )
+    values = template_values(data, new=new, previous=previous, labels=_label_ids(project))
+    return values, new
+
+
 @login_required
 def issue_new(request: HttpRequest, project_key: str | None = None) -> HttpResponse:
     project = get_project_for_user(request.user, project_key) if project_key else None
     initial = {"project": project or _preselected_project(request)}
     if request.method != "POST":
-        return _render_new(request, IssueCreateForm(user=request.user, initial=initial), project)
+        start = {"project": getattr(initial["project"], "pk", None), "type": IssueType.BUG}
+        values, version = _with_template(request, start, previous_id=None)
+        initial.update({k: v for k, v in values.items() if k != "project"})
+        form = IssueCreateForm(user=request.user, initial=initial)
+        return _render_new(request, form, project, version=version)
+    if "apply_template" in request.POST:
+        # Re-render with the template of the chosen project and type; nothing is saved.
+        data = {k: request.POST.get(k, "") for k in request.POST if k != "labels"}
+        data["labels"] = request.POST.getlist("labels")
+        values, version = _with_template(request, data, previous_id=data.get("template_version"))
+        form = IssueCreateForm(user=request.user, initial=values)
+        return _render_new(request, form, project, version=version)
     form = IssueCreateForm(request.POST, request.FILES, user=request.user, initial=initial)
     if not form.is_valid():
         return _render_new(request, form, project, status=_refused_status(request))
     data = form.cleaned_data
+    version = version_for_form(data["project"], data["type"], data.get("template_version"))
     try:
-        issue = create_issue(
+        issue = file_issue_with_template(
             data["project"],
+            version=version,
             reporter=request.user,
             title=data["title"],
             description=data["description"],

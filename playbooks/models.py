@@ -73,6 +73,9 @@ class PlaybookItem(models.Model):
     class Meta:
         ordering = ["version", "position"]
 
+    def __str__(self) -> str:
+        return self.text
+
 
 class FiledWith(models.Model):
     """The template version an issue was filed with (written by the new-issue form)."""
@@ -81,6 +84,9 @@ class FiledWith(models.Model):
         "issues.Issue", on_delete=models.CASCADE, primary_key=True, related_name="filed_with"
     )
     version = models.ForeignKey(TemplateVersion, on_delete=models.PROTECT, related_name="+")
+
+    def __str__(self) -> str:
+        return f"issue {self.issue_id} filed with {self.version_id}"
 
 
 class IssueChecklist(models.Model):
@@ -95,6 +101,9 @@ class IssueChecklist(models.Model):
     done_count = models.PositiveSmallIntegerField(default=0)
     required_open = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"checklist of issue {self.issue_id}"
 
     @property
     def progress(self) -> str:
@@ -115,3 +124,6 @@ class ChecklistItem(models.Model):
 
     class Meta:
         ordering = ["checklist", "position"]
+
+    def __str__(self) -> str:
+        return self.text

@@ -3,6 +3,8 @@ applies, an issue's checklist, and what the transition guard asks."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import F, QuerySet
 
 from issues.models import Issue, Severity, Status
@@ -31,7 +33,23 @@ def version_of_project(version_id: int | None, project: Project | None) -> Templ
     """A version by id, only when it belongs to `project` (a form's hidden field is input)."""
     if version_id is None or project is None:
         return None
-    return TemplateVersion.objects.filter(pk=version_id, template__project=project).first()
+    return (
+        TemplateVersion.objects.filter(pk=version_id, template__project=project)
+        .select_related("template")
+        .first()
+    )
+
+
+def version_for_form(
+    project: Project | None, type: str, version_id: int | None
+) -> TemplateVersion | None:
+    """The version a submitted form was filed with: the one it applied (its hidden field)
+    when that is the project's template for the chosen type, else the current one (a no-JS
+    user who changed the type without applying still files under that type's playbook)."""
+    applied = version_of_project(version_id, project)
+    if applied is not None and applied.template.type == type:
+        return applied
+    return current_version(project, type)
 
 
 def checklist_of(issue: Issue) -> tuple[IssueChecklist | None, list[ChecklistItem]]:
@@ -71,3 +89,43 @@ def with_checklist_progress(qs: QuerySet[Issue]) -> QuerySet[Issue]:
     return qs.annotate(
         checklist_done=F("checklist__done_count"), checklist_total=F("checklist__total_count")
     )
+
+
+# --- the new-issue form: switching the template ---------------------------------------------
+FORM_DEFAULTS = {"priority": 2, "severity": 2}  # issues.forms.IssueFieldsForm's initials
+
+
+def _text(value: object) -> str:
+    return str(value or "").replace("\r\n", "\n").strip()
+
+
+def template_values(
+    data: dict[str, Any],
+    *,
+    new: TemplateVersion | None,
+    previous: TemplateVersion | None,
+    labels: dict[str, int],
+) -> dict[str, Any]:
+    """The form's values with template `new` applied instead of `previous` (the version the
+    form last applied, from its hidden field). A value the user changed is kept: the
+    description is replaced only while it is empty or still exactly `previous`'s text (line
+    endings and outer blanks aside); priority, severity and labels only while they still hold
+    `previous`'s defaults (the form's own defaults when there was none). The title is never
+    touched. `labels`: the project's label ids by lower-cased name."""
+    out = dict(data)
+    if _text(data.get("description")) == _text(previous.description if previous else ""):
+        out["description"] = new.description if new else ""
+    for name in ("priority", "severity"):
+        before = getattr(previous, name, None) or FORM_DEFAULTS[name]
+        if str(data.get(name) or before) == str(before):
+            out[name] = getattr(new, name, None) or FORM_DEFAULTS[name]
+    before_labels = {labels.get(n.lower()) for n in (previous.label_names if previous else [])}
+    chosen = {int(v) for v in data.get("labels", []) if str(v).isdigit()}
+    if chosen == before_labels - {None}:
+        wanted = [labels.get(n.lower()) for n in (new.label_names if new else [])]
+        out["labels"] = [pk for pk in wanted if pk is not None]
+    if new is not None and new.default_component_id is not None:
+        if not out.get("component"):
+            out["component"] = new.default_component_id
+    out["template_version"] = new.pk if new else ""
+    return out

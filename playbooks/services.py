@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from issues.models import EventKind, Issue, IssueType, Priority, Severity, Status
-from issues.services import record_event
+from issues.services import create_issue, record_event
 from projects.models import Project, Role
 from projects.selectors import is_manager, role_in_project
 
@@ -235,3 +236,15 @@ def tick_item(issue: Issue, item_id: int, *, actor, done: bool) -> ChecklistItem
             },
         )
     return item
+
+
+def file_issue_with_template(
+    project: Project, *, version: TemplateVersion | None, **fields: Any
+) -> Issue:
+    """The new-issue form's save: `issues.services.create_issue`, and the template version
+    it was filed with in the same transaction (its playbook is what Assign copies)."""
+    with transaction.atomic():
+        issue = create_issue(project, **fields)
+        if version is not None:
+            record_filed_with(issue, version)
+    return issue
