@@ -53,10 +53,13 @@ def version_for_form(
 
 
 def checklist_of(issue: Issue) -> tuple[IssueChecklist | None, list[ChecklistItem]]:
-    checklist = IssueChecklist.objects.filter(issue=issue).first()
-    if checklist is None:
-        return None, []
-    return checklist, list(checklist.items.all())
+    """The issue's checklist and its items in one query (none before it is assigned)."""
+    items = list(
+        ChecklistItem.objects.filter(checklist__issue=issue)
+        .select_related("checklist")
+        .order_by("position")
+    )
+    return (items[0].checklist if items else None), items
 
 
 def counts_for_completion(items: list[ChecklistItem]) -> list[ChecklistItem]:

@@ -14,6 +14,7 @@ urlpatterns = [
     path("projects/", include("projects.urls")),
     path("", include("issues.urls")),
     path("", include("workflows.urls")),
+    path("", include("playbooks.urls")),
     path("notifications/", include("notifications.urls")),
     path("dashboard/", include("reports.urls")),
     path("", include("intake.urls")),

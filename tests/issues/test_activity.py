@@ -217,7 +217,7 @@ def test_detail_page_query_count_is_constant(
     # query: nothing feeds a hand-filed issue), the SLA box's explanation (the current cycle's
     # ledger, for the paused time and why), and which linked issues mentioned in the activity
     # the viewer may see, and the SDK error panel (one query: nothing from an SDK feeds it)
-    with django_assert_num_queries(27):
+    with django_assert_num_queries(28):
         client.get(issue.get_absolute_url())
 
 
