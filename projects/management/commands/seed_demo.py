@@ -11,6 +11,7 @@ from accounts.models import User
 from intake.demo import seed_sdk_demo
 from issues.models import Issue, IssueLink, IssueType, Priority, Severity, Status
 from issues.services import create_issue, link_issues
+from playbooks.demo import seed_playbooks_demo, tick_demo_items
 from projects.models import Membership, Project, Role, Team
 from workflows import sla
 from workflows.models import ClockEvent, SlaCycle, SlaPolicy, StatusPeriod
@@ -215,8 +216,18 @@ class Command(BaseCommand):
                         _move(issue, goal, users, reporter, first)
                     first = first or issue
         _link_across_projects(users["manager"])
+        _templates_and_playbook(Project.objects.get(key="WEB"), users)
         seed_sdk_demo(Project.objects.get(key="WEB"), actor=users["manager"])
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
+
+
+def _templates_and_playbook(project: Project, users: dict) -> None:
+    """A template per type on WEB, and a security issue with its playbook partly ticked."""
+    issue = seed_playbooks_demo(project, manager=users["manager"], reporter=users["reporter"])
+    if issue is None:
+        return
+    transition_issue(issue, Status.ASSIGNED, actor=users["manager"], owner=users["developer"].pk)
+    tick_demo_items(issue, developer=users["developer"])
 
 
 def _link_across_projects(manager) -> None:
