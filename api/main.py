@@ -17,6 +17,7 @@ from .errors import install_error_handlers
 from .issues import router as issues_router
 from .links import router as links_router
 from .parser import SafeJsonParser
+from .playbooks import checklist_router, templates_router
 
 
 class ResolveAPI(NinjaAPI):
@@ -83,3 +84,5 @@ api.add_router("/projects/", intake_router)
 api.add_router("/projects/", webhooks_router)
 api.add_router("/issues", issues_router)
 api.add_router("/issues", links_router)
+api.add_router("/projects/", templates_router)
+api.add_router("/issues", checklist_router)
