@@ -543,6 +543,8 @@ def _workflow_error(exc: WorkflowError, data: dict[str, Any]) -> ApiError:
         code = "forbidden"
     elif isinstance(exc, StaleTransition):
         code = "stale"
+    elif exc.field == "playbook":
+        code = "playbook_incomplete"  # the template's playbook must be complete first
     elif exc.field and data.get(exc.field) in (None, ""):
         code = "missing_field"
     elif exc.field:

@@ -18,6 +18,7 @@ from .errors import install_error_handlers
 from .issues import router as issues_router
 from .links import router as links_router
 from .parser import SafeJsonParser
+from .playbooks import checklist_router, templates_router
 from .shape import router as shape_router
 
 
@@ -86,3 +87,5 @@ api.add_router("/projects/", webhooks_router)
 api.add_router("/issues", issues_router)
 api.add_router("/issues", links_router)
 api.add_router("/projects/", shape_router)
+api.add_router("/projects/", templates_router)
+api.add_router("/issues", checklist_router)

@@ -201,6 +201,9 @@ def board_cards(
         .select_related(*related)
         .only(*fields)
         .annotate(comment_count=Coalesce(Subquery(comments, output_field=IntegerField()), 0))
+        .annotate(
+            checklist_done=F("checklist__done_count"), checklist_total=F("checklist__total_count")
+        )
         .prefetch_related(Prefetch("labels", to_attr="label_list"))
     )
     columns: dict[str, list[Issue]] = {s: [] for s in LIFECYCLE}

@@ -134,6 +134,9 @@ class IssueFieldsForm(forms.Form):
 class IssueCreateForm(IssueFieldsForm):
     project = IdModelChoiceField(queryset=None, empty_label="Choose a project")
     attachment = forms.FileField(required=False, help_text="Optional file.")
+    # The template version the form last applied (playbooks): tells the view which text and
+    # defaults are still the template's when the type or project switches the template.
+    template_version = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     field_order = ["project", "title", "description"]
 
@@ -142,6 +145,19 @@ class IssueCreateForm(IssueFieldsForm):
         projects = projects_visible_to(user).active()
         self.fields["project"].queryset = projects
         self._limit_to_projects(projects)
+        # Choosing a project or a type re-renders the fields with that template applied
+        # (htmx; without JavaScript the form's "Apply template" button does the same).
+        for name in ("project", "type"):
+            self.fields[name].widget.attrs.update(
+                {
+                    "hx-post": reverse("issue_new"),
+                    "hx-trigger": "change",
+                    "hx-target": "#issue-form-fields",
+                    "hx-swap": "outerHTML",
+                    "hx-include": "#issue-form",
+                    "hx-vals": '{"apply_template": "1"}',
+                }
+            )
         # Likely duplicates appear under the title while typing (htmx; the form works without).
         self.fields["title"].widget.attrs.update(
             {

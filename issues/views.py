@@ -41,6 +41,13 @@ from customfields.selectors import (
     panel_rows,
     values_of,
 )
+from playbooks.models import TemplateVersion
+from playbooks.selectors import (
+    current_version,
+    template_values,
+    version_for_form,
+    with_checklist_progress,
+)
 from projects.selectors import get_project_for_user, member_by_handle, projects_visible_to
 from workflows.activity import reason_value
 from workflows.issue_fields import file_issue_with_fields, update_issue_with_fields
@@ -194,7 +201,8 @@ def issue_list(request: HttpRequest) -> HttpResponse:
     filterset = _filtered(request, "owner", "component", page=True)
     per_page = parse_id(request.GET.get("per_page", "50")) or 50
     per_page = per_page if per_page in PAGE_SIZES else 50
-    issues = filterset.qs if filterset.is_valid() else Issue.objects.none()
+    # The playbook's "3/5" next to the title: a join, not a query per row.
+    issues = with_checklist_progress(filterset.qs) if filterset.is_valid() else Issue.objects.none()
     paginator = CappedPaginator(
         issues,
         per_page,
@@ -369,22 +377,24 @@ def issue_bulk(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(back)
 
 
-def _render_new(request: HttpRequest, form: IssueCreateForm, project=None, status: int = 200):
+def _render_new(
+    request: HttpRequest, form: IssueCreateForm, project=None, status: int = 200, version=None
+):
     similar = []
     chosen = getattr(form, "cleaned_data", {}).get("project")
     if chosen is not None:
         similar = similar_issues(request.user, chosen, form.data.get("title", ""))
-    return render(
-        request,
-        "issues/new.html",
-        {
-            "form": form,
-            "project": project,
-            "similar": similar,
-            "custom_fields": custom_bound_fields(form),
-        },
-        status=status,
-    )
+    context = {
+        "form": form,
+        "project": project,
+        "similar": similar,
+        "custom_fields": custom_bound_fields(form),
+        "template_version": version,
+    }
+    # The type or project select switched the template: only the fields, for htmx to swap.
+    if request.headers.get("HX-Request") and "apply_template" in request.POST:
+        return render(request, "issues/_new_fields.html", context, status=status)
+    return render(request, "issues/new.html", context, status=status)
 
 
 def _preselected_project(request: HttpRequest):
@@ -426,6 +436,36 @@ def _with_custom_fields(request: HttpRequest, form: IssueCreateForm, initial_pro
     return form
 
 
+def _label_ids(project) -> dict[str, int]:
+    if project is None:
+        return {}
+    return {name.lower(): pk for pk, name in project.labels.values_list("pk", "name")}
+
+
+def _with_template(request: HttpRequest, data: dict, *, previous_id) -> tuple[dict, object]:
+    """The form's values with the template of its project and type applied (see
+    playbooks.selectors.template_values for what is kept of what the user typed)."""
+    project = (
+        projects_visible_to(request.user)
+        .active()
+        .filter(pk=parse_id(str(data.get("project") or "")))
+        .first()
+    )
+    type_ = str(data.get("type") or IssueType.BUG)
+    new = current_version(project, type_)
+    # The last template applied, maybe of the project the user switched away from.
+    previous_pk = parse_id(str(previous_id or ""))
+    previous = (
+        TemplateVersion.objects.filter(
+            pk=previous_pk, template__project__in=projects_visible_to(request.user)
+        ).first()
+        if previous_pk is not None
+        else None
+    )
+    values = template_values(data, new=new, previous=previous, labels=_label_ids(project))
+    return values, new
+
+
 @login_required
 def issue_new(request: HttpRequest, project_key: str | None = None) -> HttpResponse:
     project = get_project_for_user(request.user, project_key) if project_key else None
@@ -433,8 +473,23 @@ def issue_new(request: HttpRequest, project_key: str | None = None) -> HttpRespo
     if request.GET.get("type") in IssueType.values:
         initial["type"] = request.GET["type"]
     if request.method != "POST":
+        start = {
+            "project": getattr(initial["project"], "pk", None),
+            "type": initial.get("type", IssueType.BUG),
+        }
+        values, version = _with_template(request, start, previous_id=None)
+        initial.update({k: v for k, v in values.items() if k != "project"})
         form = IssueCreateForm(user=request.user, initial=initial)
-        return _render_new(request, _with_custom_fields(request, form, initial["project"]), project)
+        form = _with_custom_fields(request, form, initial["project"])
+        return _render_new(request, form, project, version=version)
+    if "apply_template" in request.POST:
+        # Re-render with the template of the chosen project and type; nothing is saved.
+        data = {k: request.POST.get(k, "") for k in request.POST if k != "labels"}
+        data["labels"] = request.POST.getlist("labels")
+        values, version = _with_template(request, data, previous_id=data.get("template_version"))
+        form = IssueCreateForm(user=request.user, initial=values)
+        form = _with_custom_fields(request, form, initial["project"])
+        return _render_new(request, form, project, version=version)
     form = IssueCreateForm(request.POST, request.FILES, user=request.user, initial=initial)
     _with_custom_fields(request, form, initial["project"])
     if form.is_valid():
@@ -442,9 +497,11 @@ def issue_new(request: HttpRequest, project_key: str | None = None) -> HttpRespo
     if form.errors:
         return _render_new(request, form, project, status=_refused_status(request))
     data = form.cleaned_data
+    version = version_for_form(data["project"], data["type"], data.get("template_version"))
     try:
         issue = file_issue_with_fields(
             data["project"],
+            template_version=version,
             reporter=request.user,
             custom_values=custom_values(form),
             title=data["title"],

@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("issues.urls")),
     path("", include("workflows.urls")),
     path("", include("customfields.urls")),
+    path("", include("playbooks.urls")),
     path("notifications/", include("notifications.urls")),
     path("dashboard/", include("reports.urls")),
     path("", include("intake.urls")),

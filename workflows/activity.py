@@ -173,6 +173,13 @@ def _changed(event: IssueEvent, data: dict) -> tuple[SafeString, list[list[str]]
     old = _quoted(field_value_label(event.field, event.old_value))
     new = _quoted(field_value_label(event.field, event.new_value))
     reasons = [["Reason", data["reason"]]] if data.get("reason") else []
+    if event.field == "playbook":
+        action = data.get("action")
+        if action == "attached":
+            return format_html("attached the playbook <strong>{}</strong>", new), reasons
+        if action == "unticked":
+            return format_html("unticked “{}” on the playbook", old), reasons
+        return format_html("ticked “{}” on the playbook", new), reasons
     if event.field == "owner" and not old:
         return format_html("assigned it to <strong>{}</strong>", new), reasons
     if event.field == "owner" and not new:

@@ -11,21 +11,31 @@ from django.db import transaction
 from customfields.selectors import fields_of, values_of
 from customfields.services import bump_version, clean_values, held_options, write_values
 from issues.models import Issue, IssueType
+from playbooks.models import TemplateVersion
+from playbooks.services import record_filed_with
 from projects.models import Project
 
 from .issue_use_cases import create_issue, update_issue
 
 
 def file_issue_with_fields(
-    project: Project, *, reporter, custom_values: Mapping[str, Any], **fields: Any
+    project: Project,
+    *,
+    reporter,
+    custom_values: Mapping[str, Any],
+    template_version: TemplateVersion | None = None,
+    **fields: Any,
 ) -> Issue:
     """File an issue with its custom values in one transaction: the values are checked
-    first (for the project and the issue's type), then `create_issue`, then the values."""
+    first (for the project and the issue's type), then `create_issue`, then the values, and
+    the issue template version the form applied (its playbook is what Assign copies)."""
     issue_type = fields.get("type", IssueType.BUG)
     cleaned = clean_values(fields_of(project, issue_type), custom_values, project=project)
     with transaction.atomic():
         issue = create_issue(project, reporter=reporter, **fields)
         write_values(issue, cleaned, actor=reporter, record=False)
+        if template_version is not None:
+            record_filed_with(issue, template_version)
     return issue
 
 

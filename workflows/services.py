@@ -30,6 +30,8 @@ from issues.limits import REASON_MAX_CHARS
 from issues.models import EventKind, Issue, IssueEvent, Resolution, Severity, Status
 from issues.selectors import issues_visible_to, parse_issue_key
 from issues.services import record_event, watch_automatically
+from playbooks.selectors import playbook_refusal
+from playbooks.services import copy_playbook
 from projects.models import Project, Role
 from projects.selectors import eligible_owners, may_own, owner_refusal, role_in_project
 
@@ -327,6 +329,10 @@ def _take(
             transition = found
             _check_may_take(transition, locked, actor)
         cleaned = clean_transition_data(transition, locked, data, actor=actor)
+        # The same guard as the required fields: a playbook to complete before this status.
+        refusal = playbook_refusal(locked, to)
+        if refusal is not None:
+            raise WorkflowError(refusal, field="playbook")
         now = timezone.now()
         old_status = locked.status
         old_owner_id = locked.owner_id
@@ -376,6 +382,9 @@ def _take(
         if to == Status.RETEST and actor is not None:
             watch_automatically(locked, actor, actor=actor)
         move_clock_on_transition(locked, transition, old_status, actor=actor, now=now)
+        if to == Status.ASSIGNED:
+            # The template's playbook becomes the issue's checklist (once; playbooks.services).
+            copy_playbook(locked, actor=actor)
     copy_saved_fields(issue, locked)
     return locked
 

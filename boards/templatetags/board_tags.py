@@ -19,6 +19,7 @@ from issues.templatetags.issue_tags import (
     _severity_badge,
     _type_icon,
 )
+from playbooks.templatetags.playbook_tags import progress_badge
 from workflows.models import SlaPolicy
 from workflows.selectors import current_policies, time_left
 from workflows.templatetags.workflow_tags import render_sla_badge
@@ -38,7 +39,7 @@ _CARD = (
     '<span class="ms-auto">{priority}</span> {severity} {owner}</div>'
     '<a class="board-card-title d-block" href="{url}" tabindex="-1">{title}</a>'
     '<div class="board-card-meta d-flex flex-wrap align-items-center gap-1 small mt-1">'
-    "{sla}{labels}{comments}</div>"
+    "{sla}{progress}{labels}{comments}</div>"
     "{menu}</div></li>"
 )
 _LABEL = '<span class="badge rounded-pill text-bg-light border">{}</span>'
@@ -154,6 +155,9 @@ def _cards_html(context, cards) -> str:
                 owner=owner,
                 sla=render_sla_badge(issue, left[issue.pk]),
                 labels="".join(_LABEL.format(_html(label.name)) for label in _labels(issue)),
+                progress=progress_badge(
+                    getattr(issue, "checklist_done", None), getattr(issue, "checklist_total", None)
+                ),
                 comments=_COMMENTS.format(n=count, s="" if count == 1 else "s") if count else "",
                 menu=_MENU.format(key=_html(key), items="".join(items), url=url) if items else "",
             )

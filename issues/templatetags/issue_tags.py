@@ -13,6 +13,7 @@ from django.utils.safestring import SafeString, mark_safe
 from accounts.templatetags.resolve import when
 from issues.markdown import render_markdown
 from issues.models import IssueType, Priority, Severity, Status
+from playbooks.templatetags.playbook_tags import progress_badge
 from workflows.selectors import times_left
 from workflows.templatetags.workflow_tags import render_sla_badge
 
@@ -112,7 +113,7 @@ _ROW = (
     '  <td><input class="form-check-input bulk-select" type="checkbox" name="issues" value="{pk}"'
     ' form="bulk-form" aria-label="Select {key}"></td>\n'
     '  <td class="issue-key"><a href="{url}">{key}</a></td>\n'
-    '  <td>{type_icon} <a class="issue-title" href="{url}">{title}</a> {component}{labels}</td>\n'
+    '  <td>{type_icon} <a class="issue-title" href="{url}">{title}</a> {progress}{component}{labels}</td>\n'
     "  <td>{priority}</td>\n"
     "  <td>{severity}</td>\n"
     "  <td>{status}</td>\n"
@@ -174,6 +175,9 @@ def issue_rows(issues, custom_cells=None) -> SafeString:
                 if issue.component_id
                 else "",
                 labels="".join(_LABEL.format(_html(label.name)) for label in _labels(issue)),
+                progress=progress_badge(
+                    getattr(issue, "checklist_done", None), getattr(issue, "checklist_total", None)
+                ),
                 priority=_priority_badge(issue.priority),
                 severity=_severity_badge(issue.severity),
                 status=_status_badge(issue.status),

@@ -217,8 +217,8 @@ def test_detail_page_query_count_is_constant(
     # explanation (the current cycle's ledger, for the paused time and why), and which linked
     # issues mentioned in the activity the viewer may see, and the SDK error panel (one
     # query: nothing from an SDK feeds it), and the custom fields of the side panel (the
-    # project's fields, the issue's values). Who is notified loads when its panel is opened.
-    with django_assert_num_queries(23):
+    # project's fields, the issue's values), the playbook checklist. Who is notified loads when its panel is opened.
+    with django_assert_num_queries(24):
         client.get(issue.get_absolute_url())
 
 

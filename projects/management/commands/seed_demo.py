@@ -13,9 +13,11 @@ from customfields.demo import seed_custom_fields_demo
 from intake.demo import seed_sdk_demo
 from issues.models import Issue, IssueLink, IssueType, Priority, Severity, Status
 from issues.services import link_issues
+from playbooks.demo import SECURITY_DEMO_ISSUE, seed_playbooks_demo, tick_demo_items
 from projects.models import Membership, Project, Role, Team
 from projects.services import create_component, create_version
 from workflows import sla
+from workflows.issue_fields import file_issue_with_fields
 from workflows.issue_use_cases import create_issue, update_issue
 from workflows.models import ClockEvent, SlaCycle, SlaPolicy, StatusPeriod
 from workflows.services import hold_sla_clock, transition_issue
@@ -223,6 +225,7 @@ class Command(BaseCommand):
         _link_across_projects(users["manager"])
         # After the issues moved along: the fields are asked for from now on.
         seed_custom_fields_demo(Project.objects.get(key="WEB"), actor=users["manager"])
+        _templates_and_playbook(Project.objects.get(key="WEB"), users)
         seed_sdk_demo(Project.objects.get(key="WEB"), actor=users["manager"])
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
 
@@ -271,6 +274,22 @@ def _shape_demo(project: Project, users: dict, team: Team) -> None:
         if issue.type == IssueType.BUG or i % 2 == 0:
             changes["affected_version"] = versions[0]
         update_issue(issue, actor=manager, changes=changes)
+
+
+def _templates_and_playbook(project: Project, users: dict) -> None:
+    """A template per type on WEB, and a security issue with its playbook partly ticked."""
+    version = seed_playbooks_demo(project, manager=users["manager"])
+    if version is None:
+        return
+    issue = file_issue_with_fields(
+        project,
+        reporter=users["reporter"],
+        custom_values={},
+        template_version=version,
+        **SECURITY_DEMO_ISSUE,
+    )
+    transition_issue(issue, Status.ASSIGNED, actor=users["manager"], owner=users["developer"].pk)
+    tick_demo_items(issue, developer=users["developer"])
 
 
 def _link_across_projects(manager) -> None:
