@@ -223,9 +223,10 @@ class Command(BaseCommand):
                 if key == "WEB":
                     _shape_demo(project, users, team)
         _link_across_projects(users["manager"])
+        # The security issue is assigned with its playbook before the fields are asked for.
+        _templates_and_playbook(Project.objects.get(key="WEB"), users)
         # After the issues moved along: the fields are asked for from now on.
         seed_custom_fields_demo(Project.objects.get(key="WEB"), actor=users["manager"])
-        _templates_and_playbook(Project.objects.get(key="WEB"), users)
         seed_sdk_demo(Project.objects.get(key="WEB"), actor=users["manager"])
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
 
