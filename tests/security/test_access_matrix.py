@@ -311,6 +311,18 @@ ROUTES: dict[str, Route] = {
     "projects/<str:key>/intake/groups/<int:pk>/": Route(
         FOREIGN, one(lambda s: f"/projects/{s.key}/intake/groups/{s.group.pk}/")
     ),
+    # Issue templates and playbooks (tests/playbooks): another project's answer 404.
+    "issues/<str:key>/playbook/<int:item_id>/": Route(
+        FOREIGN, one(lambda s: f"/issues/{s.issue.key}/playbook/1/"), own_get=(405,)
+    ),
+    "projects/<str:key>/templates/": Route(
+        FOREIGN, one(lambda s: f"/projects/{s.key}/templates/"), posts=False
+    ),
+    "projects/<str:key>/templates/<str:type>/": Route(
+        FOREIGN,
+        one(lambda s: f"/projects/{s.key}/templates/bug/"),
+        post=lambda s: {"description": "Planted"},
+    ),
     "projects/<str:key>/components/": Route(
         FOREIGN,
         one(lambda s: f"/projects/{s.key}/components/"),
@@ -374,6 +386,18 @@ ROUTES: dict[str, Route] = {
         own_get=(405,),
     ),
     # Webhooks through the API: Managers of the project only (tests/webhooks/test_api.py).
+    "api/v1/projects/<key>/templates": Route(
+        API, one(lambda s: f"/api/v1/projects/{s.key}/templates")
+    ),
+    "api/v1/projects/<key>/templates/<type>": Route(
+        API, one(lambda s: f"/api/v1/projects/{s.key}/templates/bug"), own_get=(405,)
+    ),
+    "api/v1/issues/<key>/checklist": Route(
+        API, one(lambda s: f"/api/v1/issues/{s.issue.key}/checklist")
+    ),
+    "api/v1/issues/<key>/checklist/<item_id>": Route(
+        API, one(lambda s: f"/api/v1/issues/{s.issue.key}/checklist/1"), own_get=(405,)
+    ),
     "api/v1/projects/<key>/components": Route(
         API, one(lambda s: f"/api/v1/projects/{s.key}/components")
     ),
