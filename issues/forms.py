@@ -156,6 +156,10 @@ class IssueCreateForm(IssueFieldsForm):
                     "hx-swap": "outerHTML",
                     "hx-include": "#issue-form",
                     "hx-vals": '{"apply_template": "1"}',
+                    # What is typed while the template loads would be lost in the swap:
+                    # the text boxes wait (the values were already sent, and come back).
+                    "hx-disabled-elt": "#issue-form-fields input[type=text], "
+                    "#issue-form-fields textarea",
                 }
             )
         # Likely duplicates appear under the title while typing (htmx; the form works without).
