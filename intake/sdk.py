@@ -18,7 +18,7 @@ from typing import Any
 
 from celery import current_app
 from django.core.cache import caches
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -90,7 +90,7 @@ def accept_sdk_events(
     # One event (what SDKs send) is one statement, in autocommit; several share a transaction.
     with transaction.atomic() if len(rows) > 1 else nullcontext():
         for params in rows:
-            stored += hotpath.fetchone(_INSERT_EVENT, params) is not None
+            stored += hotpath.fetchone(_insert_event_sql(), params) is not None
         transaction.on_commit(_kick_processing)
     return Accepted(event_ids=[event_id for event_id, _ in events], stored=stored)
 
@@ -100,9 +100,15 @@ def accept_sdk_events(
 _INSERT_EVENT = (
     "INSERT INTO intake_sdkevent "
     "(project_id, key_id, event_id, received_at, payload, size, error) "
-    "VALUES (%s, %s, %s, %s, %s::jsonb, %s, '') "
+    "VALUES (%s, %s, %s, %s, %s{cast}, %s, '') "
     "ON CONFLICT (project_id, event_id) DO NOTHING RETURNING id"
 )
+# PostgreSQL stores the text as jsonb; SQLite (the embedded default) keeps JSON as text.
+_INSERT_EVENT_SQL = {"postgresql": _INSERT_EVENT.format(cast="::jsonb")}
+
+
+def _insert_event_sql() -> str:
+    return _INSERT_EVENT_SQL.get(connection.vendor) or _INSERT_EVENT.format(cast="")
 
 
 def _kick_processing() -> None:

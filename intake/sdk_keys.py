@@ -47,6 +47,14 @@ def _instance(model: type[models.Model], values: tuple[Any, ...]) -> models.Mode
 def dsn_key_with_settings(public_key: str) -> DsnKey | None:
     """The key (its `project` and, when the project has them, `project.intake_settings`
     loaded), or None when no key has this public part."""
+    if connection.vendor != "postgresql":
+        # SQLite (the embedded default) returns dates as text to raw cursors: the ORM
+        # converts them. The raw statement is PostgreSQL's hot path.
+        return (
+            DsnKey.objects.select_related("project__intake_settings")
+            .filter(public_key=public_key)
+            .first()
+        )
     row = hotpath.fetchone(_SQL, [public_key])
     if row is None:
         return None
