@@ -44,6 +44,7 @@ from customfields.selectors import (
 from playbooks.models import TemplateVersion
 from playbooks.selectors import (
     current_version,
+    fields_shown_by,
     template_values,
     version_for_form,
     with_checklist_progress,
@@ -416,10 +417,10 @@ def _issue_type(value: str | None) -> str:
     return value if value in IssueType.values else IssueType.BUG
 
 
-def _with_custom_fields(request: HttpRequest, form: IssueCreateForm, initial_project):
-    """The custom fields of the chosen project and type: the posted ones (a re-render after
-    POST), else `?project=` / `?type=` (the form re-rendered when they change), else the
-    form's initial project."""
+def _with_custom_fields(request: HttpRequest, form: IssueCreateForm, initial_project, version=None):
+    """The custom fields of the chosen project and type that its template shows: the posted
+    ones (a re-render after POST), else `?project=` / `?type=` (the form re-rendered when they
+    change), else the form's initial project."""
     if request.method == "POST":
         project_id = parse_id(request.POST.get("project", ""))
         project = (
@@ -428,11 +429,14 @@ def _with_custom_fields(request: HttpRequest, form: IssueCreateForm, initial_pro
             else None
         )
         issue_type = _issue_type(request.POST.get("type"))
+        if version is None and "apply_template" not in request.POST:
+            posted = parse_id(request.POST.get("template_version", ""))
+            version = version_for_form(project, issue_type, posted)
     else:
         project = initial_project
         issue_type = _issue_type(request.GET.get("type"))
     if project is not None:
-        add_custom_fields(form, fields_of(project, issue_type))
+        add_custom_fields(form, fields_shown_by(version, fields_of(project, issue_type)))
     return form
 
 
@@ -480,7 +484,7 @@ def issue_new(request: HttpRequest, project_key: str | None = None) -> HttpRespo
         values, version = _with_template(request, start, previous_id=None)
         initial.update({k: v for k, v in values.items() if k != "project"})
         form = IssueCreateForm(user=request.user, initial=initial)
-        form = _with_custom_fields(request, form, initial["project"])
+        form = _with_custom_fields(request, form, initial["project"], version)
         return _render_new(request, form, project, version=version)
     if "apply_template" in request.POST:
         # Re-render with the template of the chosen project and type; nothing is saved.
@@ -488,7 +492,7 @@ def issue_new(request: HttpRequest, project_key: str | None = None) -> HttpRespo
         data["labels"] = request.POST.getlist("labels")
         values, version = _with_template(request, data, previous_id=data.get("template_version"))
         form = IssueCreateForm(user=request.user, initial=values)
-        form = _with_custom_fields(request, form, initial["project"])
+        form = _with_custom_fields(request, form, initial["project"], version)
         return _render_new(request, form, project, version=version)
     form = IssueCreateForm(request.POST, request.FILES, user=request.user, initial=initial)
     _with_custom_fields(request, form, initial["project"])

@@ -3,7 +3,7 @@ applies, an issue's checklist, and what the transition guard asks."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from django.db.models import F, QuerySet
 
@@ -50,6 +50,24 @@ def version_for_form(
     if applied is not None and applied.template.type == type:
         return applied
     return current_version(project, type)
+
+
+class _Field(Protocol):
+    slug: str
+    required: bool
+    required_from: str
+
+
+def fields_shown_by[FieldT: _Field](
+    version: TemplateVersion | None, fields: list[FieldT]
+) -> list[FieldT]:
+    """The custom fields the new-issue form shows under a template: those it names, in the
+    project's order, plus every field required at filing (hiding one would make the form
+    impossible to send). A template that names none shows them all."""
+    if version is None or not version.shown_fields:
+        return fields
+    named = set(version.shown_fields)
+    return [f for f in fields if f.slug in named or (f.required and not f.required_from)]
 
 
 def checklist_of(issue: Issue) -> tuple[IssueChecklist | None, list[ChecklistItem]]:

@@ -3,6 +3,8 @@
 import pytest
 from django.urls import reverse
 
+from customfields.models import FieldKind
+from customfields.services import create_custom_field
 from issues.models import Issue, IssueType, Label, Priority, Severity
 from playbooks.models import FiledWith
 from playbooks.services import TemplateDraft, save_template
@@ -151,3 +153,56 @@ def test_another_projects_template_version_is_ignored(
         },
     )
     assert FiledWith.objects.get().version == templates[0]
+
+
+def test_a_template_shows_only_the_custom_fields_it_names(client, project, reporter, manager):
+    """The template's "shown fields": the form shows those, plus any field required at filing
+    (else the form could not be sent); a template naming none shows every field."""
+    create_custom_field(project, name="Browser", slug="browser", kind=FieldKind.TEXT)
+    create_custom_field(project, name="Build number", slug="build", kind=FieldKind.NUMBER)
+    create_custom_field(
+        project, name="Customers hit", slug="customers", kind=FieldKind.NUMBER, required=True
+    )
+    create_custom_field(
+        project,
+        name="Root host",
+        slug="host",
+        kind=FieldKind.TEXT,
+        required=True,
+        required_from="assigned",
+    )
+    save_template(
+        project,
+        IssueType.BUG,
+        actor=manager,
+        draft=TemplateDraft(BUG_TEXT, shown_fields=["browser"]),
+    )
+    client.force_login(reporter)
+    page = client.get(reverse("issue_new")).content.decode()
+    assert 'name="cf_browser"' in page and 'name="cf_customers"' in page
+    assert 'name="cf_build"' not in page and 'name="cf_host"' not in page
+
+    # Switching to a type without a template (htmx) shows every field again.
+    fragment = client.post(
+        reverse("issue_new"),
+        {"project": project.pk, "type": IssueType.TASK, "title": "x", "apply_template": "1"},
+        headers={"HX-Request": "true"},
+    ).content.decode()
+    assert 'name="cf_build"' in fragment and 'name="cf_host"' in fragment
+
+    # Filing under the template: the hidden optional field is simply empty.
+    response = client.post(
+        reverse("issue_new"),
+        {
+            "project": project.pk,
+            "type": IssueType.BUG,
+            "title": "Checkout blank in Safari",
+            "description": BUG_TEXT,
+            "priority": Priority.MEDIUM,
+            "severity": Severity.MINOR,
+            "cf_browser": "Safari 19",
+            "cf_customers": "3",
+        },
+    )
+    assert response.status_code == 302
+    assert Issue.objects.get(title="Checkout blank in Safari")
