@@ -39,9 +39,10 @@ class TemplateForm(forms.Form):
     labels = forms.CharField(
         required=False, max_length=1000, help_text="Label names of the project, comma-separated."
     )
-    default_component_id = forms.IntegerField(
-        required=False, min_value=1, label="Default component (id)"
-    )
+    default_component_id = forms.TypedChoiceField(
+        choices=[("", "None")], coerce=int, required=False, empty_value=None,
+        label="Default component",
+    )  # fmt: skip
     shown_fields = forms.CharField(
         required=False,
         max_length=1000,
@@ -70,6 +71,15 @@ class TemplateForm(forms.Form):
         choices=[("", "Any severity"), *Severity.choices], coerce=int, required=False,
         empty_value=None, label="Only for severity at least",
     )  # fmt: skip
+
+    def __init__(self, *args, project, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The project's live components by name (a version names one by id: a component
+        # archived since stays chosen in versions already saved, and is simply not applied).
+        self.fields["default_component_id"].choices = [
+            ("", "None"),
+            *project.components.active().order_by("name").values_list("pk", "name"),
+        ]
 
     @classmethod
     def initial_of(cls, version) -> dict:

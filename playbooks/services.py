@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
+from customfields.models import CustomField
 from issues.models import EventKind, Issue, IssueType, Priority, Severity, Status
 from issues.services import record_event
 from projects.models import Project, Role
@@ -73,6 +74,25 @@ def _check_draft(project: Project, draft: TemplateDraft) -> None:
     bad = [s for s in draft.shown_fields if not SLUG.match(s)]
     if bad:
         raise PlaybookError(f"“{bad[0]}” is not a field slug.", field="shown_fields")
+    slugs = set(
+        CustomField.objects.filter(project=project, archived_at__isnull=True).values_list(
+            "slug", flat=True
+        )
+    )
+    missing = [s for s in draft.shown_fields if s not in slugs]
+    if missing:
+        raise PlaybookError(
+            f"No custom field “{missing[0]}” in {project.key}: use the slugs its fields page"
+            " lists.",
+            field="shown_fields",
+        )
+    if (
+        draft.default_component_id is not None
+        and not project.components.active().filter(pk=draft.default_component_id).exists()
+    ):
+        raise PlaybookError(
+            f"Choose one of {project.key}'s components.", field="default_component_id"
+        )
     if len(draft.items) > MAX_ITEMS:
         raise PlaybookError(f"At most {MAX_ITEMS} playbook items.", field="items")
     for text, _required in draft.items:

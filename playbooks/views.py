@@ -66,7 +66,9 @@ def template_edit(request: HttpRequest, key: str, type: str) -> HttpResponse:
     if type not in IssueType.values:
         raise Http404("No such issue type.")
     current = current_version(project, type)
-    form = TemplateForm(request.POST or None, initial=TemplateForm.initial_of(current))
+    form = TemplateForm(
+        request.POST or None, initial=TemplateForm.initial_of(current), project=project
+    )
     preview = None
     status = 200
     if request.method == "POST":

@@ -6,6 +6,7 @@ import pytest
 
 from issues.models import IssueType, Status
 from playbooks.models import TemplateVersion
+from projects.services import create_component
 from tests.factories import make_issue
 from workflows.services import transition_issue
 
@@ -68,3 +69,15 @@ def test_openapi_lists_the_endpoints(client):
     paths = client.get("/api/v1/openapi.json").json()["paths"]
     assert "/api/v1/projects/{key}/templates/{type}" in paths
     assert "/api/v1/issues/{key}/checklist/{item_id}" in paths
+
+
+def test_another_projects_component_or_an_unknown_field_is_refused(
+    client, token_of, project, other_project, manager, outsider
+):
+    theirs = create_component(other_project, actor=outsider, name="Their billing")
+    path = f"/api/v1/projects/{project.key}/templates/{IssueType.SECURITY}"
+    bad = _put(client, path, token_of(manager), {**BODY, "default_component_id": theirs.pk})
+    assert bad.status_code == 400 and bad.json()["field"] == "default_component_id"
+    bad = _put(client, path, token_of(manager), {**BODY, "shown_fields": ["no-such-field"]})
+    assert bad.status_code == 400 and bad.json()["field"] == "shown_fields"
+    assert not TemplateVersion.objects.exists()

@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from issues.models import IssueType
 from playbooks.models import TemplateVersion
+from projects.services import create_component
 
 pytestmark = pytest.mark.django_db
 
@@ -64,3 +65,23 @@ def test_access(client, project, other_project, developer, outsider, manager):
     assert client.get(_url(project)).status_code == 404
     assert client.get(reverse("template_list", args=[project.key])).status_code == 404
     assert TemplateVersion.objects.count() == 1
+
+
+def test_the_default_component_is_chosen_from_the_projects_own(
+    client, project, other_project, manager, outsider
+):
+    ours = create_component(project, actor=manager, name="Checkout")
+    theirs = create_component(other_project, actor=outsider, name="Their billing")
+    client.force_login(manager)
+    page = client.get(_url(project)).content.decode()
+    assert f'<option value="{ours.pk}">Checkout</option>' in page
+    assert "Their billing" not in page
+    # Another project's id, posted by hand: refused on the field, nothing saved.
+    response = client.post(_url(project), {**FORM, "default_component_id": str(theirs.pk)})
+    assert response.status_code == 400
+    assert not TemplateVersion.objects.exists()
+    assert (
+        client.post(_url(project), {**FORM, "default_component_id": str(ours.pk)}).status_code
+        == 302
+    )
+    assert TemplateVersion.objects.get().default_component_id == ours.pk
