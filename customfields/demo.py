@@ -1,5 +1,6 @@
 """The demo's custom fields (seed_demo): WEB asks for "Affected customers" (a number,
-required before Assigned) and "Environment" (a single choice); some issues have values."""
+required before Assigned) and "Deployment stage" (a single choice, beside the built-in free-text
+Environment); some issues have values."""
 
 from issues.models import Issue
 from projects.models import Project
@@ -33,10 +34,10 @@ def seed_custom_fields_demo(project: Project, *, actor) -> None:
     )
     create_custom_field(
         project,
-        name="Environment",
+        name="Deployment stage",
         slug="env",
         kind=FieldKind.CHOICE,
-        help_text="Where it was seen.",
+        help_text="Which deployment it was seen on.",
         options="Production\nStaging\nLocal",
         order=2,
     )
