@@ -22,7 +22,6 @@ from django.db.models import (
     F,
     IntegerField,
     OuterRef,
-    Prefetch,
     QuerySet,
     Subquery,
     Value,
@@ -34,6 +33,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from issues.models import Comment, Issue, Severity, Status
+from issues.selectors import attach_label_names
 from projects.models import Membership, Project
 from workflows.models import SlaCycle, TransitionRule
 from workflows.selectors import STAGE_ORDER
@@ -223,10 +223,12 @@ def board_cards(
         .annotate(
             checklist_done=F("checklist__done_count"), checklist_total=F("checklist__total_count")
         )
-        .prefetch_related(Prefetch("labels", to_attr="label_list"))
     )
+    cards = sorted(rows, key=_sort_key)
+    # The list's own label read (one plain query, no Label models).
+    attach_label_names(cards)
     columns: dict[str, list[Issue]] = {s: [] for s in LIFECYCLE}
-    for issue in sorted(rows, key=_sort_key):
+    for issue in cards:
         issue.project = projects[issue.project_id]
         columns[issue.status].append(issue)
     return columns
