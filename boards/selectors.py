@@ -1,9 +1,10 @@
 """Board reads: which cards each column shows, in which order, and which moves each card offers.
 
 The cost is constant whatever the number of issues: one statement counts every column (each
-count stops at COUNT_CAP), one reads the cards of every column (each capped at CARD_CAP, the
-ids chosen per column by an index in a UNION ALL subquery), one prefetches their labels, and the
-roles and transition overrides of the visible projects are read once for all cards.
+count stops at COUNT_CAP), one reads the cards of every column (CARD_PAGE each by default, more
+on request up to CARD_CAP, the ids chosen per column by an index in a UNION ALL subquery), one
+prefetches their labels, and the roles and transition overrides of the visible projects are
+read once for all cards.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from django.db.models import (
     F,
     IntegerField,
     OuterRef,
-    Prefetch,
     QuerySet,
     Subquery,
     Value,
@@ -33,6 +33,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from issues.models import Comment, Issue, Severity, Status
+from issues.selectors import attach_label_names
 from projects.models import Membership, Project
 from workflows.models import SlaCycle, TransitionRule
 from workflows.selectors import STAGE_ORDER
@@ -43,6 +44,10 @@ from .models import ColumnLimit
 
 # One column per status, in the lifecycle's order (the order of the table's statuses).
 LIFECYCLE: tuple[str, ...] = tuple(STAGE_ORDER)
+# Cards a column shows at first, and how many more each "Show more" adds (GitLab's boards load
+# 20 per list): a board is read at a glance, the rest is the list's job. CARD_CAP is the most
+# a column ever shows; beyond it "all in the list →".
+CARD_PAGE = 20
 CARD_CAP = 100
 COUNT_CAP = 1000
 CLOSED_DAYS = 14
@@ -60,15 +65,27 @@ class Column:
     capped: bool = False
     limit: int | None = None
     list_url: str = ""
+    # Cards asked for (CARD_PAGE by default) and the board's URL with CARD_PAGE more.
+    shown: int = CARD_PAGE
+    more_url: str = ""
 
     @property
     def over_limit(self) -> bool:
         return self.limit is not None and self.count > self.limit
 
     @property
+    def hidden(self) -> int:
+        """Matching cards the column does not show (at least; the count stops at COUNT_CAP)."""
+        return max(0, self.count - self.shown)
+
+    @property
     def shown_cap(self) -> bool:
         """More cards than the column shows."""
-        return self.capped or self.count > CARD_CAP
+        return self.capped or self.hidden > 0
+
+    @property
+    def may_show_more(self) -> bool:
+        return self.shown_cap and self.shown < CARD_CAP
 
 
 @dataclass
@@ -160,16 +177,18 @@ def board_cards(
     closed_since: datetime,
     projects: dict[int, Project],
     with_team: bool = False,
+    shown: dict[str, int] | None = None,
 ) -> dict[str, list[Issue]]:
-    """The first CARD_CAP cards of each column in board order (one statement, plus labels).
-    `projects` are the request's visible projects by id: each card gets its project from them
-    rather than one joined copy per card."""
+    """The first cards of each column in board order (one statement, plus labels): `shown`
+    of the column's status, CARD_PAGE if not given, never more than CARD_CAP. `projects` are
+    the request's visible projects by id: each card gets its project from them rather than
+    one joined copy per card."""
+    shown = shown or {}
     selects = []
     params: list[Any] = []
     for i, status in enumerate(LIFECYCLE):
-        sql, p = _compiled(
-            _column_qs(base, status, closed_since=closed_since).values("pk")[:CARD_CAP]
-        )
+        cap = min(shown.get(status, CARD_PAGE), CARD_CAP)
+        sql, p = _compiled(_column_qs(base, status, closed_since=closed_since).values("pk")[:cap])
         selects.append(f"SELECT * FROM ({sql}) AS card{i}")  # noqa: S608  # nosec B608
         params.extend(p)
     ids = RawSQL(" UNION ALL ".join(selects), params)  # noqa: S611  # nosec B611 - ORM-compiled
@@ -204,10 +223,12 @@ def board_cards(
         .annotate(
             checklist_done=F("checklist__done_count"), checklist_total=F("checklist__total_count")
         )
-        .prefetch_related(Prefetch("labels", to_attr="label_list"))
     )
+    cards = sorted(rows, key=_sort_key)
+    # The list's own label read (one plain query, no Label models).
+    attach_label_names(cards)
     columns: dict[str, list[Issue]] = {s: [] for s in LIFECYCLE}
-    for issue in sorted(rows, key=_sort_key):
+    for issue in cards:
         issue.project = projects[issue.project_id]
         columns[issue.status].append(issue)
     return columns

@@ -29,8 +29,10 @@ from workflows.transitions import find_transition
 from . import selectors, services
 from .forms import ColumnLimitsForm
 
-# Query parameters of the board itself (the rest are the list's filters).
-BOARD_PARAMS = ("lanes", "closed")
+# Query parameters of the board itself (the rest are the list's filters); `show_<status>`:
+# how many cards that column shows (CARD_PAGE more per "Show more", at most CARD_CAP).
+SHOW_PARAMS = {status: f"show_{status}" for status in selectors.LIFECYCLE}
+BOARD_PARAMS = ("lanes", "closed", *SHOW_PARAMS.values())
 NOT_FILTERS = ("sort", "page", "per_page", *BOARD_PARAMS)
 CLOSED_CHOICES = (7, 14, 30, 90)
 
@@ -43,6 +45,19 @@ def _closed_days(request: HttpRequest) -> int:
     raw = request.GET.get("closed", "")
     days = int(raw) if raw.isdigit() else selectors.CLOSED_DAYS
     return days if 1 <= days <= selectors.MAX_CLOSED_DAYS else selectors.CLOSED_DAYS
+
+
+def _shown(request: HttpRequest) -> dict[str, int]:
+    """Cards asked for per column: a multiple of CARD_PAGE between CARD_PAGE and CARD_CAP."""
+    shown = {}
+    for status, name in SHOW_PARAMS.items():
+        raw = request.GET.get(name, "")
+        n = int(raw) if raw.isdigit() else selectors.CARD_PAGE
+        pages = -(-n // selectors.CARD_PAGE)  # rounded up
+        shown[status] = max(
+            selectors.CARD_PAGE, min(pages * selectors.CARD_PAGE, selectors.CARD_CAP)
+        )
+    return shown
 
 
 def _scope(request: HttpRequest, key: str | None) -> tuple[Project | None, list[int]]:
@@ -99,6 +114,7 @@ def board(request: HttpRequest, key: str | None = None) -> HttpResponse:
     lanes_by = lanes_by if lanes_by in selectors.LANES else ""
     closed_days = _closed_days(request)
     closed_since = selectors.closed_window(closed_days)
+    shown = _shown(request)
     limits = selectors.column_limits(project)
     filters = {k: v for k, v in data.lists() if any(v)}
     if project is not None:
@@ -112,6 +128,7 @@ def board(request: HttpRequest, key: str | None = None) -> HttpResponse:
             closed_since=closed_since,
             projects={p.pk: p for p in projects_for_request(request)},
             with_team=lanes_by == "team",
+            shown=shown,
         )
     else:
         counts = {s: (0, False) for s in selectors.LIFECYCLE}
@@ -121,6 +138,10 @@ def board(request: HttpRequest, key: str | None = None) -> HttpResponse:
         query = {**filters, "status": [status]}
         if status == Status.CLOSED:
             query["updated_after"] = [closed_since.date().isoformat()]
+        more = request.GET.copy()
+        more[SHOW_PARAMS[status]] = str(
+            min(shown[status] + selectors.CARD_PAGE, selectors.CARD_CAP)
+        )
         columns.append(
             selectors.Column(
                 status=status,
@@ -129,6 +150,8 @@ def board(request: HttpRequest, key: str | None = None) -> HttpResponse:
                 capped=capped,
                 limit=limits.get(status),
                 list_url=f"{reverse('issue_list')}?{urlencode(query, doseq=True)}",
+                shown=shown[status],
+                more_url=f"{request.path}?{more.urlencode()}",
             )
         )
     shown = [issue for column in cards.values() for issue in column]
@@ -147,6 +170,7 @@ def board(request: HttpRequest, key: str | None = None) -> HttpResponse:
         "closed_days": closed_days,
         "closed_choices": CLOSED_CHOICES,
         "card_cap": selectors.CARD_CAP,
+        "card_page": selectors.CARD_PAGE,
         "count_cap": selectors.COUNT_CAP,
         "rendered_at": timezone.now(),
         "may_set_limits": project is not None

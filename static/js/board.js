@@ -11,6 +11,9 @@
   var box = document.getElementById("board-messages");
   var updated = document.getElementById("board-updated");
   var etag = null;
+  // The URL the poll fetches: the page's, or the one a "Show more" link asked for.
+  var boardUrl = board.getAttribute("hx-get");
+  var moreOf = null;
   var dragging = false;
   var updatedAt = Date.now();
 
@@ -202,6 +205,20 @@
     openPanel(card, link.getAttribute("data-move-to"), function () {});
   });
 
+  // "Show 20 more" (a plain link to the board with more cards in that column): fetched in
+  // place through the poll, which then keeps asking for the longer column.
+  board.addEventListener("click", function (e) {
+    var link = e.target.closest && e.target.closest("a[data-board-more]");
+    if (!link || e.ctrlKey || e.metaKey || e.shiftKey) { return; }
+    e.preventDefault();
+    var url = new URL(link.href, window.location.href);
+    boardUrl = url.pathname + url.search;
+    var status = link.getAttribute("data-board-more");
+    moreOf = { status: status, before: board.querySelectorAll('ol.board-cards[data-status="' + status + '"] .board-card').length };
+    if (window.history && window.history.replaceState) { window.history.replaceState(null, "", boardUrl); }
+    refresh();
+  });
+
   // Keyboard: arrows between cards, Enter opens the card's moves, Escape closes them.
   board.addEventListener("keydown", function (e) {
     var t = e.target;
@@ -247,6 +264,8 @@
     if (dragging || board.querySelector(".board-panel, details.card-menu[open], .board-pending")) { e.preventDefault(); }
   });
   board.addEventListener("htmx:configRequest", function (e) {
+    if (e.detail.elt !== board) { return; }
+    e.detail.path = boardUrl;
     if (etag) { e.detail.headers["If-None-Match"] = etag; }
   });
   function structure(root) {
@@ -273,6 +292,12 @@
       });
     }
     setup();
+    if (moreOf) {
+      // After "Show more": focus the first card that was not there before.
+      var shown = board.querySelectorAll('ol.board-cards[data-status="' + moreOf.status + '"] .board-card');
+      if (shown[moreOf.before]) { focused = shown[moreOf.before].id; }
+      moreOf = null;
+    }
     if (focused && document.getElementById(focused)) { document.getElementById(focused).focus(); }
     updatedAt = Date.now();
     tick();

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import http_date
 
-from boards.selectors import CARD_CAP
+from boards.selectors import CARD_CAP, CARD_PAGE
 from issues.models import EventKind, IssueEvent, Status
 from issues.services import add_comment
 from tests.factories import make_issue
@@ -175,18 +175,76 @@ def test_wip_limits_set_by_managers_amber_when_over(client, project, manager, de
     assert "3 / 2" not in board(client).text
 
 
-def test_columns_are_capped_with_a_link_to_the_list(client, project, manager, reporter):
-    for n in range(CARD_CAP + 3):
-        make_issue(project, reporter, title=f"issue {n}")
+def foot(html: str, status: str) -> str:
+    m = re.search(rf'<footer [^>]*id="foot-{status}".*?</footer>', html, re.S)
+    assert m
+    return m.group(0)
+
+
+def test_columns_show_a_page_of_cards_with_more_and_a_link_to_the_list(
+    client, project, manager, reporter
+):
+    total = CARD_PAGE + 3
+    made = [make_issue(project, reporter, title=f"issue {n}") for n in range(total)]
     client.force_login(manager)
     html = board(client).text
-    assert len(keys(column(html, "new"))) == CARD_CAP
-    new_head = head(html, "new")
-    assert f">{CARD_CAP + 3}<" in new_head
-    link = re.search(r'href="([^"]+)">show all in the list →', new_head).group(1)
+    shown = keys(column(html, "new"))
+    # The first CARD_PAGE in board order (same SLA target: the oldest first).
+    assert shown == [i.key for i in made[:CARD_PAGE]]
+    assert f">{total}<" in head(html, "new")
+    new_foot = foot(html, "new")
+    assert "3 more" in new_foot
+    link = re.search(r'href="([^"]+)">show in the list →', new_foot).group(1)
     assert link.startswith("/issues/?") and "status=new" in link and f"project={project.pk}" in link
     listing = client.get(link.replace("&amp;", "&"))
-    assert f"{CARD_CAP + 3} issues" in listing.text
+    assert f"{total} issues" in listing.text
+    # "Show more" is a plain link (no JS needed): the same board, that column longer.
+    more = re.search(r'href="([^"]+)" data-board-more="new"', new_foot).group(1)
+    assert f"show_new={2 * CARD_PAGE}" in more
+    longer = client.get(more.replace("&amp;", "&")).text
+    assert keys(column(longer, "new")) == [i.key for i in made]
+    assert "more" not in foot(longer, "new")
+    # Columns with nothing hidden say nothing.
+    assert "more" not in foot(html, "assigned")
+
+
+def test_show_more_keeps_filters_and_stops_at_the_cap(client, project, manager, reporter):
+    for n in range(CARD_PAGE + 1):
+        make_issue(project, reporter, title=f"issue {n}", priority=3)
+    make_issue(project, reporter, title="low one", priority=1)
+    client.force_login(manager)
+    html = board(client, priority=3, lanes="owner").text
+    more = re.search(r'href="([^"]+)" data-board-more="new"', foot(html, "new")).group(1)
+    more = more.replace("&amp;", "&")
+    assert "priority=3" in more and "lanes=owner" in more
+    longer = client.get(more).text
+    assert len(keys(longer)) == CARD_PAGE + 1 and "low one" not in longer
+    # Nonsense or huge values fall back to a page, or stop at CARD_CAP.
+    assert len(keys(column(board(client, show_new="lots").text, "new"))) == CARD_PAGE
+    assert len(keys(column(board(client, show_new=CARD_CAP * 10).text, "new"))) == CARD_PAGE + 2
+
+
+def test_no_show_more_past_the_cap_only_the_list(client, project, manager, reporter, monkeypatch):
+    monkeypatch.setattr("boards.selectors.CARD_PAGE", 2)
+    monkeypatch.setattr("boards.selectors.CARD_CAP", 4)
+    for n in range(5):
+        make_issue(project, reporter, title=f"issue {n}")
+    client.force_login(manager)
+    assert len(keys(column(board(client).text, "new"))) == 2
+    html = board(client, show_new=4).text
+    assert len(keys(column(html, "new"))) == 4
+    assert "1 more" in foot(html, "new") and "data-board-more" not in foot(html, "new")
+    assert "show in the list →" in foot(html, "new")
+
+
+@pytest.mark.parametrize(("asked", "got"), [("", CARD_PAGE), ("x", CARD_PAGE), ("0", CARD_PAGE),
+                                             ("21", 2 * CARD_PAGE), ("40", 2 * CARD_PAGE),
+                                             ("100000", CARD_CAP)])  # fmt: skip
+def test_cards_asked_per_column_are_whole_pages_up_to_the_cap(rf, asked, got):
+    from boards.views import _shown
+
+    assert _shown(rf.get("/board/", {"show_new": asked}))["new"] == got
+    assert _shown(rf.get("/board/", {"show_new": asked}))["assigned"] == CARD_PAGE
 
 
 def test_board_query_count_is_constant(
