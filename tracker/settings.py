@@ -137,6 +137,9 @@ SILENCED_SYSTEM_CHECKS = [] if IS_POSTGRES else ["models.W040"]
 # Intake runs its two per-event statements as prepared statements (intake/hotpath.py); turn
 # off behind a pooler that cannot keep them (PgBouncer < 1.21 in transaction mode).
 INTAKE_PREPARED_STATEMENTS = env.bool("INTAKE_PREPARED_STATEMENTS", default=True)
+# Events from Sentry SDKs are stored with an asynchronous commit (intake/sdk.py says what a
+# PostgreSQL crash can lose); false waits for the WAL flush on every event.
+SDK_ASYNC_COMMIT = env.bool("SDK_ASYNC_COMMIT", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -----------------------------------------------------------------
