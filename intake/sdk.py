@@ -145,30 +145,66 @@ def release_kick() -> None:
     caches[CACHE_ALIAS].delete("sdk-kick")
 
 
+class _RetryOneByOne(Exception):
+    """An event of an optimistic batch failed: the batch is redone an event at a time."""
+
+
 def process_sdk_events(*, batch_size: int = PROCESS_BATCH) -> int:
     """Group stored, unprocessed events into issues; returns how many were processed.
 
     Events are claimed CLAIM at a time with `SKIP LOCKED` (two workers never take the same
     one) and marked processed in the transaction that records their occurrences, so a crash
-    either leaves them pending (processed again, counted once by their event ids) or done;
-    one event that cannot be processed is marked with its error in its own savepoint."""
+    either leaves them pending (processed again, counted once by their event ids) or done.
+
+    Each batch is first processed optimistically: no savepoint per event and one UPDATE
+    marking the whole batch, so a repeat of a known group costs one round trip to PostgreSQL
+    instead of six (the solo worker waits on round trips, not on its CPU). When any event of
+    the batch fails, the batch rolls back whole and is redone an event at a time, each in its
+    own savepoint, so one event that cannot be processed is marked with its error and the
+    others are processed."""
     done = 0
     settings_by_project: dict[int, IntakeSettings] = {}
     issue_ids: dict[tuple[int, int], int | None] = {}
     while done < batch_size:
-        with transaction.atomic():
-            rows = list(
-                SdkEvent.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("project", "key__created_by")
-                .filter(processed_at__isnull=True)
-                .order_by("id")[: min(CLAIM, batch_size - done)]
-            )
-            for row in rows:
-                _process_one(row, settings_by_project, issue_ids)
+        limit = min(CLAIM, batch_size - done)
+        try:
+            rows = _process_batch(limit, settings_by_project, issue_ids, one_by_one=False)
+        except _RetryOneByOne:
+            # What the rolled-back batch looked up or created may not exist any more.
+            settings_by_project.clear()
+            issue_ids.clear()
+            rows = _process_batch(limit, settings_by_project, issue_ids, one_by_one=True)
         if not rows:
             break
-        done += len(rows)
+        done += rows
     return done
+
+
+def _process_batch(
+    limit: int,
+    settings_by_project: dict[int, IntakeSettings],
+    issue_ids: dict[tuple[int, int], int | None],
+    *,
+    one_by_one: bool,
+) -> int:
+    with transaction.atomic():
+        rows = list(
+            SdkEvent.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("project", "key__created_by")
+            .filter(processed_at__isnull=True)
+            .order_by("id")[:limit]
+        )
+        for row in rows:
+            if one_by_one:
+                _process_one(row, settings_by_project, issue_ids)
+                continue
+            try:
+                _record_one(row, settings_by_project, issue_ids, savepoint=False)
+            except Exception as exc:
+                raise _RetryOneByOne from exc
+        if rows:
+            SdkEvent.objects.bulk_update(rows, ["group", "issue", "error", "processed_at"])
+    return len(rows)
 
 
 def _process_one(
@@ -176,29 +212,44 @@ def _process_one(
     settings_by_project: dict[int, IntakeSettings],
     issue_ids: dict[tuple[int, int], int | None],
 ) -> None:
+    """One event in its own savepoint: a refused event must not stay pending."""
+    try:
+        with transaction.atomic():
+            _record_one(row, settings_by_project, issue_ids, savepoint=True)
+    except Exception as exc:
+        logger.exception(
+            "SDK event %s of project %s could not be processed", row.event_id, row.project.key
+        )
+        row.group_id = row.issue_id = None
+        row.error = f"Could not be processed: {type(exc).__name__}"[:200]
+        row.processed_at = timezone.now()
+
+
+def _record_one(
+    row: SdkEvent,
+    settings_by_project: dict[int, IntakeSettings],
+    issue_ids: dict[tuple[int, int], int | None],
+    *,
+    savepoint: bool,
+) -> None:
+    """Group the event and set the row's outcome (saved by the caller, with its batch)."""
     project = row.project
     cfg = settings_by_project.get(project.pk) or get_intake_settings(project)
     settings_by_project[project.pk] = cfg
     now = timezone.now()
+    row.processed_at = now
     if project.archived_at is not None or row.key is None:
         row.error = "The project is archived." if row.key else "The DSN was deleted."
-        row.processed_at = now
-        row.save(update_fields=["error", "processed_at"])
         return
-    try:
-        with transaction.atomic():  # a savepoint: a refused event must not stay pending
-            event = normalise_sdk_event(row.payload, event_id=row.event_id)
-            result = ingest_event(
-                project, event=event, reporter=row.key.created_by, intake_settings=cfg, now=now
-            )
-    except Exception as exc:
-        logger.exception(
-            "SDK event %s of project %s could not be processed", row.event_id, project.key
-        )
-        row.error = f"Could not be processed: {type(exc).__name__}"[:200]
-        row.processed_at = now
-        row.save(update_fields=["error", "processed_at"])
-        return
+    event = normalise_sdk_event(row.payload, event_id=row.event_id)
+    result = ingest_event(
+        project,
+        event=event,
+        reporter=row.key.created_by,
+        intake_settings=cfg,
+        now=now,
+        savepoint=savepoint,
+    )
     row.group_id = result.group_id
     if result.issue_key:
         # Issue numbers never change: one lookup per issue and batch, not per event.
@@ -210,8 +261,6 @@ def _process_one(
         row.issue_id = issue_ids[project.pk, number]
     else:
         row.issue_id = None
-    row.processed_at = now
-    row.save(update_fields=["group", "issue", "processed_at"])
 
 
 def purge_sdk_events(*, now: datetime | None = None, batch_size: int = PURGE_BATCH) -> int:

@@ -174,14 +174,19 @@ def ingest_event(
     token: IntakeToken | None = None,
     intake_settings: IntakeSettings | None = None,
     now: datetime | None = None,
+    savepoint: bool = True,
 ) -> IngestResult:
-    """Record one event (see the module docstring for the steps)."""
+    """Record one event (see the module docstring for the steps).
+
+    Inside a caller's transaction the repeat statement gets a savepoint, so that a refused
+    event does not break the caller's transaction; `savepoint=False` is for a caller that
+    rolls back and redoes its whole batch when an event fails (SDK processing)."""
     now = now or timezone.now()
     cfg = intake_settings or get_intake_settings(project)
     created_issue, regression = False, ""
     try:
         if connection.vendor == "postgresql":
-            row = _record_open_repeat(project, event, token=token, now=now)
+            row = _record_open_repeat(project, event, token=token, now=now, savepoint=savepoint)
             if row is not None:
                 group_id, count, issue_number = row
                 return IngestResult(
@@ -386,15 +391,18 @@ def _record_upsert(project: Project, event: NormalizedEvent, *, token, now: date
     )
 
 
-def _record_open_repeat(project: Project, event: NormalizedEvent, *, token, now: datetime):
+def _record_open_repeat(
+    project: Project, event: NormalizedEvent, *, token, now: datetime, savepoint: bool = True
+):
     """A repeat of a group with an open issue, recorded whole by one statement, or None.
 
     Outside a transaction the statement is its own transaction (all or nothing, a duplicate
     event id refuses all of it); inside one (a caller's atomic block) it gets a savepoint so
-    that a refusal does not break the caller's transaction.
+    that a refusal does not break the caller's transaction (unless the caller redoes its
+    whole transaction on a refusal: `savepoint=False`).
     """
     params = _repeat_params(project, event, token=token, now=now)
-    with transaction.atomic() if connection.in_atomic_block else nullcontext():
+    with transaction.atomic() if savepoint and connection.in_atomic_block else nullcontext():
         return fetchone(_RECORD_OPEN_REPEAT, params)
 
 

@@ -8,6 +8,7 @@ import zlib
 
 import brotli
 import pytest
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -255,7 +256,6 @@ def test_scrubbing_removes_secrets_cards_ibans_and_personal_data():
 
 def test_processing_groups_repeats_and_retention_deletes_old_events(client, key, project):
     import time_machine
-    from django.utils import timezone
 
     for _ in range(3):
         post(client, key, _envelope(({"type": "event"}, json.dumps(_event()).encode())))
@@ -359,3 +359,33 @@ def test_the_accept_statement_stores_what_the_model_would(client, key, settings,
     assert row.size == len(json.dumps(expected))
     assert (row.project_id, row.key_id, row.event_id) == (key.project_id, key.pk, event["event_id"])
     assert row.processed_at is None and row.error == "" and row.received_at is not None
+
+
+def test_an_event_that_cannot_be_processed_is_marked_and_the_rest_of_its_batch_is_processed(
+    client, key, project
+):
+    """The batch is processed without a savepoint per event; when one event fails the batch
+    is redone one event at a time: that event gets its error, the others count once."""
+    good = [_event(), _event()]
+    post(client, key, _envelope(({"type": "event"}, json.dumps(good[0]).encode())))
+    # A stored event the worker cannot read (e.g. written by an older version): set-up only.
+    broken = SdkEvent.objects.create(
+        project=project,
+        key=key,
+        event_id="f" * 32,
+        payload=["not", "an", "event"],
+        size=17,
+        received_at=timezone.now(),
+    )
+    post(client, key, _envelope(({"type": "event"}, json.dumps(good[1]).encode())))
+    assert process_sdk_events() == 3
+    broken.refresh_from_db()
+    assert broken.processed_at is not None and broken.group_id is None
+    assert broken.error == "Could not be processed: AttributeError"
+    issue = project.issues.get()
+    assert issue.event_groups.get().count == 2
+    assert set(SdkEvent.objects.filter(issue=issue).values_list("event_id", flat=True)) == {
+        e["event_id"] for e in good
+    }
+    assert not SdkEvent.objects.filter(processed_at__isnull=True).exists()
+    assert process_sdk_events() == 0
