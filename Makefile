@@ -52,7 +52,7 @@ test: venv ## Run the whole test suite
 lint: venv ## Ruff (lint + format check), bandit and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/bandit -q -ll -c pyproject.toml -r tracker accounts projects issues customfields playbooks workflows notifications boards intake webhooks mailin api
+	$(VENV)/bin/bandit -q -ll -c pyproject.toml -r tracker accounts projects issues customfields playbooks workflows notifications boards intake webhooks mailin api bench
 	DEBUG=true $(VENV)/bin/mypy $(wildcard */services.py */selectors.py */tasks.py)
 
 migrations-check: venv ## Fail if models changed without a migration

@@ -75,6 +75,10 @@ INSTALLED_APPS = [
     "mailin",
     "api",
 ]
+# Benchmarks and bench seeding (`make bench`): not part of the product, left out with
+# BENCH_APP=false.
+if env.bool("BENCH_APP", default=True):
+    INSTALLED_APPS.append("bench")
 
 # Sessions, the signed-in user, their time zone and messages are for pages: the tracker
 # subclasses skip them under /api/ (token-authenticated; see tracker/middleware.py).

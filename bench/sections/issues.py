@@ -1,9 +1,9 @@
-"""The issues section of `manage.py bench` (see issues.benchmarking)."""
+"""The issues section of `manage.py bench` (see bench.registry)."""
 
 from django.urls import reverse
 
-from issues.benchmarking import BenchContext, register_section
-from issues.management.commands.seed_bench import BENCH_PROJECTS
+from bench.management.commands.seed_bench import BENCH_PROJECTS
+from bench.registry import BenchContext, register_section
 from issues.models import Issue
 from projects.models import Project
 

@@ -1,4 +1,4 @@
-"""The board section of `manage.py bench` (see issues.benchmarking): the project board at the
+"""The board section of `manage.py bench` (see bench.registry): the project board at the
 bench's issue count, the board across projects, a filtered board with swimlanes and an
 unchanged poll (304); the EXPLAIN ANALYZE of the board's two big statements goes to
 var/bench/board-explain.txt."""
@@ -9,8 +9,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from issues.benchmarking import BenchContext, register_section
-from issues.management.commands.seed_bench import BENCH_PROJECTS
+from bench.management.commands.seed_bench import BENCH_PROJECTS
+from bench.registry import BenchContext, register_section
 from issues.models import Issue
 
 HX = {"HX-Request": "true"}

@@ -26,7 +26,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 
 from accounts.models import User
-from issues.benchmarking import production_like_settings
+from bench.registry import production_like_settings
 from issues.models import Issue
 from projects.models import Membership, Project, Role, Team
 from workflows.services import current_policy

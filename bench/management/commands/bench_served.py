@@ -52,9 +52,9 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
+from bench.management.commands.seed_bench import BENCH_PROJECTS, BENCH_USER, RARE_WORD
 from customfields.models import CustomField, CustomFieldOption, FieldKind
 from customfields.services import create_custom_field
-from issues.management.commands.seed_bench import BENCH_PROJECTS, BENCH_USER, RARE_WORD
 from issues.models import Comment, Issue, Status
 from projects.models import Project
 
@@ -555,7 +555,7 @@ class Command(BaseCommand):
             Page("triage", "GET", reverse("triage")),
             Page("sla_dashboard", "GET", reverse("reports:dashboard")),
             Page("inbox", "GET", reverse("notification_inbox")),
-            # The board of the biggest bench project, and across all five (boards.bench).
+            # The board of the biggest bench project, and across all five (bench.sections.boards).
             Page("board_project", "GET", reverse("project_board", args=[project.key])),
             Page("board_all_projects", "GET", reverse("board")),
         ]

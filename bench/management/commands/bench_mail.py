@@ -30,7 +30,7 @@ from django.db.models import Count
 from django.test.utils import override_settings
 
 from accounts.models import User
-from issues.benchmarking import percentile
+from bench.registry import percentile
 from issues.mailthread import reply_address
 from issues.models import Issue
 from mailin import dovecot, services

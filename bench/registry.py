@@ -1,14 +1,14 @@
 """A small registry of benchmark sections for `manage.py bench`.
 
-Each app may add a `<app>/bench.py` module that registers sections::
+A module in `bench/sections/` (imported by that package) registers each section::
 
-    from issues.benchmarking import BenchContext, register_section
+    from bench.registry import BenchContext, register_section
 
     @register_section("workflows")
     def workflows_section(ctx: BenchContext) -> dict:
         return {"transition": ctx.measure("POST", "/issues/BENCH-1/transition/", data=...)}
 
-`manage.py bench` imports every app's `bench` module, runs the chosen sections (`--only`),
+`manage.py bench` imports `bench.sections`, runs the chosen sections (`--only`),
 prints a table and writes `var/bench/<section>.json`. Times are server times measured in-process
 with Django's test client (no network): median and p95 over `ctx.requests` requests, after a
 warm-up; `app_cpu_median_ms` is the CPU the Django process itself spent (telling on a busy

@@ -1,7 +1,7 @@
 """Benchmark the pages at scale (PostgreSQL): seed if needed, time each page, write JSON.
 
-Steps: check the database is PostgreSQL, top the bench data up (`seed_bench`), import every
-app's `bench` module (the registry in issues.benchmarking), run the chosen sections as the
+Steps: check the database is PostgreSQL, top the bench data up (`seed_bench`), import
+`bench.sections` (the registry is bench.registry), run the chosen sections as the
 bench user, print median/p95/queries and write var/bench/<section>.json.
 """
 
@@ -16,11 +16,11 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.test import Client
 from django.test.utils import override_settings
-from django.utils.module_loading import autodiscover_modules
 
 from accounts.models import User
-from issues.benchmarking import SECTIONS, BenchContext, production_like_settings
-from issues.management.commands.seed_bench import BENCH_USER
+from bench import sections  # noqa: F401  (importing it registers the sections)
+from bench.management.commands.seed_bench import BENCH_USER
+from bench.registry import SECTIONS, BenchContext, production_like_settings
 
 
 def _git_commit() -> str:
@@ -51,7 +51,6 @@ class Command(BaseCommand):
         parser.add_argument("--list", action="store_true", help="List the sections and stop.")
 
     def handle(self, *args, **options):
-        autodiscover_modules("bench")
         if options["list"]:
             self.stdout.write("\n".join(sorted(SECTIONS)))
             return
