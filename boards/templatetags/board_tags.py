@@ -95,15 +95,18 @@ def _cards_html(context, cards) -> str:
     next_q = quote(next_url, safe="")
     url_pattern = reverse("issue_detail", args=[_KEY_SLOT])
     move_pattern = reverse("board_move", args=[_KEY_SLOT, _TO_SLOT])
-    owners: dict[int | None, str] = {None: _UNOWNED}
     html = []
     # Business time left for every card; the projects' policies are read once per render
-    # (one query for the whole board, however many cells), as the list's badges do.
+    # (one query for the whole board, however many cells), as the list's badges do. An
+    # owner's avatar is built once per board too.
     holder = context.get("request") or context.render_context
     policies = getattr(holder, "_board_sla_policies", None)
     if policies is None:
         policies = {}
         holder._board_sla_policies = policies
+    owners: dict[int | None, str] | None = getattr(holder, "_board_owners", None)
+    if owners is None:
+        owners = holder._board_owners = {None: _UNOWNED}
     missing = {i.project_id for i in cards if i.is_open} - policies.keys()
     if missing:
         policies.update(current_policies(missing))
