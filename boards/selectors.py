@@ -128,8 +128,8 @@ def _compiled(qs: QuerySet) -> tuple[str, list[Any]]:
 
 # A column's statement is compiled ONCE per board with a placeholder status and bound for each
 # column: compiling a queryset costs more than running the statement it makes. The
-# placeholder is a value no column holds; LIMIT is part of the SQL text (the ORM writes it
-# so) and is replaced by an integer.
+# placeholder is a value no column holds and no filter can (forms refuse NUL characters);
+# LIMIT is part of the SQL text (the ORM writes it so) and is replaced by an integer.
 _STATUS_SLOT = "\x00board-status"
 _LIMIT_SLOT = 987_654_321
 _OPEN_ORDER = (F("resolution_due_at").asc(nulls_last=True), "-priority", "created_at", "pk")
@@ -161,7 +161,10 @@ class _Template:
     def bind(self, status: str, *, limit: int | None = None) -> tuple[str, list[Any]]:
         sql = self.sql
         if limit is not None:
-            sql = sql.replace(f"LIMIT {_LIMIT_SLOT}", f"LIMIT {int(limit)}")
+            marker = f"LIMIT {_LIMIT_SLOT}"
+            if marker not in sql:  # the ORM would have to stop writing LIMIT as text
+                raise RuntimeError("The column statement has no LIMIT to bind.")
+            sql = sql.replace(marker, f"LIMIT {int(limit)}")
         params = [status if isinstance(p, str) and p == _STATUS_SLOT else p for p in self.params]
         return sql, params
 
