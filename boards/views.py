@@ -127,6 +127,7 @@ def board(request: HttpRequest, key: str | None = None) -> HttpResponse:
             qs,
             closed_since=closed_since,
             projects={p.pk: p for p in projects_for_request(request)},
+            project_ids=ids,
             with_team=lanes_by == "team",
             shown=shown,
         )

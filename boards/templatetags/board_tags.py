@@ -28,6 +28,7 @@ register = template.Library()
 
 _KEY_SLOT = "KEY-0"
 _TO_SLOT = "to-slot"
+_SLOT = "\x00key\x00"
 STATUS_LABELS = dict(Status.choices)
 
 _CARD = (
@@ -86,49 +87,38 @@ def board_cell(context, cards) -> Cell:
     return Cell(_cards_html(context, cards))
 
 
-def _cards_html(context, cards) -> str:
-    """The `<li>` cards of one cell. Each card says which columns it may be dropped on
-    (`data-moves`: target:transition:needs-fields) and carries the same moves as a `<details>`
-    menu of plain forms and links, so the board works without JavaScript."""
-    moves = context["board"].moves
-    next_url = context["request"].get_full_path()
-    next_q = quote(next_url, safe="")
-    url_pattern = reverse("issue_detail", args=[_KEY_SLOT])
-    move_pattern = reverse("board_move", args=[_KEY_SLOT, _TO_SLOT])
-    owners: dict[int | None, str] = {None: _UNOWNED}
-    html = []
-    # Business time left for every card; the projects' policies are read once per render
-    # (one query for the whole board, however many cells), as the list's badges do.
-    holder = context.get("request") or context.render_context
-    policies = getattr(holder, "_board_sla_policies", None)
-    if policies is None:
-        policies = {}
-        holder._board_sla_policies = policies
-    missing = {i.project_id for i in cards if i.is_open} - policies.keys()
-    if missing:
-        policies.update(current_policies(missing))
-    left = {
-        i.pk: time_left(
-            i, (policies.get(i.project_id) or SlaPolicy(version=0)).calendar_for(i.severity)
+class _BoardRender:
+    """What every cell of one board shares, built once per render: the projects' SLA
+    policies (one query), each owner's avatar, each label's badge and each set of moves'
+    menu items (with a key slot), so a card costs only what is its own."""
+
+    def __init__(self, context):
+        next_q = quote(context["request"].get_full_path(), safe="")
+        self.moves = context["board"].moves
+        self.next_q = next_q
+        # NUL cannot survive quote(): the slot never matches anything in `next`.
+        self.url_pattern = reverse("issue_detail", args=[_KEY_SLOT]).replace(_KEY_SLOT, _SLOT)
+        self.move_pattern = reverse("board_move", args=[_KEY_SLOT, _TO_SLOT]).replace(
+            _KEY_SLOT, _SLOT
         )
-        for i in cards
-    }
-    for issue in cards:
-        key = issue.key
-        owner = owners.get(issue.owner_id)
-        if owner is None:
-            person = issue.owner
-            owner = owners[issue.owner_id] = _OWNER.format(
-                name=_html(person.username), initials=_html(person.initials)
-            )
+        self.policies: dict[int, SlaPolicy] = {}
+        self.owners: dict[int | None, str] = {None: _UNOWNED}
+        self.labels: dict[str, str] = {}
+        self.menus: dict[tuple, tuple[str, str]] = {}
+
+    def menu(self, status: str, moves) -> tuple[str, str]:
+        """(menu items with the key slot, data-moves) of these moves from `status`."""
+        cache_key = (status, *(t.name for t in moves))
+        found = self.menus.get(cache_key)
+        if found is not None:
+            return found
         items, codes = [], []
-        from_label = STATUS_LABELS[issue.status]
-        for t in moves.get(issue.pk, ()):
-            action = move_pattern.replace(_KEY_SLOT, key).replace(_TO_SLOT, t.target)
+        from_label = STATUS_LABELS[status]
+        for t in moves:
             fields = bool(t.fields)
             codes.append(f"{t.target}:{t.name}:{int(fields)}")
             values = {
-                "action": action,
+                "action": self.move_pattern.replace(_TO_SLOT, t.target),
                 "style": t.style,
                 "target": t.target,
                 "label": _html(t.label),
@@ -136,30 +126,71 @@ def _cards_html(context, cards) -> str:
                 "to_label": STATUS_LABELS[t.target],
             }
             if fields:
-                items.append(_LINK.format(next_q=next_q, **values))
+                items.append(_LINK.format(next_q=self.next_q, **values))
             else:
-                items.append(_BUTTON.format(name=t.name, status=issue.status, **values))
-        count = getattr(issue, "comment_count", 0) or 0
-        url = url_pattern.replace(_KEY_SLOT, key)
-        title = _html(issue.title)
+                items.append(_BUTTON.format(name=t.name, status=status, **values))
+        found = self.menus[cache_key] = ("".join(items), " ".join(codes))
+        return found
+
+    def owner(self, card) -> str:
+        found = self.owners.get(card.owner_id)
+        if found is None:
+            person = card.owner
+            found = self.owners[card.owner_id] = _OWNER.format(
+                name=_html(person.username), initials=_html(person.initials)
+            )
+        return found
+
+    def label_badges(self, card) -> str:
+        out = []
+        for label in _labels(card):
+            name = label.name
+            badge = self.labels.get(name)
+            if badge is None:
+                badge = self.labels[name] = _LABEL.format(_html(name))
+            out.append(badge)
+        return "".join(out)
+
+
+def _cards_html(context, cards) -> str:
+    """The `<li>` cards of one cell. Each card says which columns it may be dropped on
+    (`data-moves`: target:transition:needs-fields) and carries the same moves as a `<details>`
+    menu of plain forms and links, so the board works without JavaScript."""
+    holder = context.get("request") or context.render_context
+    shared = getattr(holder, "_board_render", None)
+    if shared is None:
+        shared = holder._board_render = _BoardRender(context)
+    # Business time left for every card; the projects' policies are read once per render
+    # (one query for the whole board, however many cells), as the list's badges do.
+    policies = shared.policies
+    missing = {i.project_id for i in cards if i.is_open} - policies.keys()
+    if missing:
+        policies.update(current_policies(missing))
+    html = []
+    for issue in cards:
+        key = _html(issue.key)
+        items, codes = shared.menu(issue.status, shared.moves.get(issue.pk, ()))
+        count = issue.comment_count or 0
+        url = shared.url_pattern.replace(_SLOT, key)
+        policy = policies.get(issue.project_id) or SlaPolicy(version=0)
         html.append(
             _CARD.format(
-                key=_html(key),
+                key=key,
                 status=issue.status,
-                moves=" ".join(codes),
-                title=title,
+                moves=codes,
+                title=_html(issue.title),
                 url=url,
                 type_icon=_type_icon(issue.type),
                 priority=_priority_badge(issue.priority),
                 severity=_severity_badge(issue.severity),
-                owner=owner,
-                sla=render_sla_badge(issue, left[issue.pk]),
-                labels="".join(_LABEL.format(_html(label.name)) for label in _labels(issue)),
-                progress=progress_badge(
-                    getattr(issue, "checklist_done", None), getattr(issue, "checklist_total", None)
-                ),
+                owner=shared.owner(issue),
+                sla=render_sla_badge(issue, time_left(issue, policy.calendar_for(issue.severity))),
+                labels=shared.label_badges(issue),
+                progress=progress_badge(issue.checklist_done, issue.checklist_total),
                 comments=_COMMENTS.format(n=count, s="" if count == 1 else "s") if count else "",
-                menu=_MENU.format(key=_html(key), items="".join(items), url=url) if items else "",
+                menu=_MENU.format(key=key, items=items.replace(_SLOT, key), url=url)
+                if items
+                else "",
             )
         )
     return "".join(html)  # every value escaped above

@@ -6,14 +6,16 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import http_date
 
 from boards.selectors import CARD_CAP, CARD_PAGE
-from issues.models import EventKind, IssueEvent, Status
+from issues.models import EventKind, Issue, IssueEvent, Status
 from issues.services import add_comment
-from tests.factories import make_issue
+from projects.models import Role
+from tests.factories import MembershipFactory, make_issue
 from workflows.issue_use_cases import add_label
 from workflows.services import transition_issue
 
@@ -272,6 +274,77 @@ def test_board_query_count_is_constant(
     # The board across projects costs the same.
     with django_assert_num_queries(12):  # no WIP limits across projects
         board(client, key=None)
+
+
+@pytest.mark.parametrize("per_project_max", [20, 1])
+def test_board_across_projects_shows_every_projects_first_cards_in_board_order(
+    client, project, other_project, manager, reporter, monkeypatch, per_project_max
+):
+    """Across projects each column merges each project's own first cards (or, past
+    PER_PROJECT_MAX projects, sorts the column): the same cards, in the same order, as one
+    sort of all of them."""
+    monkeypatch.setattr("boards.selectors.CARD_PAGE", 4)
+    monkeypatch.setattr("boards.selectors.PER_PROJECT_MAX", per_project_max)
+    MembershipFactory(project=other_project, user=manager, role=Role.MANAGER)
+    MembershipFactory(project=other_project, user=reporter, role=Role.REPORTER)
+    made = []
+    for n in range(6):
+        for p in (project, other_project):
+            made.append(make_issue(p, reporter, title=f"{p.key} {n}", priority=1 + n % 3,
+                                   severity=1 + (n * 7) % 4))  # fmt: skip
+    for issue in made[:4]:
+        transition_issue(issue, Status.CLOSED, actor=manager, resolution="invalid")
+    client.force_login(manager)
+    html = board(client, key=None).text
+    issues = Issue.objects.filter(pk__in=[i.pk for i in made])
+    open_order = issues.filter(status=Status.NEW).order_by(
+        F("resolution_due_at").asc(nulls_last=True), "-priority", "created_at", "pk"
+    )
+    done_order = issues.filter(status=Status.CLOSED).order_by("-updated_at", "-pk")
+    assert keys(column(html, "new")) == [i.key for i in open_order[:4]]
+    assert {k.split("-")[0] for k in keys(column(html, "new"))} == {"WEB", "OPS"}
+    assert keys(column(html, "closed")) == [i.key for i in done_order[:4]]
+    assert ">8<" in head(html, "new") and "4 more" in foot(html, "new")
+    # One project's board of the same data: only its cards, its own first four.
+    web = board(client).text
+    assert keys(column(web, "new")) == [i.key for i in open_order.filter(project=project)[:4]]
+
+
+def test_board_query_count_is_constant_with_many_cards(
+    client, project, other_project, manager, developer, reporter, team, monkeypatch,
+    django_assert_num_queries,
+):  # fmt: skip
+    """Full columns in two projects, with owners, teams, labels, comments, finished cards
+    and swimlanes: the same statements as an almost empty board."""
+    monkeypatch.setattr("boards.selectors.CARD_PAGE", 5)
+    MembershipFactory(project=other_project, user=manager, role=Role.MANAGER)
+    MembershipFactory(project=other_project, user=developer, role=Role.DEVELOPER)
+    client.force_login(manager)
+    make_issue(project, reporter)
+    board(client)
+    with django_assert_num_queries(13):
+        board(client)
+    for n in range(24):
+        p = project if n % 2 else other_project
+        i = make_issue(p, reporter if p == project else manager, team=team, priority=1 + n % 3)
+        add_label(i, actor=manager, name=f"l{n % 5}")
+        if n % 3:
+            transition_issue(i, Status.ASSIGNED, actor=manager, owner=developer.pk)
+            add_comment(i, author=developer, body="looking")
+        if n % 4 == 0:
+            transition_issue(i, Status.CLOSED, actor=manager, resolution="invalid")
+    html = board(client, key=None).text
+    assert len(keys(html)) > 12 and "more" in foot(html, "assigned")
+    with django_assert_num_queries(13):
+        board(client)
+    with django_assert_num_queries(13):
+        board(client, show_assigned=100, show_new=100, lanes="owner")
+    with django_assert_num_queries(12):  # no WIP limits across projects
+        board(client, key=None)
+    with django_assert_num_queries(12):
+        board(client, key=None, lanes="team", show_closed=100)
+    with django_assert_num_queries(12):
+        board(client, key=None, lanes="severity", priority=3)
 
 
 # --- moves --------------------------------------------------------------------------------
