@@ -28,25 +28,31 @@ from .addresses import (
     set_accept_from,
     update_mail_address,
 )
+from .batches import file_all_received, file_received, process_pending_mail
 from .common import MailInError, Refused
-from .processing import ingest, process_message, process_pending_mail
+from .processing import ingest, process_message
 from .quarantine import discard_message, release_message
-from .routing import is_known_recipient, receive_message
+from .routing import Received, is_known_recipient, read_received, receive_message, store_received
 
 __all__ = [
     "MailInError",
+    "Received",
     "Refused",
     "add_mail_address",
     "discard_message",
+    "file_all_received",
+    "file_received",
     "ingest",
     "is_known_recipient",
     "mail_settings_of",
     "normalise_address",
     "process_message",
     "process_pending_mail",
+    "read_received",
     "receive_message",
     "release_message",
     "remove_mail_address",
     "set_accept_from",
+    "store_received",
     "update_mail_address",
 ]
