@@ -32,6 +32,7 @@ def file_received(*, limit: int = BATCH, older_than: timedelta | None = None) ->
     one transaction; returns how many were handled (0: nothing left to claim)."""
     bounces: list[MailMessage] = []
     with transaction.atomic():
+        callbacks = len(transaction.get_connection().run_on_commit)
         pending = MailMessage.objects.filter(status=MailStatus.RECEIVED)
         if older_than is not None:
             pending = pending.filter(received_at__lte=timezone.now() - older_than)
@@ -53,7 +54,7 @@ def file_received(*, limit: int = BATCH, older_than: timedelta | None = None) ->
             )
             if bounce:
                 bounces.append(row)
-        _one_outbox_kick()
+        _one_outbox_kick(callbacks)
     for row in bounces:  # after the commit: a bounce is mail, never undone
         _bounce(row)
     return len(rows)
@@ -75,17 +76,19 @@ def _file_one(row: MailMessage) -> tuple[str, bool] | None:
         return f"Could not be processed ({type(exc).__name__}); kept for a manager.", False
 
 
-def _one_outbox_kick() -> None:
+def _one_outbox_kick(since: int) -> None:
     """Every filing registers the outbox kick in its own savepoint, so a batch of 50 would
-    publish 50 tasks. Once every savepoint is released or rolled back, all that remain run
-    at the batch's commit: one of them is enough (it handles every pending event)."""
+    publish 50 tasks. Once every savepoint is released or rolled back, all the batch's
+    kicks that remain run at its commit: the first is enough (one run handles every
+    pending event), the others are dropped."""
     connection = transaction.get_connection()
     kick = notification_services._publish_outbox
-    kicks = [entry for entry in connection.run_on_commit if entry[1] is kick]
-    if len(kicks) <= 1:
-        return
-    connection.run_on_commit = [entry for entry in connection.run_on_commit if entry[1] is not kick]
-    notification_services.kick_outbox()
+    ours = connection.run_on_commit[since:]
+    first = next((n for n, entry in enumerate(ours) if entry[1] is kick), None)
+    if first is not None:
+        connection.run_on_commit[since:] = [
+            entry for n, entry in enumerate(ours) if entry[1] is not kick or n == first
+        ]
 
 
 def file_all_received(*, limit: int = BATCH, older_than: timedelta | None = None) -> int:
