@@ -9,9 +9,10 @@ quarantine), and the outbox is kicked once per batch, not once per message."""
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from issues.services import IssueError
@@ -25,14 +26,50 @@ from .quarantine import _bounce
 log = logging.getLogger(__name__)
 
 BATCH = 50
+# A batch stops taking messages after this long: filing an issue holds the project's row
+# (its gap-free keys) until the batch commits, and a person filing through the form waits.
+BUDGET_SECONDS = 0.5
+FILING_LOCK = 0x6D61696C  # "mail": the advisory lock one filing batch holds at a time
 
 
-def file_received(*, limit: int = BATCH, older_than: timedelta | None = None) -> int:
+def file_received(
+    *, limit: int = BATCH, older_than: timedelta | None = None, budget: float = BUDGET_SECONDS
+) -> int:
     """File, comment, ignore or quarantine up to `limit` stored messages (oldest first) in
-    one transaction; returns how many were handled (0: nothing left to claim)."""
+    one transaction, for at most about `budget` seconds (the rows not reached are left for
+    the next batch); returns how many were handled (0: nothing left to claim). A deadlock
+    with another transaction rolls the batch back and runs it again (nothing is
+    quarantined for it)."""
+    for attempt in range(1, 4):
+        try:
+            handled, bounces = _file_batch(limit=limit, older_than=older_than, budget=budget)
+        except DatabaseError as exc:
+            if attempt == 3 or not _transient(exc):
+                raise
+            log.warning("Mail filing batch rolled back (%s); again", exc.__cause__ or exc)
+            time.sleep(0.1 * attempt)
+            continue
+        for row in bounces:  # after the commit: a bounce is mail, never undone
+            _bounce(row)
+        return handled
+    raise AssertionError("unreachable")
+
+
+def _file_batch(
+    *, limit: int, older_than: timedelta | None, budget: float
+) -> tuple[int, list[MailMessage]]:
+    started = time.monotonic()
+    handled = 0
     bounces: list[MailMessage] = []
     with transaction.atomic():
-        callbacks = len(transaction.get_connection().run_on_commit)
+        connection = transaction.get_connection()
+        callbacks = len(connection.run_on_commit)
+        if connection.vendor == "postgresql":
+            # One batch at a time across every receiver and poller: two batches each
+            # holding an issue's row (a reply) and the project's row (a new issue) in
+            # opposite orders would deadlock. SQLite writes one at a time anyway.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [FILING_LOCK])
         pending = MailMessage.objects.filter(status=MailStatus.RECEIVED)
         if older_than is not None:
             pending = pending.filter(received_at__lte=timezone.now() - older_than)
@@ -42,6 +79,9 @@ def file_received(*, limit: int = BATCH, older_than: timedelta | None = None) ->
             .order_by("pk")[:limit]
         )
         for row in rows:
+            if handled and time.monotonic() - started > budget:
+                break
+            handled += 1
             refusal = _file_one(row)
             if refusal is None:
                 continue
@@ -55,9 +95,13 @@ def file_received(*, limit: int = BATCH, older_than: timedelta | None = None) ->
             if bounce:
                 bounces.append(row)
         _one_outbox_kick(callbacks)
-    for row in bounces:  # after the commit: a bounce is mail, never undone
-        _bounce(row)
-    return len(rows)
+    return handled, bounces
+
+
+def _transient(exc: BaseException) -> bool:
+    """A deadlock, a serialisation failure or a lock timeout: worth running again."""
+    cause = exc.__cause__ or exc
+    return getattr(cause, "sqlstate", None) in {"40P01", "40001", "55P03"}
 
 
 def _file_one(row: MailMessage) -> tuple[str, bool] | None:
@@ -71,6 +115,11 @@ def _file_one(row: MailMessage) -> tuple[str, bool] | None:
         return refused.reason, refused.bounce
     except IssueError as exc:
         return str(exc), True
+    except DatabaseError as exc:
+        if _transient(exc):  # not the message's fault: the whole batch runs again
+            raise
+        log.exception("Mail %s could not be processed", row.pk)
+        return f"Could not be processed ({type(exc).__name__}); kept for a manager.", False
     except Exception as exc:
         log.exception("Mail %s could not be processed", row.pk)
         return f"Could not be processed ({type(exc).__name__}); kept for a manager.", False
@@ -91,10 +140,12 @@ def _one_outbox_kick(since: int) -> None:
         ]
 
 
-def file_all_received(*, limit: int = BATCH, older_than: timedelta | None = None) -> int:
+def file_all_received(
+    *, limit: int = BATCH, older_than: timedelta | None = None, budget: float = BUDGET_SECONDS
+) -> int:
     """Batches until nothing is left to claim; returns how many messages were handled."""
     total = 0
-    while n := file_received(limit=limit, older_than=older_than):
+    while n := file_received(limit=limit, older_than=older_than, budget=budget):
         total += n
     return total
 

@@ -138,6 +138,11 @@ def store_received(messages: list[Received]) -> list[list[int]]:
     `INSERT … ON CONFLICT DO NOTHING` (a message seen before, or stored by another receiver
     a moment ago, is recognised by its fingerprint), then the ids of every row, new or not.
     Returns, per message, the ids of its rows; they are committed when this returns."""
+    with transaction.atomic():  # one commit for the lookups and the insert
+        return _store_received(messages)
+
+
+def _store_received(messages: list[Received]) -> list[list[int]]:
     targets = _targets_of_many([m.wanted for m in messages])
     wanted: list[list[str]] = []
     rows: dict[str, MailMessage] = {}
@@ -156,11 +161,8 @@ def store_received(messages: list[Received]) -> list[list[int]]:
                 ),
             )
         wanted.append(prints)
-    with transaction.atomic():
-        MailMessage.objects.bulk_create(rows.values(), ignore_conflicts=True)
-        ids = dict(
-            MailMessage.objects.filter(fingerprint__in=rows).values_list("fingerprint", "pk")
-        )
+    MailMessage.objects.bulk_create(rows.values(), ignore_conflicts=True)
+    ids = dict(MailMessage.objects.filter(fingerprint__in=rows).values_list("fingerprint", "pk"))
     return [[ids[f] for f in prints] for prints in wanted]
 
 
