@@ -100,7 +100,9 @@ def _stored_ids(reply: bytes) -> list[int]:
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_smtp_receiver_files_once_and_refuses_unknown_recipients(receiver, address, reporter):
+def test_smtp_receiver_files_once_and_refuses_unknown_recipients(
+    receiver, address, reporter, manager
+):
     proc = receiver()
     raw = build(message_id="<smtp-1@client.example>")
     with smtplib.SMTP("127.0.0.1", proc.port, timeout=30) as smtp:
@@ -119,6 +121,11 @@ def test_smtp_receiver_files_once_and_refuses_unknown_recipients(receiver, addre
         with pytest.raises(smtplib.SMTPRecipientsRefused) as info:
             smtp.sendmail("reporter@example.com", ["nobody@example.com"], build())
         assert info.value.recipients["nobody@example.com"][0] == 550
+        # An unknown address is never remembered: added a moment later, it works at once.
+        services.add_mail_address(address.project, actor=manager, address="nobody@example.com")
+        smtp.mail("reporter@example.com")
+        assert smtp.rcpt("nobody@example.com")[0] == 250
+        smtp.rset()
         # A bounce (null return path) is stored and ignored, never answered.
         smtp.sendmail("", ["web-support@example.com"], build(subject="Undeliverable"))
     # Filing follows the 250.
