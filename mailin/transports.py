@@ -1,6 +1,7 @@
 """The three ways mail arrives: an SMTP/LMTP receiver the MTA delivers to, an IMAP mailbox
 polled by Celery beat, and a drop folder of .eml files (make run). Each acknowledges a
-message only after `services.receive_message` committed it."""
+message only after the commit that stored it (`services.store_received`, or `ingest` for the
+drop folder); filing follows in batches (`services.file_received`)."""
 
 from __future__ import annotations
 

@@ -104,7 +104,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--messages", type=int, default=2000)
-        parser.add_argument("--connections", type=int, default=8)
+        parser.add_argument(
+            "--connections", type=int, default=20, help="SMTP sessions at once (Postfix: 20)"
+        )
         parser.add_argument("--processes", type=int, default=2, help="receive_mail processes")
         parser.add_argument("--replies", type=float, default=0.3)
         parser.add_argument("--backlog", type=int, default=10_000)
