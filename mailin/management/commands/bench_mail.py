@@ -109,6 +109,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--processes", type=int, default=2, help="receive_mail processes")
         parser.add_argument("--replies", type=float, default=0.3)
+        parser.add_argument(
+            "--rate",
+            type=float,
+            default=0.0,
+            help="send at most this many messages/s (0: as fast as the receiver answers)",
+        )
         parser.add_argument("--backlog", type=int, default=10_000)
         parser.add_argument("--repeats", type=int, default=200)
         parser.add_argument("--skip-imap", action="store_true")
@@ -200,10 +206,14 @@ class Command(BaseCommand):
             finally:
                 connection.close()
 
+        rate = options["rate"]
+
         def client(chunk):
             with smtplib.SMTP("127.0.0.1", port, timeout=120) as smtp:
                 smtp.ehlo()
-                for message_id, sender, to, raw in chunk:
+                for n, message_id, sender, to, raw in chunk:
+                    if rate:  # open loop: message n is due n / rate seconds in
+                        time.sleep(max(0.0, begun + n / rate - time.perf_counter()))
                     started = time.perf_counter()
                     try:
                         smtp.sendmail(sender, [to], raw)
@@ -223,9 +233,10 @@ class Command(BaseCommand):
             load_before = _loadavg()
             cpu_before, commits_before = _cpu_seconds(proc.pid), _commits()
             watcher = threading.Thread(target=watch)
-            chunks = [messages[i::connections] for i in range(connections)]
+            numbered = [(n, *m) for n, m in enumerate(messages)]
+            chunks = [numbered[i::connections] for i in range(connections)]
             threads = [threading.Thread(target=client, args=(c,)) for c in chunks]
-            started = time.perf_counter()
+            started = begun = time.perf_counter()
             watcher.start()
             for t in threads:
                 t.start()
@@ -255,6 +266,7 @@ class Command(BaseCommand):
             "connections": connections,
             "receiver_processes": options["processes"],
             "replies_share": options["replies"],
+            "offered_rate": rate or "as fast as answered",
             "loadavg_before": load_before,
             "loadavg_after": load_after,
             "accepted": len(accepted),
