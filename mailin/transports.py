@@ -120,7 +120,7 @@ class MailInHandler:
         if isinstance(result, Exception):  # not stored: the MTA keeps it and retries
             return "451 4.3.0 Could not store the message; try again later"
         self.file_soon()
-        # Committed; filing follows (and a repeat is recognised there): only now the 250.
+        # Committed (a repeat was recognised by its fingerprint): only now the 250.
         return f"250 2.0.0 Stored as {', '.join(str(pk) for pk in result)}"
 
     async def _store_waiting(self) -> None:
