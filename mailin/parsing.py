@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
+from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
 
 import html2text
@@ -61,6 +62,15 @@ def _header(msg: Message, name: str) -> str:
 
 def parse_message(raw: bytes) -> EmailMessage:
     msg = message_from_bytes(raw, policy=policy.default)
+    if not isinstance(msg, EmailMessage):  # policy.default always builds one
+        raise TypeError("not an EmailMessage")
+    return msg
+
+
+def parse_headers(raw: bytes) -> EmailMessage:
+    """The headers only (the body is not parsed into parts): enough to route and store a
+    message, several times cheaper than `parse_message` on a multipart message."""
+    msg = BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)
     if not isinstance(msg, EmailMessage):  # policy.default always builds one
         raise TypeError("not an EmailMessage")
     return msg
@@ -286,7 +296,7 @@ def reply_text(text: str) -> str:
 
 def clean_title(subject: str, *, limit: int) -> str:
     """One line, reply/forward prefixes kept (they are what the sender wrote), cut to fit."""
-    title = " ".join(subject.split())
+    title = " ".join(subject.replace("\x00", "").split())  # PostgreSQL text holds no NUL
     if len(title) > limit:
         title = title[: limit - 1].rstrip() + "…"
     return title

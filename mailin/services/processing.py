@@ -140,9 +140,9 @@ def _handle(row: MailMessage) -> None:
 def _check_rate(row: MailMessage) -> None:
     since = timezone.now() - timedelta(hours=1)
     recent = (
-        MailMessage.objects.filter(sender=row.sender, received_at__gte=since)
-        .exclude(pk=row.pk)
-        .count()
+        # Those received before this one: the count does not depend on the order in which a
+        # batch of stored messages is filed.
+        MailMessage.objects.filter(sender=row.sender, received_at__gte=since, pk__lt=row.pk).count()
     )
     limit = settings.MAILIN_SENDER_RATE_PER_HOUR
     if recent >= limit:
@@ -150,16 +150,3 @@ def _check_rate(row: MailMessage) -> None:
             f"Rate limit: more than {limit} messages from {row.sender} within an hour.",
             bounce=False,
         )
-
-
-def process_pending_mail(*, older_than: timedelta = timedelta(minutes=2)) -> int:
-    """Process rows a crash left stored but unprocessed (the catch-up beat task)."""
-    cutoff = timezone.now() - older_than
-    ids = list(
-        MailMessage.objects.filter(status=MailStatus.RECEIVED, received_at__lte=cutoff)
-        .order_by("received_at")
-        .values_list("pk", flat=True)[:1000]
-    )
-    for pk in ids:
-        process_message(pk)
-    return len(ids)

@@ -30,19 +30,39 @@ def _targets(recipients: list[str]) -> list[_Target]:
     """The projects a message is for: project addresses, and the issue's project of a reply
     address. Unknown recipients are dropped; nothing known gives one target without a
     project (quarantined, visible to staff in the admin)."""
-    lowered = [r.strip().lower() for r in recipients if r and "@" in r]
-    found: dict[int, _Target] = {}
-    for row in MailAddress.objects.filter(address__in=lowered).select_related("project"):
-        found.setdefault(row.project_id, _Target(row.project, row))
-    for recipient in lowered:
+    return _targets_of_many([recipients])[0]
+
+
+def _targets_of_many(recipient_lists: list[list[str]]) -> list[list[_Target]]:
+    """`_targets` for several messages in two queries (the SMTP receiver's group commit)."""
+    lowered = [[r.strip().lower() for r in rs if r and "@" in r] for rs in recipient_lists]
+    every = {r for rs in lowered for r in rs}
+    addresses = {
+        row.address: row
+        for row in MailAddress.objects.filter(address__in=every).select_related("project")
+    }
+    replies: dict[str, int] = {}
+    for recipient in every:
         token = reply_token_in(recipient)
         parsed = read_reply_token(token) if token is not None else None
-        if parsed is None:
-            continue
-        issue = Issue.objects.filter(pk=parsed[0]).select_related("project").first()
-        if issue is not None:
-            found.setdefault(issue.project_id, _Target(issue.project, None))
-    return list(found.values()) or [_Target(None, None)]
+        if parsed is not None:
+            replies[recipient] = parsed[0]
+    issues = (
+        Issue.objects.select_related("project").in_bulk(set(replies.values())) if replies else {}
+    )
+    result = []
+    for rs in lowered:
+        found: dict[int, _Target] = {}
+        for recipient in rs:  # project addresses first, as the recipients list them
+            if recipient in addresses:
+                row = addresses[recipient]
+                found.setdefault(row.project_id, _Target(row.project, row))
+        for recipient in rs:
+            issue = issues.get(replies.get(recipient, 0))
+            if issue is not None:
+                found.setdefault(issue.project_id, _Target(issue.project, None))
+        result.append(list(found.values()) or [_Target(None, None)])
+    return result
 
 
 def is_known_recipient(address: str) -> bool:
@@ -64,11 +84,21 @@ class _Envelope:
     fields: dict
 
 
-def _envelope(
+@dataclass
+class Received:
+    """A message as the SMTP receiver reads it before storing: headers only, no database."""
+
+    message_id: str
+    wanted: list[str]
+    fields: dict
+
+
+def read_received(
     raw: bytes, *, transport: str, envelope_from: str | None, recipients: list[str] | None
-) -> _Envelope:
+) -> Received:
+    """Route a message from its headers alone (the full parse happens when it is filed)."""
     try:
-        msg = parsing.parse_message(raw)
+        msg = parsing.parse_headers(raw)
         message_id = parsing.message_id_of(msg, raw)
         sender, _ = parsing.sender_of(msg)
         subject = parsing.clean_title(parsing._header(msg, "Subject"), limit=SUBJECT_LIMIT)
@@ -78,11 +108,12 @@ def _envelope(
         message_id = f"<sha256.{hashlib.sha256(raw).hexdigest()}@resolve.invalid>"
         sender = subject = ""
         header_recipients = []
-    wanted = recipients if recipients else header_recipients
+    message_id = message_id.replace("\x00", "")  # PostgreSQL text holds no NUL
+    wanted = [r.replace("\x00", "") for r in (recipients if recipients else header_recipients)]
     fields = {
         "message_id": message_id,
         "transport": transport,
-        "sender": sender,
+        "sender": sender.replace("\x00", ""),
         # "<>" records a null return path (SMTP's MAIL FROM:<>), "" an unknown one.
         "envelope_from": "<>" if envelope_from == "" else (envelope_from or "")[:254],
         "recipients": "\n".join(wanted)[:5000],
@@ -90,7 +121,49 @@ def _envelope(
         "raw": raw,
         "size": len(raw),
     }
-    return _Envelope(message_id, _targets(wanted), fields)
+    return Received(message_id, wanted, fields)
+
+
+def _envelope(
+    raw: bytes, *, transport: str, envelope_from: str | None, recipients: list[str] | None
+) -> _Envelope:
+    received = read_received(
+        raw, transport=transport, envelope_from=envelope_from, recipients=recipients
+    )
+    return _Envelope(received.message_id, _targets(received.wanted), received.fields)
+
+
+def store_received(messages: list[Received]) -> list[list[int]]:
+    """Store several messages in one transaction, once per project each is for: one
+    `INSERT … ON CONFLICT DO NOTHING` (a message seen before, or stored by another receiver
+    a moment ago, is recognised by its fingerprint), then the ids of every row, new or not.
+    Returns, per message, the ids of its rows; they are committed when this returns."""
+    with transaction.atomic():  # one commit for the lookups and the insert
+        return _store_received(messages)
+
+
+def _store_received(messages: list[Received]) -> list[list[int]]:
+    targets = _targets_of_many([m.wanted for m in messages])
+    wanted: list[list[str]] = []
+    rows: dict[str, MailMessage] = {}
+    for message, its_targets in zip(messages, targets, strict=True):
+        prints = []
+        for target in its_targets:
+            fingerprint = _fingerprint(target.project, message.message_id)
+            prints.append(fingerprint)
+            rows.setdefault(
+                fingerprint,
+                MailMessage(
+                    fingerprint=fingerprint,
+                    project=target.project,
+                    address=target.address,
+                    **message.fields,
+                ),
+            )
+        wanted.append(prints)
+    MailMessage.objects.bulk_create(rows.values(), ignore_conflicts=True)
+    ids = dict(MailMessage.objects.filter(fingerprint__in=rows).values_list("fingerprint", "pk"))
+    return [[ids[f] for f in prints] for prints in wanted]
 
 
 def _stored(envelope: _Envelope, target: _Target, **extra) -> tuple[MailMessage, bool]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from issues.mailthread import reply_address
 from issues.models import Issue
 from mailin import services, tasks
 from mailin.dovecot import Dovecot
@@ -92,25 +93,114 @@ def receiver(tmp_path):
         out.close()
 
 
+def _stored_ids(reply: bytes) -> list[int]:
+    assert reply.startswith(b"2.0.0 Stored as "), reply
+    return [int(pk) for pk in reply.removeprefix(b"2.0.0 Stored as ").split(b", ")]
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_smtp_receiver_files_once_and_refuses_unknown_recipients(receiver, address, reporter):
+def test_smtp_receiver_files_once_and_refuses_unknown_recipients(
+    receiver, address, reporter, manager
+):
     proc = receiver()
     raw = build(message_id="<smtp-1@client.example>")
     with smtplib.SMTP("127.0.0.1", proc.port, timeout=30) as smtp:
-        refused = smtp.sendmail("reporter@example.com", ["web-support@example.com"], raw)
-        assert refused == {}
-        # The MTA retries (it lost our 250): recognised, not filed again.
-        smtp.sendmail("reporter@example.com", ["web-support@example.com"], raw)
+        smtp.ehlo()
+        smtp.mail("reporter@example.com")
+        smtp.rcpt("web-support@example.com")
+        code, reply = smtp.data(raw)
+        assert code == 250
+        # Durable before the 250: the row is committed when the answer arrives.
+        [pk] = _stored_ids(reply)
+        assert MailMessage.objects.get(pk=pk).message_id == "<smtp-1@client.example>"
+        # The MTA retries (it lost our 250): recognised, not stored or filed again.
+        smtp.mail("reporter@example.com")
+        smtp.rcpt("web-support@example.com")
+        assert _stored_ids(smtp.data(raw)[1]) == [pk]
         with pytest.raises(smtplib.SMTPRecipientsRefused) as info:
             smtp.sendmail("reporter@example.com", ["nobody@example.com"], build())
         assert info.value.recipients["nobody@example.com"][0] == 550
+        # An unknown address is never remembered: added a moment later, it works at once.
+        services.add_mail_address(address.project, actor=manager, address="nobody@example.com")
+        smtp.mail("reporter@example.com")
+        assert smtp.rcpt("nobody@example.com")[0] == 250
+        smtp.rset()
         # A bounce (null return path) is stored and ignored, never answered.
         smtp.sendmail("", ["web-support@example.com"], build(subject="Undeliverable"))
+    # Filing follows the 250.
+    wait_for(
+        lambda: not MailMessage.objects.filter(status=MailStatus.RECEIVED).exists(),
+        30,
+        "filing",
+    )
     assert Issue.objects.count() == 1
     assert Issue.objects.get().title == "Checkout button does nothing"
     statuses = sorted(MailMessage.objects.values_list("status", flat=True))
     assert statuses == [MailStatus.FILED, MailStatus.IGNORED]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_sessions_each_message_filed_once(receiver, address, reporter, developer):
+    """Eight sessions at once, each message sent twice (by two sessions): the group commit
+    stores each once, the 250 names its row, and the batches after it file each once."""
+    issue = services.ingest(build(subject="Replies go here"), transport="smtp")[0].issue
+    to_reply = reply_address(user_id=developer.pk, issue_id=issue.pk)
+    messages = []
+    for n in range(40):
+        if n % 4 == 0:
+            messages.append(
+                ("developer@example.com", to_reply,
+                 build(sender="developer@example.com", to=to_reply, subject="Re: x",
+                       body=f"Reply {n}", message_id=f"<c{n}@client.example>"))
+            )  # fmt: skip
+        else:
+            messages.append(
+                ("reporter@example.com", "web-support@example.com",
+                 build(subject=f"Concurrent {n}", message_id=f"<c{n}@client.example>"))
+            )  # fmt: skip
+    proc = receiver()
+    stored: dict[bytes, list[int]] = {}
+    errors: list[Exception] = []
+    lock = threading.Lock()
+
+    def session(chunk):
+        try:
+            with smtplib.SMTP("127.0.0.1", proc.port, timeout=60) as smtp:
+                smtp.ehlo()
+                for sender, to, raw in chunk:
+                    smtp.mail(sender)
+                    smtp.rcpt(to)
+                    code, reply = smtp.data(raw)
+                    assert code == 250, reply
+                    ids = _stored_ids(reply)
+                    # Durable before the 250.
+                    assert MailMessage.objects.filter(pk__in=ids).count() == len(ids)
+                    with lock:
+                        assert stored.setdefault(raw, ids) == ids
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    chunks = [messages[i::4] for i in range(4)]
+    threads = [threading.Thread(target=session, args=(c,)) for c in chunks + chunks[::-1]]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    wait_for(
+        lambda: not MailMessage.objects.filter(status=MailStatus.RECEIVED).exists(),
+        60,
+        "filing",
+    )
+    assert Issue.objects.filter(title__startswith="Concurrent ").count() == 30
+    assert sorted(issue.comments.values_list("body", flat=True)) == sorted(
+        f"Reply {n}" for n in range(0, 40, 4)
+    )
+    assert MailMessage.objects.filter(message_id__startswith="<c").count() == 40
 
 
 @pytest.mark.postgres
@@ -124,6 +214,7 @@ def test_lmtp_receiver_and_drop_folder(receiver, address, reporter):
     # Moved away only once stored and processed.
     wait_for(lambda: (proc.drop / "done" / "note.eml").exists(), 30, "the drop file to be taken")
     assert not (proc.drop / "note.eml").exists()
+    wait_for(lambda: Issue.objects.count() == 2, 30, "the LMTP message to be filed")
     assert set(Issue.objects.values_list("title", flat=True)) == {
         "By LMTP",
         "Dropped in the folder",

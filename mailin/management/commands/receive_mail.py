@@ -64,6 +64,7 @@ class Command(BaseCommand):
         handler = MailInHandler(workers=workers)
         factory = smtp_factory(handler, lmtp=options["lmtp"])
         server = await loop.create_server(factory, sock=sock)
+        handler.file_soon()  # what an earlier run stored and did not file
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)

@@ -1,0 +1,156 @@
+"""Filing stored messages in batches, after the transport acknowledged them (the SMTP
+receiver's 250 follows the store's commit; filing follows the 250).
+
+One transaction per batch: the rows are claimed with `SELECT … FOR UPDATE SKIP LOCKED`
+(two receivers, or a receiver and the catch-up, never take the same row), each message is
+handled in its own savepoint (one bad message rolls back only itself and goes to
+quarantine), and the outbox is kicked once per batch, not once per message."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from issues.services import IssueError
+from notifications import services as notification_services
+
+from ..models import MailMessage, MailStatus
+from .common import REASON_LIMIT, Refused
+from .processing import _finish, _handle
+from .quarantine import _bounce
+
+log = logging.getLogger(__name__)
+
+BATCH = 50
+# A batch stops taking messages after this long: filing an issue holds the project's row
+# (its gap-free keys) until the batch commits, and a person filing through the form waits.
+BUDGET_SECONDS = 0.5
+FILING_LOCK = 0x6D61696C  # "mail": the advisory lock one filing batch holds at a time
+
+
+def file_received(
+    *, limit: int = BATCH, older_than: timedelta | None = None, budget: float = BUDGET_SECONDS
+) -> int:
+    """File, comment, ignore or quarantine up to `limit` stored messages (oldest first) in
+    one transaction, for at most about `budget` seconds (the rows not reached are left for
+    the next batch); returns how many were handled (0: nothing left to claim). A deadlock
+    with another transaction rolls the batch back and runs it again (nothing is
+    quarantined for it)."""
+    for attempt in range(1, 4):
+        try:
+            handled, bounces = _file_batch(limit=limit, older_than=older_than, budget=budget)
+        except DatabaseError as exc:
+            if attempt == 3 or not _transient(exc):
+                raise
+            log.warning("Mail filing batch rolled back (%s); again", exc.__cause__ or exc)
+            time.sleep(0.1 * attempt)
+            continue
+        for row in bounces:  # after the commit: a bounce is mail, never undone
+            _bounce(row)
+        return handled
+    raise AssertionError("unreachable")
+
+
+def _file_batch(
+    *, limit: int, older_than: timedelta | None, budget: float
+) -> tuple[int, list[MailMessage]]:
+    started = time.monotonic()
+    handled = 0
+    bounces: list[MailMessage] = []
+    with transaction.atomic():
+        connection = transaction.get_connection()
+        callbacks = len(connection.run_on_commit)
+        if connection.vendor == "postgresql":
+            # One batch at a time across every receiver and poller: two batches each
+            # holding an issue's row (a reply) and the project's row (a new issue) in
+            # opposite orders would deadlock. SQLite writes one at a time anyway.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [FILING_LOCK])
+        pending = MailMessage.objects.filter(status=MailStatus.RECEIVED)
+        if older_than is not None:
+            pending = pending.filter(received_at__lte=timezone.now() - older_than)
+        rows = list(
+            pending.select_for_update(skip_locked=True, of=("self",))
+            .select_related("project", "address")
+            .order_by("pk")[:limit]
+        )
+        for row in rows:
+            if handled and time.monotonic() - started > budget:
+                break
+            handled += 1
+            refusal = _file_one(row)
+            if refusal is None:
+                continue
+            reason, bounce = refusal
+            row.status, row.reason = MailStatus.QUARANTINED, reason[:REASON_LIMIT]
+            row.issue = row.comment = None
+            row.processed_at = timezone.now()
+            MailMessage.objects.filter(pk=row.pk).update(
+                status=row.status, reason=row.reason, processed_at=row.processed_at
+            )
+            if bounce:
+                bounces.append(row)
+        _one_outbox_kick(callbacks)
+    return handled, bounces
+
+
+def _transient(exc: BaseException) -> bool:
+    """A deadlock, a serialisation failure or a lock timeout: worth running again."""
+    cause = exc.__cause__ or exc
+    return getattr(cause, "sqlstate", None) in {"40P01", "40001", "55P03"}
+
+
+def _file_one(row: MailMessage) -> tuple[str, bool] | None:
+    """Handle one claimed row in a savepoint; the refusal (reason, bounce) or None."""
+    try:
+        with transaction.atomic():
+            _handle(row)
+            _finish(row)
+        return None
+    except Refused as refused:
+        return refused.reason, refused.bounce
+    except IssueError as exc:
+        return str(exc), True
+    except DatabaseError as exc:
+        if _transient(exc):  # not the message's fault: the whole batch runs again
+            raise
+        log.exception("Mail %s could not be processed", row.pk)
+        return f"Could not be processed ({type(exc).__name__}); kept for a manager.", False
+    except Exception as exc:
+        log.exception("Mail %s could not be processed", row.pk)
+        return f"Could not be processed ({type(exc).__name__}); kept for a manager.", False
+
+
+def _one_outbox_kick(since: int) -> None:
+    """Every filing registers the outbox kick in its own savepoint, so a batch of 50 would
+    publish 50 tasks. Once every savepoint is released or rolled back, all the batch's
+    kicks that remain run at its commit: the first is enough (one run handles every
+    pending event), the others are dropped."""
+    connection = transaction.get_connection()
+    kick = notification_services._publish_outbox
+    ours = connection.run_on_commit[since:]
+    first = next((n for n, entry in enumerate(ours) if entry[1] is kick), None)
+    if first is not None:
+        connection.run_on_commit[since:] = [
+            entry for n, entry in enumerate(ours) if entry[1] is not kick or n == first
+        ]
+
+
+def file_all_received(
+    *, limit: int = BATCH, older_than: timedelta | None = None, budget: float = BUDGET_SECONDS
+) -> int:
+    """Batches until nothing is left to claim; returns how many messages were handled."""
+    total = 0
+    while n := file_received(limit=limit, older_than=older_than, budget=budget):
+        total += n
+    return total
+
+
+def process_pending_mail(*, older_than: timedelta = timedelta(minutes=2)) -> int:
+    """Process rows stored but left unprocessed (the catch-up beat task: a receiver that
+    stopped between its 250 and filing, or a crash)."""
+    return file_all_received(older_than=older_than)
