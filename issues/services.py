@@ -71,8 +71,11 @@ def _check_lengths(fields: dict[str, Any]) -> None:
 
 
 def _next_issue_number(project: Project) -> int:
-    # The row lock serialises concurrent creators: no gaps, no duplicates.
-    locked = Project.objects.select_for_update().get(pk=project.pk)
+    # The row lock serialises concurrent creators: no gaps, no duplicates. FOR NO KEY UPDATE
+    # (the lock the UPDATE takes anyway), not FOR UPDATE: rows that only reference the
+    # project (a stored mail message, an SDK event, another project's issue) take KEY SHARE
+    # on it and must not wait for the creator's commit.
+    locked = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
     locked.last_issue_number += 1
     locked.save(update_fields=["last_issue_number"])
     return locked.last_issue_number

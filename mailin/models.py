@@ -72,16 +72,14 @@ class MailMessage(models.Model):
 
     fingerprint = models.CharField(max_length=64, unique=True)
     message_id = models.CharField(max_length=998)
-    # No foreign-key constraint in the database (Django still cascades the delete): with
-    # one, storing a message would take a KEY SHARE lock on the project's row, and wait
-    # (the 250 with it) while a filing holds that row FOR UPDATE to hand out issue keys.
+    # Storing a message takes a KEY SHARE lock on the project's row (the foreign key); it
+    # does not wait on a filing, which hands out issue keys under FOR NO KEY UPDATE.
     project = models.ForeignKey(
         "projects.Project",
         null=True,
         blank=True,
         on_delete=models.CASCADE,
         related_name="mail_messages",
-        db_constraint=False,
     )
     address = models.ForeignKey(
         MailAddress, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
