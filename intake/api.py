@@ -5,11 +5,11 @@ from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from ninja import Router, Schema
 
-from api.auth import IntakeQueryTokenAuth, IntakeTokenAuth
 from api.errors import ApiError, ErrorOut
 from api.parser import JsonBodyError, read_json_body
 from issues.inputs import parse_id
 
+from .auth import IntakeQueryTokenAuth, IntakeTokenAuth
 from .models import IntakeSettings, Source
 from .payloads import (
     MAX_BODY_BYTES,

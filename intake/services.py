@@ -33,11 +33,11 @@ from issues.services import link_issues
 from projects.models import Component, Project
 from projects.services import version_for_release
 from workflows.issue_use_cases import create_issue
+from workflows.models import AssignmentRule, Availability
+from workflows.services import WorkflowError, reopen_for_regression
 
 from .hotpath import fetchone
 from .models import (
-    AssignmentRule,
-    Availability,
     EventGroup,
     IntakeSettings,
     IntakeToken,
@@ -565,8 +565,6 @@ def _handle_regression(
     if old is None:  # pragma: no cover - only called for a group with an issue
         raise IntakeError("A regression needs an issue.")
     if cfg.regression_policy == RegressionPolicy.REOPEN:
-        from workflows.services import WorkflowError, reopen_for_regression
-
         try:
             with transaction.atomic():
                 reopen_for_regression(

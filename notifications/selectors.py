@@ -14,6 +14,7 @@ from . import recipients as rcpt
 from .models import (
     ALWAYS_IMMEDIATE,
     MODES_FOR_KIND,
+    SLA_SWEEP_JOB,
     Kind,
     Mode,
     Notification,
@@ -168,8 +169,6 @@ class SweepStatus:
 
 
 def sla_sweep_status(now: datetime) -> SweepStatus:
-    from .services import SLA_SWEEP_JOB
-
     beat = SweepHeartbeat.objects.filter(job=SLA_SWEEP_JOB).first()
     if beat is None:
         return SweepStatus(None, None, True)

@@ -12,6 +12,7 @@ Exactly once, enforced by the database:
 
 import logging
 import time
+import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,14 +26,20 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from issues.models import OPEN_STATUSES, EventKind, Issue, IssueEvent, Status
-from projects.models import Project, Team
+from projects.models import Membership, Project, Role, Team
 from workflows.activity import describe_event
 from workflows.models import CheckpointKind, SlaCheckpoint
+from workflows.selectors import SlaState, filter_sla_state
 
 from . import recipients as rcpt
+
+# Services queue the app's tasks and the tasks call services: each names the other as a module
+# (attributes read at call time), so either may be imported first.
+from . import tasks
 from .models import (
     ALWAYS_IMMEDIATE,
     MODES_FOR_KIND,
+    SLA_SWEEP_JOB,
     EmailStatus,
     Kind,
     Mode,
@@ -46,7 +53,6 @@ from .signals import outbox_claimed
 
 log = logging.getLogger(__name__)
 
-SLA_SWEEP_JOB = "sla_sweep"
 
 # Emails per queued send task: few broker messages, one SMTP connection per chunk.
 EMAIL_CHUNK = 50
@@ -77,10 +83,8 @@ def queue_emails(notification_ids: Sequence[int]) -> None:
         return
 
     def publish() -> None:
-        from .tasks import send_notification_emails
-
         for start in range(0, len(ids), EMAIL_CHUNK):
-            _publish(send_notification_emails, ids[start : start + EMAIL_CHUNK])
+            _publish(tasks.send_notification_emails, ids[start : start + EMAIL_CHUNK])
 
     transaction.on_commit(publish)
 
@@ -95,9 +99,7 @@ def _publish(task, *args) -> None:
 
 
 def _publish_outbox() -> None:
-    from .tasks import process_outbox as task
-
-    _publish(task)
+    _publish(tasks.process_outbox)
 
 
 def kick_outbox() -> None:
@@ -118,6 +120,13 @@ def kick_outbox() -> None:
         ):
             return
     transaction.on_commit(_publish_outbox)
+
+
+def kick_outbox_on_new_event(sender, instance: IssueEvent, created: bool, **kwargs: Any) -> None:
+    """post_save receiver on IssueEvent (connected in apps.py): a new, unprocessed event kicks
+    the outbox after the commit."""
+    if created and instance.notified_at is None:
+        kick_outbox()
 
 
 def _email_status(mode: str, recipient_has_email: bool) -> str:
@@ -716,10 +725,6 @@ def create_daily_digests(*, now: datetime | None = None) -> int:
 
     Unique per manager and local date, so the 15-minute beat entry creates it once.
     """
-    import zoneinfo
-
-    from projects.models import Membership, Role
-    from workflows.selectors import SlaState, filter_sla_state
 
     now = now or timezone.now()
     rows = (

@@ -2,7 +2,8 @@
 
 import re
 
-from django.db.models import Q, QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.http import Http404
 
 from .models import Component, Membership, Project, Role, Version
@@ -76,7 +77,6 @@ def eligible_owners(project: Project) -> QuerySet:
 def owner_candidates(projects) -> QuerySet:
     """Active users who may own issues of at least one of `projects` (a list or a queryset);
     whether they fit a given issue is `may_own` with its project."""
-    from django.contrib.auth import get_user_model
 
     return (
         get_user_model()
@@ -103,8 +103,6 @@ def owner_refusal(project: Project) -> str:
 
 
 def members_with_role(project: Project, *roles: str) -> QuerySet:
-    from django.contrib.auth import get_user_model
-
     users = get_user_model().objects.filter(memberships__project=project)
     if roles:
         users = users.filter(memberships__role__in=roles)
@@ -115,8 +113,6 @@ PEOPLE_LIMIT = 20
 
 
 def _members_of_request_projects(request) -> QuerySet:
-    from django.contrib.auth import get_user_model
-
     project_ids = [p.pk for p in projects_for_request(request)]
     members = Membership.objects.filter(project_id__in=project_ids).values("user_id")
     return get_user_model().objects.filter(pk__in=members, is_active=True)
@@ -126,7 +122,6 @@ def people_matching(request, text: str, *, limit: int = PEOPLE_LIMIT) -> list[tu
     """(username, display name) of up to `limit` members of the request user's projects whose
     username or name contains `text`, usernames starting with it first: what the people
     pickers ask for while someone types (a page never lists every member)."""
-    from django.db.models import Case, IntegerField, Q, Value, When
 
     text = text.strip()[:50]
     people = _members_of_request_projects(request)

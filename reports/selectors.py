@@ -39,6 +39,7 @@ from django.db.models.functions import TruncWeek
 
 from issues.inputs import parse_id
 from issues.models import OPEN_STATUSES, Issue, Severity, Status
+from projects.selectors import projects_visible_to
 from workflows.models import CycleOutcome, SlaCycle, SlaPolicy, StatusPeriod
 from workflows.selectors import (
     SlaState,
@@ -118,8 +119,6 @@ class Scope:
 
     @cached_property
     def visible_project_ids(self) -> tuple[int, ...]:
-        from projects.selectors import projects_visible_to
-
         visible = projects_visible_to(self.user).values_list("pk", flat=True)
         return tuple(visible.filter(pk__in=self.project_ids) if self.project_ids else visible)
 

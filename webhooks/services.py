@@ -39,7 +39,9 @@ from issues.models import Comment, IssueEvent
 from notifications.services import bulk_insert
 from projects.models import Project
 
-from . import payloads, sender
+# Services queue the app's tasks and the tasks call services: each names the other as a module
+# (attributes read at call time), so either may be imported first.
+from . import payloads, sender, tasks
 from .models import (
     PING,
     Attempt,
@@ -296,7 +298,6 @@ def kick(subscription_ids: Iterable[int], *, force: bool = False) -> None:
 def queue_senders(subscription_ids: Iterable[int], *, force: bool = False) -> int:
     """Queue one sender per endpoint unless one is queued already (and not lost: a mark older
     than WEBHOOK_CLAIM_SECONDS is taken for a lost task). `force` always queues (pings)."""
-    from .tasks import deliver_webhooks
 
     now = timezone.now()
     stale = now - timedelta(seconds=settings.WEBHOOK_CLAIM_SECONDS)
@@ -306,7 +307,7 @@ def queue_senders(subscription_ids: Iterable[int], *, force: bool = False) -> in
         if not Subscription.objects.filter(free, pk=sid).update(sender_queued_at=now) and not force:
             continue
         try:
-            deliver_webhooks.delay(sid, force=force)
+            tasks.deliver_webhooks.delay(sid, force=force)
             queued += 1
         except Exception:
             # The catch-up beat entry finds what is due; nothing is lost.
@@ -481,10 +482,8 @@ def _note_failure(sub: Subscription, now: datetime) -> None:
             sub.state = SubscriptionState.DISABLED
 
             def mail() -> None:
-                from .tasks import mail_disabled_subscription
-
                 try:
-                    mail_disabled_subscription.delay(sub.pk)
+                    tasks.mail_disabled_subscription.delay(sub.pk)
                 except Exception:
                     log.exception("Could not queue the disabled-webhook e-mail")
 

@@ -29,13 +29,13 @@ from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value,
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from intake.models import AssignmentRule
 from issues.models import OPEN_STATUSES, EventKind, Issue, Severity, Status
 from issues.services import record_event
 from projects.models import Component, Team
 from projects.selectors import OWNER_ROLES, may_own
 
 from .errors import WorkflowError
+from .models import AssignmentRule
 from .services import take_system_transition
 
 # Open work of a person = sum of these weights over the open issues they own.

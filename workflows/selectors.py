@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Case, CharField, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
 from issues.models import OPEN_STATUSES, Issue, Status
@@ -19,13 +19,16 @@ from projects.models import Project
 from projects.selectors import eligible_owners, role_in_project
 
 from .businesstime import (
+    HORIZON,
     ZERO,
     BusinessCalendar,
     format_business_duration,
     format_duration,
     no_working_time_text,
 )
-from .models import SlaPolicy
+from .models import ClockEvent, CycleOutcome, SlaCycle, SlaPolicy, StatusPeriod, TransitionRule
+from .services import may_take
+from .sla import compute_deadlines, derive_clock
 from .transitions import Transition, transitions_from
 
 
@@ -104,9 +107,6 @@ def annotate_sla_state(qs: QuerySet[Issue], now: datetime | None = None) -> Quer
 def annotate_sla_outcome(qs: QuerySet[Issue]) -> QuerySet[Issue]:
     """`sla_outcome` (met/missed/"") of each issue's current cycle, for badges of finished
     issues in lists (one subquery, no extra query per row)."""
-    from django.db.models import OuterRef, Subquery
-
-    from .models import SlaCycle
 
     outcome = SlaCycle.objects.filter(issue=OuterRef("pk"), number=OuterRef("sla_cycle")).values(
         "outcome"
@@ -130,8 +130,6 @@ def sla_state(issue: Issue, now: datetime | None = None) -> str:
 
 # --- workflow reads (buttons, SLA box, stage durations, settings previews) ------------------
 def transition_overrides(project: Project) -> dict[str, frozenset[str]]:
-    from .models import TransitionRule
-
     return {
         r.transition: frozenset(r.actors) for r in TransitionRule.objects.filter(project=project)
     }
@@ -143,7 +141,6 @@ _UNKNOWN = object()
 def available_transitions(issue: Issue, user, *, role: Any = _UNKNOWN) -> list[Transition]:
     """The transitions `user` may take on `issue` now (what the buttons show); `role` is the
     user's role in the project when the caller already knows it."""
-    from .services import may_take
 
     if not user.is_authenticated:
         return []
@@ -182,14 +179,12 @@ class CycleStages:
 def cycles_prefetch() -> Prefetch:
     """Prefetch an issue's SLA cycles (with their policy) once for the SLA box and the stage
     durations: `prefetch_related_objects([issue], cycles_prefetch())`."""
-    from .models import SlaCycle
 
     return Prefetch("sla_cycles", queryset=SlaCycle.objects.select_related("policy"))
 
 
 def cycles_of(issue: Issue) -> list:
     """The issue's SLA cycles with their policy: the prefetched ones when the page did so."""
-    from .models import SlaCycle
 
     prefetched = getattr(issue, "_prefetched_objects_cache", {}).get("sla_cycles")
     if prefetched is not None:
@@ -199,7 +194,6 @@ def cycles_of(issue: Issue) -> list:
 
 def stage_durations(issue: Issue, now: datetime | None = None) -> list[CycleStages]:
     """Time spent in each status, per SLA cycle (the current stay counts up to now)."""
-    from .models import StatusPeriod
 
     now = now or timezone.now()
     per_cycle: dict[int, dict[str, timedelta]] = {}
@@ -344,7 +338,6 @@ def business_horizons(
     """Issues whose running clock has at most `amount` of its own time left: per project,
     the moment its calendar reaches `amount` from now (the same arithmetic as `time_left`,
     turned into column comparisons for SQL ranking and counting)."""
-    from .businesstime import HORIZON
 
     clock_horizon = now + amount
     by_horizon: dict[tuple[datetime, tuple[int, ...]], list[int]] = {}
@@ -426,8 +419,6 @@ def sla_summary(issue: Issue, now: datetime | None = None) -> SlaSummary:
     Derived from what the services cached (deadlines on the issue, the cycle's targets): the
     calendar is walked only from now to the deadline, and the ledger is read only while the
     clock is paused (for the reason), never from the start of the cycle."""
-    from .models import ClockEvent, CycleOutcome
-    from .sla import derive_clock
 
     now = now or timezone.now()
     cycles = cycles_of(issue)
@@ -488,8 +479,6 @@ class MovedDeadline:
 
 def preview_policy_change(project: Project, draft: SlaPolicy) -> list[MovedDeadline]:
     """Which open issues' resolution deadlines `draft` would move, and by how much."""
-    from .models import ClockEvent, SlaCycle
-    from .sla import compute_deadlines
 
     issues = list(
         Issue.objects.filter(project=project, status__in=OPEN_STATUSES).select_related("project")

@@ -32,7 +32,7 @@ from issues.selectors import issues_visible_to, parse_issue_key
 from issues.services import record_event, watch_automatically
 from playbooks.selectors import playbook_refusal
 from playbooks.services import copy_playbook
-from projects.models import Project, Role
+from projects.models import Project
 from projects.selectors import eligible_owners, may_own, owner_refusal, role_in_project
 
 from .activity import transition_reasons
@@ -58,6 +58,7 @@ from .transitions import (
     Transition,
     actors_text,
     find_transition,
+    may_take,
 )
 
 __all__ = [
@@ -93,29 +94,6 @@ def transition_actors(project: Project, transition: Transition) -> frozenset[str
     """Who may take the transition in this project: its override, or the table's default."""
     rule = TransitionRule.objects.filter(project=project, transition=transition.name).first()
     return frozenset(rule.actors) if rule else transition.actors
-
-
-def may_take(
-    transition: Transition,
-    issue: Issue,
-    user,
-    *,
-    role: str | None,
-    actors: frozenset[str],
-) -> bool:
-    if not user.is_authenticated or not user.is_active:
-        return False
-    if transition.owner_excluded and issue.owner_id == user.pk:
-        return False
-    if user.is_superuser:
-        role = Role.MANAGER
-    if role is None:
-        return False
-    if role in actors:
-        return True
-    if Actor.OWNER in actors and issue.owner_id == user.pk:
-        return True
-    return Actor.ISSUE_REPORTER in actors and issue.reporter_id == user.pk
 
 
 def _check_may_take(transition: Transition, issue: Issue, actor) -> None:

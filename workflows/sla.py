@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.db import connection
 from django.utils import timezone
 
 from issues.models import Issue
@@ -347,7 +348,6 @@ def bulk_set(model, objs: list, fields: list[str], *, unflagged_only: bool = Fal
     """`bulk_update` without Django's per-row CASE expressions (slow in Python for thousands of
     rows): on PostgreSQL one ``UPDATE … FROM (VALUES …)`` per batch; elsewhere bulk_update.
     `unflagged_only`: never touch a checkpoint the sweep has claimed."""
-    from django.db import connection
 
     if not objs:
         return

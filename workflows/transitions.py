@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from django.db import models
 
-from issues.models import Status
+from issues.models import Issue, Status
+from projects.models import Role
 from projects.selectors import OWNER_ROLES_TEXT
 
 
@@ -235,3 +236,26 @@ def mermaid_diagram() -> str:
         for s in t.sources:
             lines.append(f"    {Status(s).label} --> {t.target_label}: {t.label}")
     return "\n".join(lines)
+
+
+def may_take(
+    transition: Transition,
+    issue: Issue,
+    user,
+    *,
+    role: str | None,
+    actors: frozenset[str],
+) -> bool:
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if transition.owner_excluded and issue.owner_id == user.pk:
+        return False
+    if user.is_superuser:
+        role = Role.MANAGER
+    if role is None:
+        return False
+    if role in actors:
+        return True
+    if Actor.OWNER in actors and issue.owner_id == user.pk:
+        return True
+    return Actor.ISSUE_REPORTER in actors and issue.reporter_id == user.pk
