@@ -54,7 +54,7 @@ lint: venv ## Ruff (lint + format check), bandit, the layering (import-linter) a
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/bandit -q -ll -c pyproject.toml -r tracker accounts projects issues customfields playbooks workflows notifications boards intake webhooks mailin api
 	$(VENV)/bin/lint-imports  # the layers: contracts in pyproject.toml
-	DEBUG=true $(VENV)/bin/mypy $(wildcard */services.py */selectors.py */tasks.py)
+	DEBUG=true $(VENV)/bin/mypy $(wildcard */services.py */services/*.py */selectors.py */selectors/*.py */tasks.py) workflows/sla
 
 migrations-check: venv ## Fail if models changed without a migration
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
