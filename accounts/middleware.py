@@ -1,6 +1,6 @@
-import zoneinfo
-
 from django.utils import timezone
+
+from .timezones import user_zone
 
 
 class UserTimezoneMiddleware:
@@ -11,11 +11,8 @@ class UserTimezoneMiddleware:
 
     def __call__(self, request):
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and user.time_zone:
-            try:
-                timezone.activate(zoneinfo.ZoneInfo(user.time_zone))
-            except zoneinfo.ZoneInfoNotFoundError:
-                timezone.deactivate()
+        if user is not None and user.is_authenticated:
+            timezone.activate(user_zone(user))
         else:
             timezone.deactivate()
         return self.get_response(request)

@@ -8,7 +8,6 @@ which names the alert (`<resolve.notification.42@host>`), so nothing is sent twi
 
 import logging
 import smtplib
-import zoneinfo
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from urllib.parse import urlparse
@@ -21,6 +20,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.timezones import user_zone
 from issues.mailthread import issue_thread_id, reply_address
 from issues.models import Issue
 from workflows.activity import closure_rows
@@ -95,13 +95,6 @@ def absolute(path: str) -> str:
     return f"{settings.BASE_URL}{path}"
 
 
-def _zone(user) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(user.time_zone or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
-
-
 def _deadline(note: Notification) -> tuple[datetime | None, str]:
     issue = note.issue
     if issue is None:
@@ -112,7 +105,7 @@ def _deadline(note: Notification) -> tuple[datetime | None, str]:
 
 
 def _render(template: str, context: dict, user) -> tuple[str, str, str]:
-    with timezone.override(_zone(user)):
+    with timezone.override(user_zone(user)):
         subject = render_to_string(f"emails/{template}-subject.txt", context)
         text = render_to_string(f"emails/{template}-body.txt", context)
         html = render_to_string(f"emails/{template}-body.html", context)
