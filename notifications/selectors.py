@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
 from issues.models import Issue
-from projects.selectors import projects_visible_to
+from projects.selectors import projects_visible_to, visible_pairs
 
 from . import recipients as rcpt
 from .models import (
@@ -106,7 +106,7 @@ def who_is_notified(issue: Issue, *, viewer) -> list[PreviewRow]:
     }
     visible = {
         u
-        for u, _ in rcpt.who_can_see(
+        for u, _ in visible_pairs(
             ((u, issue.project_id) for u in candidates), users=candidates.values()
         )
     }

@@ -1,6 +1,8 @@
 """Who may see which project: the one access rule every view, export and email uses."""
 
 import re
+from collections.abc import Iterable
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
@@ -11,13 +13,47 @@ from .models import Component, Membership, Project, Role, Version
 _ID_RE = re.compile(r"[0-9]{1,19}", re.ASCII)
 
 
-def projects_visible_to(user) -> QuerySet[Project]:
+def sees_every_project(user: Any) -> bool:
+    """Staff and superusers see every project; everyone else the projects they belong to."""
+    return bool(user.is_staff or user.is_superuser)
+
+
+def projects_visible_to(user: Any) -> QuerySet[Project]:
     """Projects the user belongs to; staff and superusers see every project."""
     if not user.is_authenticated:
         return Project.objects.none()
-    if user.is_staff or user.is_superuser:
+    if sees_every_project(user):
         return Project.objects.all()
     return Project.objects.filter(memberships__user=user)
+
+
+def visible_pairs(
+    pairs: Iterable[tuple[int, int]], *, users: Iterable[Any] | None = None
+) -> set[tuple[int, int]]:
+    """`projects_visible_to` in bulk, for mail and alerts: the (user id, project id) pairs where
+    the user is active (the only people who can sign in to see a page) and the project is one
+    `projects_visible_to` gives them. Two queries whatever the number of pairs; `users`: the
+    user objects of the pairs when the caller already loaded them (saves one)."""
+    pairs = set(pairs)
+    if not pairs:
+        return set()
+    user_ids = {u for u, _ in pairs}
+    project_ids = {p for _, p in pairs}
+    people = (
+        [u for u in users if u.pk in user_ids]
+        if users is not None
+        else get_user_model()
+        .objects.filter(id__in=user_ids)
+        .only("is_active", "is_staff", "is_superuser")
+    )
+    active = {u.pk for u in people if u.is_active}
+    see_all = {u.pk for u in people if u.is_active and sees_every_project(u)}
+    members = set(
+        Membership.objects.filter(user_id__in=user_ids, project_id__in=project_ids).values_list(
+            "user_id", "project_id"
+        )
+    )
+    return {(u, p) for u, p in pairs if u in see_all or (u in active and (u, p) in members)}
 
 
 def projects_for_request(request) -> list[Project]:

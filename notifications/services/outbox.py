@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from issues.models import EventKind, Issue, IssueEvent, Status
+from projects.selectors import visible_pairs
 from workflows.activity import describe_event
 
 from .. import recipients as rcpt
@@ -119,7 +120,7 @@ def _process_outbox_batch(batch_size: int) -> int:
         ).values_list("issue_id", "user_id"):
             watchers[issue_id].add(user_id)
         plans = [(e, row) for e in relevant for row in _planned_for_event(e, watchers)]
-        visible = rcpt.who_can_see((row[0], e.issue.project_id) for e, row in plans)
+        visible = visible_pairs((row[0], e.issue.project_id) for e, row in plans)
         modes = rcpt.modes_for({row[0] for _, row in plans}, {row[1] for _, row in plans})
         with_email = _users_with_email({row[0] for _, row in plans})
         notes = []

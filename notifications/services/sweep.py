@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from issues.models import EventKind, Issue, IssueEvent, Status
 from projects.models import Project, Team
+from projects.selectors import visible_pairs
 from workflows.models import CheckpointKind, SlaCheckpoint
 from workflows.selectors import clock_running
 
@@ -81,7 +82,7 @@ def _alerts_for(
     passed: dict[int, list[SlaCheckpoint]] | None = None,
 ) -> tuple[list[Notification], list[IssueEvent]]:
     """Build the alerts and SLA_FLAGGED events for claimed (checkpoint, step, recipients)."""
-    visible = rcpt.who_can_see((uid, cp.issue.project_id) for cp, _, uids in items for uid in uids)
+    visible = visible_pairs((uid, cp.issue.project_id) for cp, _, uids in items for uid in uids)
     all_ids = {uid for _, _, uids in items for uid in uids}
     modes = rcpt.modes_for(all_ids, {_KIND_OF_STEP[Step(step)] for _, step, _ in items})
     with_email = _users_with_email(all_ids)
