@@ -5,6 +5,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja.security import HttpBearer
 
+from accounts.models import User
+
 from .models import ApiToken
 from .tokens import token_digest
 
@@ -12,7 +14,7 @@ from .tokens import token_digest
 class PersonalTokenAuth(HttpBearer):
     """`Authorization: Bearer rsp_…` — a personal API token; request.auth is the user."""
 
-    def authenticate(self, request: HttpRequest, token: str):
+    def authenticate(self, request: HttpRequest, token: str) -> User | None:
         if not token.startswith("rsp_"):
             return None
         found = (
@@ -27,3 +29,9 @@ class PersonalTokenAuth(HttpBearer):
             ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)
         request.user = found.user
         return found.user
+
+
+def token_user(request: HttpRequest) -> User:
+    """The user whose personal token authenticated this API request (`PersonalTokenAuth`
+    sets `request.auth`; routes without it never reach their handler)."""
+    return request.auth  # type: ignore[attr-defined]

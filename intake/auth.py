@@ -26,3 +26,9 @@ class IntakeQueryTokenAuth(APIKeyQuery):
         if not key or not key.startswith("rsi_"):
             return None
         return active_intake_token(key)
+
+
+def request_token(request: HttpRequest) -> IntakeToken:
+    """The intake token that authenticated this request (the auth classes above set
+    `request.auth`; a request without one never reaches the handler)."""
+    return request.auth  # type: ignore[attr-defined]

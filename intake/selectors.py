@@ -21,6 +21,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from accounts.actors import Viewer
 from api.tokens import token_digest
 from issues.models import Issue, Status
 from issues.selectors import issues_visible_to
@@ -97,7 +98,7 @@ def active_intake_token(raw: str) -> IntakeToken | None:
     return token
 
 
-def _as_datetime(value) -> datetime | None:
+def _as_datetime(value: object) -> datetime | None:
     """Raw datetimes come back as datetimes on PostgreSQL and as UTC text on SQLite."""
     if value is not None and not isinstance(value, datetime):
         value = parse_datetime(str(value))
@@ -180,7 +181,7 @@ SLA_POINTS = (
 FREQUENCY_POINTS = ((100, 20), (10, 12), (1, 5))
 
 
-def triage_queue(user, *, now=None) -> QuerySet[Issue]:
+def triage_queue(user: Viewer, *, now: datetime | None = None) -> QuerySet[Issue]:
     """New issues of the user's projects, highest risk score first."""
 
     now = now or timezone.now()
@@ -194,7 +195,7 @@ def triage_queue(user, *, now=None) -> QuerySet[Issue]:
         .values("n")[:1]
     )
 
-    def points(field: str, table: dict[int, int]):
+    def points(field: str, table: dict[int, int]) -> Case:
         return Case(
             *(When(**{field: value}, then=Value(pts)) for value, pts in table.items()),
             default=Value(0),
@@ -242,7 +243,9 @@ def triage_queue(user, *, now=None) -> QuerySet[Issue]:
     )
 
 
-def score_reasons(issue: Issue, *, now=None, left: TimeLeft | None = None) -> list[str]:
+def score_reasons(
+    issue: Issue, *, now: datetime | None = None, left: TimeLeft | None = None
+) -> list[str]:
     """Why an issue from `triage_queue` has its score, one phrase per part."""
     now = now or timezone.now()
     reasons = [

@@ -6,7 +6,9 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
-from django.http import Http404
+from django.http import Http404, HttpRequest
+
+from accounts.actors import Actor, Viewer
 
 from .models import Component, Membership, Project, Role, Version
 
@@ -56,7 +58,7 @@ def visible_pairs(
     return {(u, p) for u, p in pairs if u in see_all or (u in active and (u, p) in members)}
 
 
-def projects_for_request(request) -> list[Project]:
+def projects_for_request(request: HttpRequest) -> list[Project]:
     """`projects_visible_to(request.user)`, archived ones included, loaded once per request (key
     and name only): the issue list needs them three times (project choices, people choices and
     the issues themselves, as a list of ids)."""
@@ -68,7 +70,7 @@ def projects_for_request(request) -> list[Project]:
     return cache["_resolve_visible_projects"]
 
 
-def get_project_for_user(user, key: str) -> Project:
+def get_project_for_user(user: Viewer, key: str) -> Project:
     """The project with this key if the user may see it; 404 otherwise (never 403: no leaks)."""
     try:
         return projects_visible_to(user).get(key=key.upper())
@@ -76,7 +78,7 @@ def get_project_for_user(user, key: str) -> Project:
         raise Http404("No such project.") from None
 
 
-def role_in_project(user, project: Project) -> str | None:
+def role_in_project(user: Viewer, project: Project) -> str | None:
     """The user's role in the project (None when not a member)."""
     if not user.is_authenticated:
         return None
@@ -85,7 +87,7 @@ def role_in_project(user, project: Project) -> str | None:
     )
 
 
-def role_for_request(request, project: Project) -> str | None:
+def role_for_request(request: HttpRequest, project: Project) -> str | None:
     """`role_in_project` of the request's user, looked up once per request and project (the
     issue page's panels all ask)."""
     cache = request.__dict__.setdefault("_resolve_project_roles", {})
@@ -94,7 +96,7 @@ def role_for_request(request, project: Project) -> str | None:
     return cache[project.pk]
 
 
-def is_manager(user, project: Project) -> bool:
+def is_manager(user: Viewer, project: Project) -> bool:
     return user.is_superuser or role_in_project(user, project) == Role.MANAGER
 
 
@@ -110,7 +112,7 @@ def eligible_owners(project: Project) -> QuerySet:
     return owner_candidates([project])
 
 
-def owner_candidates(projects) -> QuerySet:
+def owner_candidates(projects: Iterable[Project]) -> QuerySet:
     """Active users who may own issues of at least one of `projects` (a list or a queryset);
     whether they fit a given issue is `may_own` with its project."""
 
@@ -126,7 +128,7 @@ def owner_candidates(projects) -> QuerySet:
     )
 
 
-def may_own(user, project: Project) -> bool:
+def may_own(user: Actor | None, project: Project) -> bool:
     """Whether `user` may own issues of `project` (see OWNER_ROLES)."""
     if user is None or not getattr(user, "is_active", False):
         return False
@@ -148,13 +150,15 @@ def members_with_role(project: Project, *roles: str) -> QuerySet:
 PEOPLE_LIMIT = 20
 
 
-def _members_of_request_projects(request) -> QuerySet:
+def _members_of_request_projects(request: HttpRequest) -> QuerySet:
     project_ids = [p.pk for p in projects_for_request(request)]
     members = Membership.objects.filter(project_id__in=project_ids).values("user_id")
     return get_user_model().objects.filter(pk__in=members, is_active=True)
 
 
-def people_matching(request, text: str, *, limit: int = PEOPLE_LIMIT) -> list[tuple[str, str]]:
+def people_matching(
+    request: HttpRequest, text: str, *, limit: int = PEOPLE_LIMIT
+) -> list[tuple[str, str]]:
     """(username, display name) of up to `limit` members of the request user's projects whose
     username or name contains `text`, usernames starting with it first: what the people
     pickers ask for while someone types (a page never lists every member)."""
@@ -175,7 +179,7 @@ def people_matching(request, text: str, *, limit: int = PEOPLE_LIMIT) -> list[tu
     )
 
 
-def member_by_handle(request, handle: str) -> tuple[int, str] | None:
+def member_by_handle(request: HttpRequest, handle: str) -> tuple[int, str] | None:
     """(pk, username) of the member of the request user's projects with this username (or,
     as older links have it, this id); None when there is none the user may see."""
     handle = handle.strip()
@@ -190,7 +194,9 @@ def member_by_handle(request, handle: str) -> tuple[int, str] | None:
 # --- components and versions -----------------------------------------------------------------
 
 
-def components_offered(projects, *, current: Component | None = None) -> QuerySet[Component]:
+def components_offered(
+    projects: Iterable[Project], *, current: Component | None = None
+) -> QuerySet[Component]:
     """Components a new choice may pick in `projects` (a list or a queryset): active ones,
     plus `current` (an issue keeps its archived component)."""
     active = Q(project__in=projects, archived_at__isnull=True)
@@ -199,7 +205,7 @@ def components_offered(projects, *, current: Component | None = None) -> QuerySe
     return Component.objects.filter(active).select_related("project")
 
 
-def versions_offered(projects) -> QuerySet[Version]:
+def versions_offered(projects: Iterable[Project]) -> QuerySet[Version]:
     return Version.objects.filter(project__in=projects).select_related("project")
 
 
@@ -211,7 +217,7 @@ def version_refusal(project: Project) -> str:
     return f"Choose a version of {project.key}."
 
 
-def get_version_for_user(user, key: str, version_id: int) -> Version:
+def get_version_for_user(user: Viewer, key: str, version_id: int) -> Version:
     """A version of a project the user may see; 404 otherwise (as projects)."""
     project = get_project_for_user(user, key)
     try:
@@ -220,7 +226,7 @@ def get_version_for_user(user, key: str, version_id: int) -> Version:
         raise Http404("No such version.") from None
 
 
-def get_component_for_user(user, key: str, component_id: int) -> Component:
+def get_component_for_user(user: Viewer, key: str, component_id: int) -> Component:
     project = get_project_for_user(user, key)
     try:
         return Component.objects.select_related("project", "lead", "default_team").get(

@@ -1,4 +1,5 @@
 from datetime import date
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -166,7 +167,7 @@ class SlaPolicy(models.Model):
         """Seconds."""
         return int(self.response_target_seconds[str(int(severity))])
 
-    def calendar_for(self, severity: int):
+    def calendar_for(self, severity: int) -> BusinessCalendar:
         """The calendar a cycle of this severity runs on (built once per policy object)."""
         business = int(severity) in [int(s) for s in self.business_severities]
         memo = self.__dict__.setdefault("_calendars", {})
@@ -174,7 +175,7 @@ class SlaPolicy(models.Model):
             memo[business] = self._calendar(business)
         return memo[business]
 
-    def _calendar(self, business: bool):
+    def _calendar(self, business: bool) -> BusinessCalendar:
         if not business:
             return BusinessCalendar(time_zone=self.time_zone, always=True)
         return BusinessCalendar(
@@ -283,7 +284,7 @@ class ClockEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} (cycle {self.cycle}) of issue {self.issue_id}"
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
             raise ValueError("The SLA ledger is append-only.")
         super().save(*args, **kwargs)

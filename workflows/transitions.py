@@ -7,10 +7,12 @@ statuses, the required fields or the four-eyes rule.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import models
 
+from accounts import actors
 from issues.models import Issue, Status
 from projects.models import Role
 from projects.selectors import OWNER_ROLES_TEXT
@@ -203,7 +205,7 @@ def transitions_from(source: str) -> list[Transition]:
     return [t for t in TRANSITIONS if source in t.sources]
 
 
-def actors_text(actors) -> str:
+def actors_text(actors: Iterable[str]) -> str:
     order = [a.value for a in Actor]
     return ", ".join(Actor(a).label for a in sorted(actors, key=order.index))
 
@@ -241,7 +243,7 @@ def mermaid_diagram() -> str:
 def may_take(
     transition: Transition,
     issue: Issue,
-    user,
+    user: actors.Actor,
     *,
     role: str | None,
     actors: frozenset[str],

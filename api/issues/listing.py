@@ -5,6 +5,7 @@ from datetime import date
 from django.http import HttpRequest
 from ninja import Field, Query, Schema, Status
 
+from api.auth import token_user
 from customfields.selectors import api_values_for
 from issues.filters import IssueFilter
 from issues.limits import (
@@ -61,7 +62,7 @@ class IssueListQuery(Schema):
     response={200: IssuePageOut, 400: ErrorOut, 401: ErrorOut},
     summary="List issues with the list page's filters (paginated)",
 )
-def list_issues(request: HttpRequest, filters: Query[IssueListQuery]):
+def list_issues(request: HttpRequest, filters: Query[IssueListQuery]) -> Status:
     from django.utils import timezone
 
     from issues.views import CappedPaginator
@@ -69,7 +70,7 @@ def list_issues(request: HttpRequest, filters: Query[IssueListQuery]):
     if filters.per_page not in PAGE_SIZES:
         raise ApiError(400, "invalid_field", "“per_page”: 25, 50 or 100.", field="per_page")
     base = (
-        issues_visible_to(request.auth)
+        issues_visible_to(token_user(request))
         .select_related("project", "owner", "reporter", "team", "component")
         .select_related("affected_version", "fix_version")
         .defer("description", "resolution_summary", "lessons_learned")
@@ -104,5 +105,5 @@ def list_issues(request: HttpRequest, filters: Query[IssueListQuery]):
     response={200: IssueDetailOut, 401: ErrorOut, 404: ErrorOut},
     summary="Read one issue with its comments, SLA state and SLA summary",
 )
-def read_issue(request: HttpRequest, key: str):
+def read_issue(request: HttpRequest, key: str) -> Status:
     return Status(200, issue_detail_out(request, _visible_issue(request, key)))

@@ -1,10 +1,11 @@
 """An issue as the API answers it: the list's summary, the full issue with its SLA and
 transitions; another project's issue is 404."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.http import HttpRequest
 
+from api.auth import token_user
 from customfields.selectors import api_values
 from issues.models import EventKind, Issue, IssueEvent
 from issues.selectors import get_issue_for_user
@@ -84,7 +85,7 @@ def _closed(issue: Issue) -> tuple[str | None, datetime | None]:
     return (event.actor.username if event.actor else "resolve"), event.created_at
 
 
-def _seconds(value) -> int | None:
+def _seconds(value: timedelta | None) -> int | None:
     return None if value is None else int(value.total_seconds())
 
 
@@ -98,7 +99,7 @@ def issue_detail_out(request: HttpRequest, issue: Issue) -> dict:
         "sla_summary": {
             "cycle": summary.cycle,
             "outcome": summary.outcome,
-            "target_minutes": _seconds(summary.target) // 60 if summary.target else None,
+            "target_minutes": int(summary.target.total_seconds()) // 60 if summary.target else None,
             "business_hours": summary.business_hours,
             "due_at": summary.due_at,
             "remaining_seconds": _seconds(summary.remaining),
@@ -126,7 +127,7 @@ def issue_detail_out(request: HttpRequest, issue: Issue) -> dict:
                 "to": t.target,
                 "fields": [{"name": f.name, "label": f.label, "need": f.need} for f in t.fields],
             }
-            for t in available_transitions(issue, request.auth)
+            for t in available_transitions(issue, token_user(request))
         ],
     }
 
@@ -136,7 +137,7 @@ def _visible_issue(request: HttpRequest, key: str) -> Issue:
     shows loaded."""
     if "\x00" in key:
         raise ApiError(404, "not_found", "No such issue.")
-    issue = get_issue_for_user(request.auth, key)
+    issue = get_issue_for_user(token_user(request), key)
     return (
         Issue.objects.select_related(
             "project", "reporter", "owner", "team", "component", "affected_version", "fix_version"

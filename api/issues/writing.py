@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.http import HttpRequest
 from ninja import Field, Schema, Status
 
+from api.auth import token_user
 from customfields.services import set_custom_values
 from issues.limits import (
     REASON_MAX_CHARS,
@@ -34,17 +35,17 @@ class CommentIn(Schema):
     response={201: CommentOut, 400: ErrorOut, 401: ErrorOut, 404: ErrorOut},
     summary="Comment on an issue",
 )
-def comment_issue(request: HttpRequest, key: str, payload: CommentIn):
+def comment_issue(request: HttpRequest, key: str, payload: CommentIn) -> Status:
     issue = _visible_issue(request, key)
     try:
-        comment = add_comment(issue, author=request.auth, body=payload.body)
+        comment = add_comment(issue, author=token_user(request), body=payload.body)
     except IssueError as error:
         raise ApiError(400, "invalid_field", str(error), field=error.field or "") from None
     return Status(
         201,
         {
             "id": comment.pk,
-            "author": request.auth.username,
+            "author": token_user(request).username,
             "body": comment.body,
             "body_html": comment.body_html,
             "created_at": comment.created_at,
@@ -124,7 +125,7 @@ def _workflow_error(exc: WorkflowError, data: dict[str, Any]) -> ApiError:
         "409: the issue is no longer in `expected_status`."
     ),
 )
-def transition(request: HttpRequest, key: str, payload: TransitionIn):
+def transition(request: HttpRequest, key: str, payload: TransitionIn) -> Status:
     issue = _visible_issue(request, key)
     data = {name: getattr(payload, name) for name in TRANSITION_FIELDS}
     data = {name: value for name, value in data.items() if value is not None}
@@ -140,7 +141,7 @@ def transition(request: HttpRequest, key: str, payload: TransitionIn):
         transition_issue(
             issue,
             payload.to,
-            actor=request.auth,
+            actor=token_user(request),
             expected_status=payload.expected_status or None,
             **data,
         )
@@ -156,8 +157,8 @@ def transition(request: HttpRequest, key: str, payload: TransitionIn):
     description="`component`, `affected_version`, `fix_version`: names within the project "
     "(422 naming the field when the project has none of that name).",
 )
-def file_issue(request: HttpRequest, payload: IssueIn):
-    project = get_project_for_user(request.auth, payload.project)
+def file_issue(request: HttpRequest, payload: IssueIn) -> Status:
+    project = get_project_for_user(token_user(request), payload.project)
     if project.archived_at is not None:
         raise ApiError(400, "archived_project", "This project is archived.", field="project")
     title = payload.title.strip()
@@ -166,7 +167,7 @@ def file_issue(request: HttpRequest, payload: IssueIn):
     try:
         issue = file_issue_with_fields(
             project,
-            reporter=request.auth,
+            reporter=token_user(request),
             custom_values=payload.custom_fields,
             title=title,
             description=payload.description,
@@ -197,10 +198,10 @@ def file_issue(request: HttpRequest, payload: IssueIn):
         "400 names the first bad value (`custom_fields.<slug>`) and nothing is saved."
     ),
 )
-def change_custom_fields(request: HttpRequest, key: str, payload: CustomFieldsIn):
+def change_custom_fields(request: HttpRequest, key: str, payload: CustomFieldsIn) -> Status:
     issue = _visible_issue(request, key)
     try:
-        set_custom_values(issue, actor=request.auth, values=payload.custom_fields)
+        set_custom_values(issue, actor=token_user(request), values=payload.custom_fields)
     except IssueError as error:
         raise _custom_field_error(error) from None
     return Status(200, issue_detail_out(request, _visible_issue(request, key)))

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.actors import Actor
 from issues.models import EventKind, Issue, Status
 from issues.services import IssueError, record_event
 from projects.models import Project
@@ -270,7 +271,7 @@ def _same(field_: CustomField, old: list[CustomFieldValue], value: Clean) -> boo
 
 
 def write_values(
-    issue: Issue, cleaned: Mapping[CustomField, Clean], *, actor, record: bool = True
+    issue: Issue, cleaned: Mapping[CustomField, Clean], *, actor: Actor, record: bool = True
 ) -> list[str]:
     """Store cleaned values (inside the caller's transaction) and record one CHANGED event
     per changed field, old → new in labels, like the built-in fields. Returns the changed
@@ -313,7 +314,7 @@ def bump_version(issue: Issue) -> None:
     issue.updated_at = now
 
 
-def set_custom_values(issue: Issue, *, actor, values: Mapping[str, Any]) -> list[str]:
+def set_custom_values(issue: Issue, *, actor: Actor, values: Mapping[str, Any]) -> list[str]:
     """Change some custom values of an issue (the API): only the slugs given; a slug that is
     no live field of the issue's project and type is refused. Returns the changed slugs."""
     with transaction.atomic():

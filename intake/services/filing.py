@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from packaging.version import InvalidVersion, Version
 
+from accounts.actors import Actor
 from issues.models import EventKind, Issue, IssueEvent, LinkKind, Resolution, Status
 from issues.services import link_issues
 from projects.services import version_for_release
@@ -30,7 +31,12 @@ STAYS_CLOSED_RESOLUTIONS = (Resolution.WONT_FIX,)
 
 
 def _route_to_issue(
-    group: EventGroup, cfg: IntakeSettings, *, event: NormalizedEvent, reporter, now: datetime
+    group: EventGroup,
+    cfg: IntakeSettings,
+    *,
+    event: NormalizedEvent,
+    reporter: Actor,
+    now: datetime,
 ) -> tuple[bool, str]:
     """File the group's issue or handle a regression. Returns (created_issue, regression)."""
     issue = group.issue
@@ -123,7 +129,7 @@ def _describe(group: EventGroup, event: NormalizedEvent) -> str:
 
 
 def _file_issue(
-    group: EventGroup, cfg: IntakeSettings, *, event: NormalizedEvent, reporter
+    group: EventGroup, cfg: IntakeSettings, *, event: NormalizedEvent, reporter: Actor
 ) -> Issue:
     # create_issue runs the project's assignment rules (with the event's component tag).
     return create_issue(
@@ -141,7 +147,7 @@ def _file_issue(
 
 
 def _handle_regression(
-    group: EventGroup, cfg: IntakeSettings, *, event: NormalizedEvent, reporter
+    group: EventGroup, cfg: IntakeSettings, *, event: NormalizedEvent, reporter: Actor
 ) -> tuple[bool, str]:
     old = group.issue
     if old is None:  # pragma: no cover - only called for a group with an issue
@@ -165,7 +171,13 @@ def _handle_regression(
 
 
 def _file_regression_issue(
-    group: EventGroup, cfg: IntakeSettings, old: Issue, *, event, reporter, note: str
+    group: EventGroup,
+    cfg: IntakeSettings,
+    old: Issue,
+    *,
+    event: NormalizedEvent,
+    reporter: Actor,
+    note: str,
 ) -> Issue:
     new = _file_issue(group, cfg, event=event, reporter=reporter)
     Regression.objects.create(

@@ -5,10 +5,12 @@ import json
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import cast
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from accounts.actors import Actor
 from issues.models import Status
 from projects.models import Project
 
@@ -69,7 +71,7 @@ def ingest_event(
     project: Project,
     *,
     event: NormalizedEvent,
-    reporter,
+    reporter: Actor,
     token: IntakeToken | None = None,
     intake_settings: IntakeSettings | None = None,
     now: datetime | None = None,
@@ -155,7 +157,9 @@ def _new_group_fields(event: NormalizedEvent, now: datetime) -> dict:
     }
 
 
-def _record_sqlite(project: Project, event: NormalizedEvent, *, token, now: datetime) -> tuple:
+def _record_sqlite(
+    project: Project, event: NormalizedEvent, *, token: IntakeToken | None, now: datetime
+) -> tuple:
     """The portable path (SQLite): bump or create the group, then record the occurrence and
     the day. Returns (group id, count, issue id, issue status, issue number, new group)."""
     bumped = _bump_group(project, event, now)
@@ -255,7 +259,9 @@ _RECORD_OPEN_REPEAT = "".join(
 )
 
 
-def _repeat_params(project: Project, event: NormalizedEvent, *, token, now: datetime) -> list:
+def _repeat_params(
+    project: Project, event: NormalizedEvent, *, token: IntakeToken | None, now: datetime
+) -> list:
     return [
         *_bump_params(project, event, now),
         *_occurrence_values(project, event, token=token, now=now),
@@ -263,29 +269,37 @@ def _repeat_params(project: Project, event: NormalizedEvent, *, token, now: date
     ]
 
 
-def _record_upsert(project: Project, event: NormalizedEvent, *, token, now: datetime) -> tuple:
+def _record_upsert(
+    project: Project, event: NormalizedEvent, *, token: IntakeToken | None, now: datetime
+) -> tuple:
     group = _new_group_fields(event, now)
-    return fetchone(
-        _RECORD_UPSERT,
-        [
-            project.pk,
-            group["fingerprint"],
-            group["fingerprint_text"],
-            group["source"],
-            group["title"],
-            group["level"],
-            group["component"],
-            now,
-            now,
-            group["last_environment"],
-            group["last_release"],
-            *_occurrence_values(project, event, token=token, now=now),
-            now.date(),
-        ],
+    # An upsert with RETURNING always answers one row.
+    return cast(
+        tuple,
+        fetchone(
+            _RECORD_UPSERT,
+            [
+                project.pk,
+                group["fingerprint"],
+                group["fingerprint_text"],
+                group["source"],
+                group["title"],
+                group["level"],
+                group["component"],
+                now,
+                now,
+                group["last_environment"],
+                group["last_release"],
+                *_occurrence_values(project, event, token=token, now=now),
+                now.date(),
+            ],
+        ),
     )
 
 
-def _record_open_repeat(project: Project, event: NormalizedEvent, *, token, now: datetime):
+def _record_open_repeat(
+    project: Project, event: NormalizedEvent, *, token: IntakeToken | None, now: datetime
+) -> tuple | None:
     """A repeat of a group with an open issue, recorded whole by one statement, or None.
 
     Outside a transaction the statement is its own transaction (all or nothing, a duplicate
@@ -297,7 +311,9 @@ def _record_open_repeat(project: Project, event: NormalizedEvent, *, token, now:
         return fetchone(_RECORD_OPEN_REPEAT, params)
 
 
-def _occurrence_values(project: Project, event: NormalizedEvent, *, token, now: datetime) -> list:
+def _occurrence_values(
+    project: Project, event: NormalizedEvent, *, token: IntakeToken | None, now: datetime
+) -> list:
     """The intake_occurrence columns after group_id, in the order both statements list them."""
     return [
         project.pk,
@@ -324,7 +340,12 @@ _INSERT_OCCURRENCE = (
 
 
 def _insert_occurrence(
-    group_id: int, project: Project, event: NormalizedEvent, *, token, now: datetime
+    group_id: int,
+    project: Project,
+    event: NormalizedEvent,
+    *,
+    token: IntakeToken | None,
+    now: datetime,
 ) -> None:
     """Occurrence.objects.create, written out: it runs for every event (see the bench)."""
     with connection.cursor() as cursor:

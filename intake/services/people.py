@@ -5,13 +5,14 @@ from datetime import date
 
 from django.utils import timezone
 
-from projects.models import Component, Project
+from accounts.actors import Actor
+from projects.models import Component, Project, Team
 from workflows.models import AssignmentRule, Availability
 
 from .tokens import IntakeError
 
 
-def set_availability(user, *, away_until: date | None, note: str = "") -> Availability:
+def set_availability(user: Actor, *, away_until: date | None, note: str = "") -> Availability:
     """Mark the user out of office until a date (inclusive), or back (None)."""
     if away_until is not None and away_until < timezone.localdate():
         raise IntakeError("Choose today or a later date.")
@@ -27,8 +28,8 @@ def create_assignment_rule(
     position: int,
     match_component: str,
     match_label: str,
-    owner,
-    team,
+    owner: Actor | None,
+    team: Team | None,
     component: Component | None = None,
 ) -> AssignmentRule:
     """A rule targets an owner or a team, or (with neither) routes by its component."""

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from accounts.actors import Actor
 from api.tokens import new_token
 from projects.models import Project
 
@@ -17,7 +18,7 @@ class IntakeError(Exception):
     """A refused intake change; `str(error)` is the message shown."""
 
 
-def create_intake_token(project: Project, *, name: str, actor) -> tuple[IntakeToken, str]:
+def create_intake_token(project: Project, *, name: str, actor: Actor) -> tuple[IntakeToken, str]:
     """A new token for the project; returns it with the secret (shown once, never stored)."""
     name = name.strip()
     if not name:
@@ -29,7 +30,7 @@ def create_intake_token(project: Project, *, name: str, actor) -> tuple[IntakeTo
     return token, raw
 
 
-def revoke_intake_token(token: IntakeToken, *, actor) -> IntakeToken:
+def revoke_intake_token(token: IntakeToken, *, actor: Actor) -> IntakeToken:
     if token.revoked_at is not None:
         raise IntakeError("This token is already revoked.")
     token.revoked_at = timezone.now()

@@ -3,6 +3,8 @@
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.actors import Actor
+
 from ..models import (
     ALWAYS_IMMEDIATE,
     MODES_FOR_KIND,
@@ -20,7 +22,7 @@ class NotificationError(Exception):
 # --- the inbox and preferences -------------------------------------------------------------------
 
 
-def mark_read(notification: Notification, *, user) -> None:
+def mark_read(notification: Notification, *, user: Actor) -> None:
     if notification.recipient_id != user.pk:
         raise NotificationError("This notification is not yours.")
     if notification.read_at is None:
@@ -29,13 +31,13 @@ def mark_read(notification: Notification, *, user) -> None:
         )
 
 
-def mark_all_read(user) -> int:
+def mark_all_read(user: Actor) -> int:
     return Notification.objects.filter(recipient=user, read_at__isnull=True).update(
         read_at=timezone.now()
     )
 
 
-def set_preferences(user, *, modes: dict[str, str]) -> None:
+def set_preferences(user: Actor, *, modes: dict[str, str]) -> None:
     """Save the user's mode per kind; forced kinds and unknown modes are refused."""
     for kind, mode in modes.items():
         if kind not in Kind.values or mode not in Mode.values:

@@ -5,6 +5,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from celery import Task
 from django.db import transaction
 
 from issues.models import IssueEvent
@@ -33,7 +34,7 @@ def queue_emails(notification_ids: Sequence[int]) -> None:
     transaction.on_commit(publish)
 
 
-def _publish(task, *args) -> None:
+def _publish(task: Task, *args: Any) -> None:
     # A broker outage must not break the user's request: the beat catch-up re-queues
     # everything still pending, so nothing is lost.
     try:
@@ -66,7 +67,9 @@ def kick_outbox() -> None:
     transaction.on_commit(_publish_outbox)
 
 
-def kick_outbox_on_new_event(sender, instance: IssueEvent, created: bool, **kwargs: Any) -> None:
+def kick_outbox_on_new_event(
+    sender: type[IssueEvent], instance: IssueEvent, created: bool, **kwargs: Any
+) -> None:
     """post_save receiver on IssueEvent (connected in apps.py): a new, unprocessed event kicks
     the outbox after the commit."""
     if created and instance.notified_at is None:

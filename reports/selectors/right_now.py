@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db.models import (
     BooleanField,
@@ -31,7 +32,8 @@ class RightNow:
     at_risk: int = 0
     paused: int = 0
     forecast: int = 0
-    urgent: list[Issue] = field(default_factory=list)
+    # Issues annotated with their sla_state, forecast and time_left.
+    urgent: list[Any] = field(default_factory=list)
 
 
 def right_now(scope: Scope, *, limit: int = 50) -> RightNow:

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.actors import Actor
 from projects.models import Project
 
 from .. import payloads
@@ -27,7 +28,7 @@ from .queueing import _retry_window, kick
 class SubscriptionError(Exception):
     """A refused change; `str(error)` is shown to the user, next to `field` when set."""
 
-    def __init__(self, message: str, *, field: str | None = None):
+    def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
 
@@ -53,7 +54,7 @@ def _clean(url: str, event_types: Sequence[str], fmt: str) -> tuple[str, list[st
 def create_subscription(
     project: Project,
     *,
-    actor,
+    actor: Actor,
     url: str,
     event_types: Sequence[str],
     format: str = Format.STANDARD,
@@ -76,7 +77,7 @@ def create_subscription(
 def update_subscription(
     subscription: Subscription,
     *,
-    actor,
+    actor: Actor,
     url: str,
     event_types: Sequence[str],
     format: str,
@@ -111,7 +112,7 @@ def _resume(sub: Subscription) -> None:
     )
 
 
-def rotate_secret(subscription: Subscription, *, actor) -> str:
+def rotate_secret(subscription: Subscription, *, actor: Actor) -> str:
     """A new secret; the old one keeps signing (second signature) for WEBHOOK_ROTATION_HOURS."""
     with transaction.atomic():
         sub = Subscription.objects.select_for_update().get(pk=subscription.pk)
@@ -125,7 +126,7 @@ def rotate_secret(subscription: Subscription, *, actor) -> str:
     return sub.secret
 
 
-def send_ping(subscription: Subscription, *, actor) -> Delivery:
+def send_ping(subscription: Subscription, *, actor: Actor) -> Delivery:
     """Queue a `ping` (sent even while paused or disabled: it is how people test a fix)."""
     now = timezone.now()
     data = {
@@ -145,7 +146,7 @@ def send_ping(subscription: Subscription, *, actor) -> Delivery:
     return delivery
 
 
-def redeliver(delivery: Delivery, *, actor) -> Delivery:
+def redeliver(delivery: Delivery, *, actor: Actor) -> Delivery:
     """Send a finished delivery again: same webhook-id, same body, a fresh retry window."""
     now = timezone.now()
     updated = Delivery.objects.filter(

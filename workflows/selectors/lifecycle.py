@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
+from accounts.actors import Viewer
 from issues.models import Issue, Status
 from projects.models import Project
 from projects.selectors import eligible_owners, role_in_project
@@ -29,7 +30,7 @@ def transition_overrides(project: Project) -> dict[str, frozenset[str]]:
 _UNKNOWN = object()
 
 
-def available_transitions(issue: Issue, user, *, role: Any = _UNKNOWN) -> list[Transition]:
+def available_transitions(issue: Issue, user: Viewer, *, role: Any = _UNKNOWN) -> list[Transition]:
     """The transitions `user` may take on `issue` now (what the buttons show); `role` is the
     user's role in the project when the caller already knows it."""
 

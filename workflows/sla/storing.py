@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db import connection
 from django.utils import timezone
@@ -131,7 +132,7 @@ def now() -> datetime:
     return timezone.now()
 
 
-def bulk_set(model, objs: list, fields: list[str], *, unflagged_only: bool = False) -> None:
+def bulk_set(model: Any, objs: list, fields: list[str], *, unflagged_only: bool = False) -> None:
     """`bulk_update` without Django's per-row CASE expressions (slow in Python for thousands of
     rows): on PostgreSQL one ``UPDATE … FROM (VALUES …)`` per batch; elsewhere bulk_update.
     `unflagged_only`: never touch a checkpoint the sweep has claimed."""
