@@ -1,21 +1,21 @@
-import zoneinfo
+from collections.abc import Callable
 
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+
+from .timezones import user_zone
 
 
 class UserTimezoneMiddleware:
     """Show every date in the signed-in user's own time zone."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and user.time_zone:
-            try:
-                timezone.activate(zoneinfo.ZoneInfo(user.time_zone))
-            except zoneinfo.ZoneInfoNotFoundError:
-                timezone.deactivate()
+        if user is not None and user.is_authenticated:
+            timezone.activate(user_zone(user))
         else:
             timezone.deactivate()
         return self.get_response(request)

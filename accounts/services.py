@@ -1,5 +1,4 @@
 import logging
-import zoneinfo
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -9,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from .models import User
+from .timezones import user_zone
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def send_security_notice(user: User, kind: str, *, to: str = "", new_email: str 
     to = to or user.email
     if not to:
         return False
-    zone = zoneinfo.ZoneInfo(user.time_zone or "UTC")
+    zone = user_zone(user)
     when = timezone.localtime(timezone.now(), zone).strftime("%Y-%m-%d %H:%M %Z")
     body = render_to_string(
         "accounts/security_notice.txt",

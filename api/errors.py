@@ -4,7 +4,7 @@ import logging
 
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import Schema
+from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from .parser import JsonBodyError, loads_strict
@@ -34,7 +34,15 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def _respond(api, request, status: int, code: str, detail: str, field: str = "", headers=None):
+def _respond(
+    api: NinjaAPI,
+    request: HttpRequest,
+    status: int,
+    code: str,
+    detail: str,
+    field: str = "",
+    headers: dict[str, str] | None = None,
+) -> HttpResponse:
     response = api.create_response(
         request, {"error": code, "detail": detail, "field": field}, status=status
     )
@@ -53,7 +61,7 @@ def _is_json_object(body: bytes) -> bool:
 _errors = logging.getLogger("django.request")
 
 
-def install_error_handlers(api) -> None:
+def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(Exception)
     def server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
         """Anything unexpected: logged once, with its traceback and the request id, and
@@ -86,7 +94,7 @@ def install_error_handlers(api) -> None:
             },
             status=500,
         )
-        response._has_been_logged = True  # Django would log the 500 a second time
+        response._has_been_logged = True  # type: ignore[attr-defined]  # Django would log the 500 a second time
         return response
 
     @api.exception_handler(ApiError)

@@ -9,7 +9,7 @@ unless the user may change both issues (403, nothing written).
 from django.http import Http404, HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from issues.models import LinkKind
+from issues.models import Issue, LinkKind
 from issues.selectors import (
     HIDDEN_LINKED_ISSUE,
     LinkRow,
@@ -19,7 +19,7 @@ from issues.selectors import (
 )
 from issues.services import IssueAccessError, IssueError, link_issues, unlink_issues
 
-from .auth import PersonalTokenAuth
+from .auth import PersonalTokenAuth, token_user
 from .errors import ApiError, ErrorOut
 
 router = Router(tags=["links"], auth=PersonalTokenAuth())
@@ -65,10 +65,10 @@ def _link_out(request: HttpRequest, row: LinkRow) -> dict:
     }
 
 
-def _issue(request: HttpRequest, key: str):
+def _issue(request: HttpRequest, key: str) -> Issue:
     if "\x00" in key:
         raise ApiError(404, "not_found", "No such issue.")
-    return get_issue_for_user(request.auth, key)
+    return get_issue_for_user(token_user(request), key)
 
 
 @router.get(
@@ -76,9 +76,11 @@ def _issue(request: HttpRequest, key: str):
     response={200: list[LinkOut], 401: ErrorOut, 404: ErrorOut},
     summary="The issue's links, both directions (other projects' issues hidden)",
 )
-def list_links(request: HttpRequest, key: str):
+def list_links(request: HttpRequest, key: str) -> Status:
     issue = _issue(request, key)
-    return Status(200, [_link_out(request, row) for row in links_for_viewer(issue, request.auth)])
+    return Status(
+        200, [_link_out(request, row) for row in links_for_viewer(issue, token_user(request))]
+    )
 
 
 @router.post(
@@ -88,7 +90,7 @@ def list_links(request: HttpRequest, key: str):
     description="400: bad kind, a link to itself or one that exists; 404: no issue with the "
     "target key that you can see (`field`: target).",
 )
-def add_link(request: HttpRequest, key: str, payload: LinkIn):
+def add_link(request: HttpRequest, key: str, payload: LinkIn) -> Status:
     issue = _issue(request, key)
     if payload.kind not in LinkKind.values:
         raise ApiError(400, "invalid_field", "“kind”: relates, blocks or duplicates.", field="kind")
@@ -99,12 +101,12 @@ def add_link(request: HttpRequest, key: str, payload: LinkIn):
             404, "not_found", "No issue with this key that you can see.", field="target"
         ) from None
     try:
-        link = link_issues(issue, target=target, kind=payload.kind, actor=request.auth)
+        link = link_issues(issue, target=target, kind=payload.kind, actor=token_user(request))
     except IssueAccessError as error:
         raise ApiError(403, "forbidden", str(error), field=error.field or "") from None
     except IssueError as error:
         raise ApiError(400, "invalid_field", str(error), field=error.field or "") from None
-    row = next(r for r in links_for_viewer(issue, request.auth) if r.link.pk == link.pk)
+    row = next(r for r in links_for_viewer(issue, token_user(request)) if r.link.pk == link.pk)
     return Status(201, _link_out(request, row))
 
 
@@ -113,13 +115,13 @@ def add_link(request: HttpRequest, key: str, payload: LinkIn):
     response={204: None, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
     summary="Remove one of the issue's links (you must be able to change both issues)",
 )
-def remove_link(request: HttpRequest, key: str, link_id: int):
+def remove_link(request: HttpRequest, key: str, link_id: int) -> Status:
     issue = _issue(request, key)
     if not 0 < link_id < 2**63:
         raise ApiError(404, "not_found", "No such link.")
     link = get_link_of_issue(issue, link_id)
     try:
-        unlink_issues(link, actor=request.auth)
+        unlink_issues(link, actor=token_user(request))
     except IssueAccessError as error:
         raise ApiError(403, "forbidden", str(error)) from None
     except IssueError as error:

@@ -7,6 +7,8 @@ hidden) and `api.shape` (a project's components and versions; an issue's compone
 and fix version). New endpoints are added as functions on these routers.
 """
 
+from typing import Any
+
 from ninja import NinjaAPI
 
 from intake.api import DOCUMENTED_SCHEMAS
@@ -23,7 +25,7 @@ from .shape import router as shape_router
 
 
 class ResolveAPI(NinjaAPI):
-    def get_openapi_schema(self, *args, **kwargs):
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
         schema = super().get_openapi_schema(*args, **kwargs)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         for name, model in DOCUMENTED_SCHEMAS.items():

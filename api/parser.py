@@ -11,6 +11,7 @@ import json
 import math
 from typing import Any
 
+from django.http import HttpRequest
 from ninja.parser import Parser
 
 
@@ -67,7 +68,7 @@ def clean_json(data: Any) -> Any:
     return data
 
 
-def read_json_body(request) -> Any:
+def read_json_body(request: HttpRequest) -> Any:
     """The request's JSON body, decoded and cleaned; JsonBodyError when it is not JSON."""
     if not is_json_content_type(request.META.get("CONTENT_TYPE", "")):
         raise JsonBodyError(
@@ -85,7 +86,7 @@ def read_json_body(request) -> Any:
 
 
 class SafeJsonParser(Parser):
-    def parse_body(self, request):
+    def parse_body(self, request: HttpRequest) -> Any:
         # ninja turns any exception here into HttpError(400) with this one as its cause; the
         # API's HttpError handler answers with the cause's status, code and message.
         return read_json_body(request)

@@ -7,14 +7,14 @@ from datetime import datetime
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from issues.models import IssueType
+from issues.models import Issue, IssueType
 from issues.selectors import get_issue_for_user
 from playbooks.models import TemplateVersion
 from playbooks.selectors import checklist_of, current_version, templates_of
 from playbooks.services import PlaybookError, TemplateDraft, save_template, tick_item
 from projects.selectors import get_project_for_user
 
-from .auth import PersonalTokenAuth
+from .auth import PersonalTokenAuth, token_user
 from .errors import ApiError, ErrorOut
 
 templates_router = Router(tags=["templates"], auth=PersonalTokenAuth())
@@ -91,8 +91,8 @@ def _template_out(version: TemplateVersion) -> dict:
     response={200: list[TemplateOut], 401: ErrorOut, 404: ErrorOut},
     summary="The project's issue templates (current versions)",
 )
-def list_templates(request: HttpRequest, key: str):
-    project = get_project_for_user(request.auth, key)
+def list_templates(request: HttpRequest, key: str) -> list[dict]:
+    project = get_project_for_user(token_user(request), key)
     versions = [t.current for t in templates_of(project).prefetch_related("current__items")]
     return [_template_out(v) for v in versions if v is not None]
 
@@ -103,8 +103,8 @@ def list_templates(request: HttpRequest, key: str):
     summary="Save a new version of a type's template (Managers)",
     description="Issues filed with an earlier version keep it.",
 )
-def put_template(request: HttpRequest, key: str, type: str, payload: TemplateIn):
-    project = get_project_for_user(request.auth, key)
+def put_template(request: HttpRequest, key: str, type: str, payload: TemplateIn) -> Status:
+    project = get_project_for_user(token_user(request), key)
     if type not in IssueType.values:
         raise ApiError(404, "not_found", "No such issue type.")
     draft = TemplateDraft(
@@ -120,7 +120,7 @@ def put_template(request: HttpRequest, key: str, type: str, payload: TemplateIn)
         complete_min_severity=payload.complete_min_severity,
     )
     try:
-        save_template(project, type, actor=request.auth, draft=draft)
+        save_template(project, type, actor=token_user(request), draft=draft)
     except PlaybookError as e:
         code = "forbidden" if e.status_code == 403 else "invalid_field"
         raise ApiError(e.status_code, code, str(e), field=e.field) from None
@@ -129,7 +129,7 @@ def put_template(request: HttpRequest, key: str, type: str, payload: TemplateIn)
     return Status(200, _template_out(version))
 
 
-def _checklist_out(issue) -> dict:
+def _checklist_out(issue: Issue) -> dict:
     checklist, items = checklist_of(issue)
     if checklist is None:
         raise ApiError(
@@ -161,8 +161,8 @@ def _checklist_out(issue) -> dict:
     response={200: ChecklistOut, 401: ErrorOut, 404: ErrorOut},
     summary="An issue's playbook checklist: who ticked what and when",
 )
-def read_checklist(request: HttpRequest, key: str):
-    return _checklist_out(get_issue_for_user(request.auth, key))
+def read_checklist(request: HttpRequest, key: str) -> dict:
+    return _checklist_out(get_issue_for_user(token_user(request), key))
 
 
 @checklist_router.post(
@@ -170,10 +170,10 @@ def read_checklist(request: HttpRequest, key: str):
     response={200: ChecklistOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
     summary="Tick (done: true) or untick an item (the owner, Managers, Developers)",
 )
-def tick(request: HttpRequest, key: str, item_id: int, payload: TickIn):
-    issue = get_issue_for_user(request.auth, key)
+def tick(request: HttpRequest, key: str, item_id: int, payload: TickIn) -> dict:
+    issue = get_issue_for_user(token_user(request), key)
     try:
-        tick_item(issue, item_id, actor=request.auth, done=payload.done)
+        tick_item(issue, item_id, actor=token_user(request), done=payload.done)
     except PlaybookError as e:
         code = {403: "forbidden", 404: "not_found"}.get(e.status_code, "invalid_field")
         raise ApiError(e.status_code, code, str(e)) from None

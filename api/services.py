@@ -2,6 +2,8 @@
 
 from django.utils import timezone
 
+from accounts.actors import Actor
+
 from .models import ApiToken
 from .tokens import new_token
 
@@ -10,7 +12,7 @@ class ApiTokenError(Exception):
     pass
 
 
-def create_api_token(user, *, name: str) -> tuple[ApiToken, str]:
+def create_api_token(user: Actor, *, name: str) -> tuple[ApiToken, str]:
     name = name.strip()
     if not name:
         raise ApiTokenError("Give the token a name, e.g. the script that will use it.")

@@ -20,7 +20,7 @@ from projects.selectors import get_project_for_user
 from projects.services import ProjectShapeError, create_component, create_version
 from workflows.issue_use_cases import update_issue
 
-from .auth import PersonalTokenAuth
+from .auth import PersonalTokenAuth, token_user
 from .errors import ApiError, ErrorOut
 from .issues import IssueOut, issue_out
 from .issues import router as issues_router
@@ -85,7 +85,7 @@ def _version_out(v: Version) -> dict:
 def _project(request: HttpRequest, key: str) -> Project:
     if "\x00" in key:
         raise ApiError(404, "not_found", "No such project.")
-    return get_project_for_user(request.auth, key)
+    return get_project_for_user(token_user(request), key)
 
 
 @router.get(
@@ -93,7 +93,7 @@ def _project(request: HttpRequest, key: str) -> Project:
     response={200: list[ComponentOut], 401: ErrorOut, 404: ErrorOut},
     summary="The project's components (archived ones included, marked)",
 )
-def list_components(request: HttpRequest, key: str):
+def list_components(request: HttpRequest, key: str) -> Status:
     project = _project(request, key)
     rows = project.components.select_related("lead", "default_team")
     return Status(200, [_component_out(c) for c in rows])
@@ -104,11 +104,11 @@ def list_components(request: HttpRequest, key: str):
     response={201: ComponentOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="Add a component (Managers)",
 )
-def add_component(request: HttpRequest, key: str, payload: ComponentIn):
+def add_component(request: HttpRequest, key: str, payload: ComponentIn) -> Status:
     project = _project(request, key)
     try:
         component = create_component(
-            project, actor=request.auth, name=payload.name, description=payload.description
+            project, actor=token_user(request), name=payload.name, description=payload.description
         )
     except ProjectShapeError as error:
         status = 422 if error.field else 403
@@ -121,7 +121,7 @@ def add_component(request: HttpRequest, key: str, payload: ComponentIn):
     response={200: list[VersionOut], 401: ErrorOut, 404: ErrorOut},
     summary="The project's versions",
 )
-def list_versions(request: HttpRequest, key: str):
+def list_versions(request: HttpRequest, key: str) -> Status:
     project = _project(request, key)
     return Status(200, [_version_out(v) for v in project.versions.all()])
 
@@ -131,12 +131,12 @@ def list_versions(request: HttpRequest, key: str):
     response={201: VersionOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="Add a version (Managers)",
 )
-def add_version(request: HttpRequest, key: str, payload: VersionIn):
+def add_version(request: HttpRequest, key: str, payload: VersionIn) -> Status:
     project = _project(request, key)
     try:
         version = create_version(
             project,
-            actor=request.auth,
+            actor=token_user(request),
             name=payload.name,
             due_date=payload.due_date,
             released=payload.released,
@@ -156,15 +156,15 @@ def add_version(request: HttpRequest, key: str, payload: VersionIn):
     description="Names within the issue's project; another project's (or an archived "
     "component) is 422 and nothing is saved.",
 )  # fmt: skip
-def update_issue_shape(request: HttpRequest, key: str, payload: IssueShapeIn):
+def update_issue_shape(request: HttpRequest, key: str, payload: IssueShapeIn) -> Status:
     if "\x00" in key:
         raise ApiError(404, "not_found", "No such issue.")
-    issue = get_issue_for_user(request.auth, key)
+    issue = get_issue_for_user(token_user(request), key)
     given = payload.model_dump(exclude_unset=True)
     expected = given.pop("expected_version", None)
     changes = resolve_shape(issue.project, given)
     try:
-        update_issue(issue, actor=request.auth, changes=changes, expected_version=expected)
+        update_issue(issue, actor=token_user(request), changes=changes, expected_version=expected)
     except StaleIssueError as error:
         raise ApiError(409, "stale", str(error)) from None
     except IssueError as error:

@@ -1,20 +1,25 @@
 """POST /api/v1/projects/<KEY>/events/ — events from monitoring tools."""
 
+from typing import cast
+
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from ninja import Router, Schema
+from pydantic import BaseModel
 
-from api.auth import IntakeQueryTokenAuth, IntakeTokenAuth
+from accounts.models import User
 from api.errors import ApiError, ErrorOut
 from api.parser import JsonBodyError, read_json_body
 from issues.inputs import parse_id
 
+from .auth import IntakeQueryTokenAuth, IntakeTokenAuth, request_token
 from .models import IntakeSettings, Source
 from .payloads import (
     MAX_BODY_BYTES,
     AlertmanagerWebhook,
     GenericEvent,
+    NormalizedEvent,
     PayloadError,
     SentryIssueAlert,
     parse_events,
@@ -90,8 +95,8 @@ _BODY_DOC = {
     ),
     openapi_extra=_BODY_DOC,
 )
-def post_events(request: HttpRequest, key: str):
-    token = request.auth
+def post_events(request: HttpRequest, key: str) -> JsonResponse:
+    token = request_token(request)
     project = token.project
     if project.key != key.upper() or project.archived_at is not None:
         raise ApiError(404, "not_found", "No such project for this token.")
@@ -116,7 +121,7 @@ def post_events(request: HttpRequest, key: str):
     events, ignored = _read_events(request, fmt)
     now = timezone.now()
     # The token's creator files issues on the tool's behalf; loaded only when one is filed.
-    reporter = SimpleLazyObject(lambda: token.created_by)
+    reporter = cast(User, SimpleLazyObject(lambda: token.created_by))
     results = [
         ingest_event(project, event=e, reporter=reporter, token=token, intake_settings=cfg, now=now)
         for e in events
@@ -136,7 +141,7 @@ def post_events(request: HttpRequest, key: str):
     return JsonResponse(body, status=202 if accepted else 200)
 
 
-def _read_events(request: HttpRequest, fmt: str | None):
+def _read_events(request: HttpRequest, fmt: str | None) -> tuple[list[NormalizedEvent], int]:
     length = parse_id(request.META.get("CONTENT_LENGTH") or "0")
     if length is None or length > MAX_BODY_BYTES:
         raise _too_large()
@@ -162,7 +167,7 @@ def _too_large() -> ApiError:
 
 
 # Registered so that the OpenAPI document describes the three request formats.
-DOCUMENTED_SCHEMAS = {
+DOCUMENTED_SCHEMAS: dict[str, type[BaseModel]] = {
     "GenericEvent": GenericEvent,
     "SentryIssueAlert": SentryIssueAlert,
     "AlertmanagerWebhook": AlertmanagerWebhook,

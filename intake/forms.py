@@ -1,8 +1,11 @@
 from django import forms
 
 from issues.models import Severity
+from projects.models import Team
+from projects.selectors import eligible_owners
+from workflows.models import AssignmentRule
 
-from .models import AssignmentRule, IntakeSettings
+from .models import IntakeSettings
 
 LEVELS = ("fatal", "critical", "error", "warning", "info", "debug")
 
@@ -68,8 +71,6 @@ class RuleForm(forms.ModelForm):
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
-        from projects.models import Team
-        from projects.selectors import eligible_owners
 
         self.fields["owner"].queryset = eligible_owners(project)
         self.fields["team"].queryset = Team.objects.all()

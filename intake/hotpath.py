@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 
 
-def _ordinary(sql: str, params: list):
+def _ordinary(sql: str, params: list) -> tuple | None:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
@@ -32,7 +32,7 @@ def _ordinary(sql: str, params: list):
 _ONLY_WHEN_ASKED = 2**31
 
 
-def _prepared(sql: str, params: list):
+def _prepared(sql: str, params: list) -> tuple | None:
     connection.ensure_connection()
     raw = connection.connection
     if raw.prepare_threshold is None:
@@ -48,7 +48,7 @@ def _dead() -> bool:
     return raw is None or raw.closed or raw.broken
 
 
-def fetchone(sql: str, params: list):
+def fetchone(sql: str, params: list) -> tuple | None:
     """Run one statement and return its first row (None when there is none)."""
     if (
         connection.vendor != "postgresql"

@@ -1,5 +1,4 @@
-"""Event intake: tokens, event groups, occurrences, per-day counts, project settings,
-auto-assignment rules and availability.
+"""Event intake: tokens, event groups, occurrences, per-day counts and project settings.
 
 An event from a monitoring tool is an `Occurrence`; occurrences with the same fingerprint
 share one `EventGroup` (one row per project and fingerprint, enforced by a unique
@@ -11,6 +10,10 @@ from django.db import models
 from django.db.models import Q
 
 from issues.models import IssueType, Severity
+
+# Auto-assignment is the lifecycle's (workflows.assignment); its models are importable from
+# here too, where intake's views and services first used them.
+from workflows.models import AssignmentRule, Availability  # noqa: F401
 
 
 class RegressionPolicy(models.TextChoices):
@@ -249,84 +252,6 @@ class Regression(models.Model):
 
     def __str__(self) -> str:
         return f"Regression of issue {self.old_issue_id} ({self.action})"
-
-
-class AssignmentRule(models.Model):
-    """Routes a new issue to an owner or a team. Rules are tried in `position` order;
-    empty match fields match everything."""
-
-    project = models.ForeignKey(
-        "projects.Project", on_delete=models.CASCADE, related_name="assignment_rules"
-    )
-    position = models.PositiveIntegerField(default=0)
-    match_component = models.CharField(
-        max_length=80, blank=True, help_text="Matches the `component` tag of intake events."
-    )
-    match_label = models.CharField(max_length=50, blank=True, help_text="A label name.")
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
-    team = models.ForeignKey(
-        "projects.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
-    # Sets the issue's component (when it has none); without an owner or a team the rule
-    # routes "by component": its lead, else the least-loaded of its default team.
-    component = models.ForeignKey(
-        "projects.Component",
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="+",
-        help_text="Sets this component; alone, routes to the component's lead or team.",
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["position", "id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(owner__isnull=False, team__isnull=True)
-                | Q(owner__isnull=True, team__isnull=False)
-                | Q(owner__isnull=True, team__isnull=True, component__isnull=False),
-                name="rule_targets_owner_team_or_component",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"Rule {self.position}: {self.describe()}"
-
-    def describe(self) -> str:
-        parts = []
-        if self.match_component:
-            parts.append(f"component “{self.match_component}”")
-        if self.match_label:
-            parts.append(f"label “{self.match_label}”")
-        when = " and ".join(parts) or "any issue"
-        if self.team_id:
-            target = f"team {self.team}"
-        elif self.owner_id:
-            target = f"{self.owner}"
-        else:
-            target = "by component"
-        if self.component_id:
-            target = f"component {self.component} · {target}"
-        return f"{when} → {target}"
-
-
-class Availability(models.Model):
-    """A person marked out of office until a date (inclusive)."""
-
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="availability"
-    )
-    away_until = models.DateField(null=True, blank=True)
-    note = models.CharField(max_length=120, blank=True)
-
-    class Meta:
-        verbose_name_plural = "availability"
-
-    def __str__(self) -> str:
-        return f"{self.user} away until {self.away_until}"
 
 
 class DsnKey(models.Model):

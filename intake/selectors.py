@@ -3,13 +3,28 @@
 import json
 from datetime import UTC, date, datetime, timedelta
 
-from django.db import models
-from django.db.models import QuerySet
+from django.db import connection, models
+from django.db.models import (
+    Case,
+    Count,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from accounts.actors import Viewer
 from api.tokens import token_digest
-from issues.models import Issue
+from issues.models import Issue, Status
+from issues.selectors import issues_visible_to
 from projects.models import Project
 from workflows.models import SlaPolicy
 from workflows.selectors import (
@@ -18,7 +33,8 @@ from workflows.selectors import (
     time_left_of,
 )
 
-from .models import DailyCount, EventGroup, IntakeToken, SdkEvent
+from .hotpath import fetchone
+from .models import DailyCount, EventGroup, IntakeSettings, IntakeToken, Occurrence, SdkEvent
 
 # The hot path of every intake request: token, project and settings in one query, written
 # out because compiling the equivalent ORM query cost more CPU than running it.
@@ -36,10 +52,6 @@ _LOOKUP_SQL = (
 def active_intake_token(raw: str) -> IntakeToken | None:
     """The unrevoked token with this secret, with its project and the project's intake
     settings attached (other fields load lazily), in one query."""
-    from django.db import connection
-
-    from .hotpath import fetchone
-    from .models import IntakeSettings
 
     row = fetchone(_LOOKUP_SQL, [token_digest(raw)])
     if row is None:
@@ -86,7 +98,7 @@ def active_intake_token(raw: str) -> IntakeToken | None:
     return token
 
 
-def _as_datetime(value) -> datetime | None:
+def _as_datetime(value: object) -> datetime | None:
     """Raw datetimes come back as datetimes on PostgreSQL and as UTC text on SQLite."""
     if value is not None and not isinstance(value, datetime):
         value = parse_datetime(str(value))
@@ -123,7 +135,6 @@ def occurrence_summary(issue: Issue, *, days: int = 30, today: date | None = Non
     """What the issue page shows of the events feeding the issue, or None for issues filed by
     hand: total, first/last seen, and per-day counts of the last `days` days. Two queries
     for intake issues, one otherwise (a constant for the page's query budget)."""
-    from django.db.models import Max, Min, Sum
 
     totals = EventGroup.objects.filter(issue=issue).aggregate(
         total=Sum("count"),
@@ -170,15 +181,8 @@ SLA_POINTS = (
 FREQUENCY_POINTS = ((100, 20), (10, 12), (1, 5))
 
 
-def triage_queue(user, *, now=None) -> QuerySet[Issue]:
+def triage_queue(user: Viewer, *, now: datetime | None = None) -> QuerySet[Issue]:
     """New issues of the user's projects, highest risk score first."""
-    from django.db.models import Case, Count, IntegerField, OuterRef, Subquery, Value, When
-    from django.db.models.functions import Coalesce
-
-    from issues.models import Status
-    from issues.selectors import issues_visible_to
-
-    from .models import Occurrence
 
     now = now or timezone.now()
     recent = (
@@ -191,7 +195,7 @@ def triage_queue(user, *, now=None) -> QuerySet[Issue]:
         .values("n")[:1]
     )
 
-    def points(field: str, table: dict[int, int]):
+    def points(field: str, table: dict[int, int]) -> Case:
         return Case(
             *(When(**{field: value}, then=Value(pts)) for value, pts in table.items()),
             default=Value(0),
@@ -239,7 +243,9 @@ def triage_queue(user, *, now=None) -> QuerySet[Issue]:
     )
 
 
-def score_reasons(issue: Issue, *, now=None, left: TimeLeft | None = None) -> list[str]:
+def score_reasons(
+    issue: Issue, *, now: datetime | None = None, left: TimeLeft | None = None
+) -> list[str]:
     """Why an issue from `triage_queue` has its score, one phrase per part."""
     now = now or timezone.now()
     reasons = [

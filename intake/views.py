@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from projects.selectors import get_project_for_user, is_manager
+from workflows.models import AssignmentRule, Availability
 from workflows.selectors import times_left
 
 from . import sdk, services
@@ -18,7 +19,7 @@ from .forms import (
     RuleForm,
     TokenForm,
 )
-from .models import AssignmentRule, Availability, DsnKey, IntakeToken
+from .models import DsnKey, IntakeToken
 from .selectors import daily_counts, groups_of_project, score_reasons, triage_queue
 
 

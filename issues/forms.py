@@ -16,6 +16,7 @@ from projects.selectors import (
     version_refusal,
     versions_offered,
 )
+from workflows.services import sla_change_needs_reason
 
 from .inputs import BoundedIntegerField, IdModelChoiceField, IdModelMultipleChoiceField, parse_id
 from .limits import (
@@ -201,8 +202,6 @@ class IssueEditForm(IssueFieldsForm):
         self._limit_to_projects([issue.project], current_component=issue.component)
 
     def clean(self):
-        from workflows.services import sla_change_needs_reason
-
         cleaned = super().clean()
         self._check_project_fit(self.issue.project)
         priority = cleaned.get("priority", self.issue.priority)

@@ -1,5 +1,6 @@
 import uuid
 from pathlib import PurePath
+from typing import Any, Self
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
@@ -241,7 +242,7 @@ class Issue(models.Model):
     def __str__(self) -> str:
         return f"{self.key} {self.title}"
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         # Status changes only through workflows.services.transition_issue, which sets the flag.
         loaded = getattr(self, "_loaded_status", None)
         if (
@@ -271,9 +272,11 @@ class Issue(models.Model):
         return stored_html(self.description_html, self.description_html_version, self.description)
 
     @classmethod
-    def from_db(cls, db, field_names, values, *args, **kwargs):
+    def from_db(
+        cls, db: str | None, field_names: Any, values: Any, *args: Any, **kwargs: Any
+    ) -> Self:
         instance = super().from_db(db, field_names, values, *args, **kwargs)
-        instance._loaded_status = instance.__dict__.get("status")
+        instance._loaded_status = instance.__dict__.get("status")  # type: ignore[assignment]  # None: deferred
         return instance
 
 
@@ -329,12 +332,12 @@ class IssueEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.field} on issue {self.issue_id}"
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not kwargs.get("update_fields") == ["notified_at"]:
             raise AppendOnlyError("Activity records are append-only.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AppendOnlyError("Activity records are append-only.")
 
 

@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.actors import Actor
 from projects.models import Project
 
 from .limits import (
@@ -37,7 +38,7 @@ class IssueError(Exception):
 
     field: str | None = None
 
-    def __init__(self, message: str, *, field: str | None = None):
+    def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
 
@@ -85,7 +86,7 @@ def record_event(
     issue: Issue,
     kind: str,
     *,
-    actor=None,
+    actor: Actor | None = None,
     field: str = "",
     old: object = "",
     new: object = "",
@@ -135,7 +136,7 @@ def refresh_search_vectors(issue_ids: Iterable[int] | None = None) -> None:
             cursor.execute(_SEARCH_VECTOR_SQL + " AND i.id = ANY(%s)", [list(issue_ids)])
 
 
-def _watch(issue: Issue, user, *, actor, automatic: bool) -> bool:
+def _watch(issue: Issue, user: Actor | None, *, actor: Actor | None, automatic: bool) -> bool:
     if user is None or issue.watchers.filter(pk=user.pk).exists():
         return False
     issue.watchers.add(user)
@@ -180,7 +181,7 @@ def _store_attachment(
     issue: Issue,
     upload: UploadedFile,
     *,
-    actor,
+    actor: Actor,
     comment: Comment | None,
     stored: list[Attachment],
 ) -> Attachment:
@@ -201,7 +202,7 @@ def _store_attachment(
     return attachment
 
 
-def add_attachment(issue: Issue, *, actor, upload: UploadedFile) -> Attachment:
+def add_attachment(issue: Issue, *, actor: Actor, upload: UploadedFile) -> Attachment:
     """Attach a file to the issue (size checked, stored through Django's storage API)."""
     _check_upload(upload)
     with _atomic_with_files() as stored:
@@ -211,7 +212,7 @@ def add_attachment(issue: Issue, *, actor, upload: UploadedFile) -> Attachment:
 
 
 def add_comment(
-    issue: Issue, *, author, body: str, attachments: Iterable[UploadedFile] = ()
+    issue: Issue, *, author: Actor, body: str, attachments: Iterable[UploadedFile] = ()
 ) -> Comment:
     """Comment on an issue. `@username` of project members become links and are recorded in the
     COMMENTED event (data: comment_id, mentions) for the notifications outbox."""
@@ -253,19 +254,19 @@ def add_comment(
     return comment
 
 
-def watch_automatically(issue: Issue, user, *, actor) -> bool:
+def watch_automatically(issue: Issue, user: Actor | None, *, actor: Actor | None) -> bool:
     """Make `user` a watcher because of what happened (they own it, they sent it to retest);
     recorded as an automatic WATCHED event. False when already watching."""
     return _watch(issue, user, actor=actor, automatic=True)
 
 
-def watch_issue(issue: Issue, *, user) -> bool:
+def watch_issue(issue: Issue, *, user: Actor) -> bool:
     """Start watching; False when already watching."""
     with transaction.atomic():
         return _watch(issue, user, actor=user, automatic=False)
 
 
-def unwatch_issue(issue: Issue, *, user) -> bool:
+def unwatch_issue(issue: Issue, *, user: Actor) -> bool:
     """Stop watching; False when not watching."""
     with transaction.atomic():
         if not issue.watchers.filter(pk=user.pk).exists():
@@ -283,7 +284,7 @@ LINK_NEEDS_BOTH_ENDS = (
 )
 
 
-def link_issues(issue: Issue, *, target: Issue, kind: str, actor) -> IssueLink:
+def link_issues(issue: Issue, *, target: Issue, kind: str, actor: Actor) -> IssueLink:
     """Link two issues; recorded on both. Refused (IssueAccessError, nothing written) unless
     `actor` may change both issues; a target the actor may not see is reported as not found,
     never named."""
@@ -306,7 +307,7 @@ def link_issues(issue: Issue, *, target: Issue, kind: str, actor) -> IssueLink:
     return link
 
 
-def unlink_issues(link: IssueLink, *, actor) -> None:
+def unlink_issues(link: IssueLink, *, actor: Actor) -> None:
     """Remove a link; recorded on both issues. Refused (IssueAccessError, nothing written,
     no record on either issue) unless `actor` may change both ends."""
     source, target = link.source, link.target
@@ -325,7 +326,7 @@ def unlink_issues(link: IssueLink, *, actor) -> None:
         )
 
 
-def save_filter(user, *, name: str, query: str) -> SavedFilter:
+def save_filter(user: Actor, *, name: str, query: str) -> SavedFilter:
     """Save (or overwrite) a named list view for this user."""
     name = name.strip()
     if not name:
@@ -337,7 +338,7 @@ def save_filter(user, *, name: str, query: str) -> SavedFilter:
     return saved
 
 
-def delete_saved_filter(saved: SavedFilter, *, user) -> None:
+def delete_saved_filter(saved: SavedFilter, *, user: Actor) -> None:
     if saved.user_id != user.pk:
         raise IssueError("Not your filter.")
     saved.delete()

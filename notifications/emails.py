@@ -8,9 +8,9 @@ which names the alert (`<resolve.notification.42@host>`), so nothing is sent twi
 
 import logging
 import smtplib
-import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlparse
 
 from django.conf import settings
@@ -21,6 +21,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.actors import Actor
+from accounts.timezones import user_zone
 from issues.mailthread import issue_thread_id, reply_address
 from issues.models import Issue
 from workflows.activity import closure_rows
@@ -95,13 +97,6 @@ def absolute(path: str) -> str:
     return f"{settings.BASE_URL}{path}"
 
 
-def _zone(user) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(user.time_zone or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
-
-
 def _deadline(note: Notification) -> tuple[datetime | None, str]:
     issue = note.issue
     if issue is None:
@@ -111,8 +106,8 @@ def _deadline(note: Notification) -> tuple[datetime | None, str]:
     return issue.resolution_due_at, "Resolution due"
 
 
-def _render(template: str, context: dict, user) -> tuple[str, str, str]:
-    with timezone.override(_zone(user)):
+def _render(template: str, context: dict, user: Actor) -> tuple[str, str, str]:
+    with timezone.override(user_zone(user)):
         subject = render_to_string(f"emails/{template}-subject.txt", context)
         text = render_to_string(f"emails/{template}-body.txt", context)
         html = render_to_string(f"emails/{template}-body.html", context)
@@ -127,7 +122,13 @@ def _header_safe(value: str) -> str:
 
 
 def _message(
-    user, subject: str, text: str, html: str, message_id: str, alert: str, issue_id=None
+    user: Actor,
+    subject: str,
+    text: str,
+    html: str,
+    message_id: str,
+    alert: str,
+    issue_id: int | None = None,
 ) -> EmailMultiAlternatives:
     headers = {
         "Message-ID": message_id,
@@ -144,7 +145,7 @@ def _message(
     return msg
 
 
-def _common(user) -> dict:
+def _common(user: Actor) -> dict:
     return {
         "recipient": user,
         "base_url": settings.BASE_URL,
@@ -219,7 +220,9 @@ def build_digest_message(digest: DigestEmail) -> EmailMultiAlternatives:
     )
 
 
-def _send_each(model: type[models.Model], ids: Sequence[int], build) -> list[int]:
+def _send_each(
+    model: type[models.Model], ids: Sequence[int], build: Callable[[Any], EmailMultiAlternatives]
+) -> list[int]:
     """Send each claimable row once over one SMTP connection; return the ids that failed."""
     now = timezone.now()
     connection = mailers.default

@@ -254,6 +254,9 @@ class SlaEscalation(models.Model):
         return f"Escalation of checkpoint {self.checkpoint_id} due {self.due_at}"
 
 
+SLA_SWEEP_JOB = "sla_sweep"  # the SLA sweep's SweepHeartbeat row
+
+
 class SweepHeartbeat(models.Model):
     """When a periodic job last finished (one row per job), so people can see it is alive."""
 

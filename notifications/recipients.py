@@ -1,4 +1,5 @@
-"""Who may hear about what: the escalation ladder, preferences and the access rule, in bulk.
+"""Who may hear about what: the escalation ladder and preferences, in bulk; the access rule is
+the pages' (`projects.selectors.visible_pairs`).
 
 Every function here works on many issues at once with a fixed number of queries, so the SLA
 sweep and the outbox stay set-based (no query per issue).
@@ -7,10 +8,8 @@ sweep and the outbox stay set-based (no query per issue).
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 
 from issues.models import Issue
 from projects.models import Membership, Role
@@ -84,40 +83,6 @@ def managers_of(project_ids: Iterable[int]) -> dict[int, list[int]]:
     for project_id, user_id in rows:
         out[project_id].append(user_id)
     return out
-
-
-def who_can_see(
-    pairs: Iterable[tuple[int, int]], *, users: Iterable[Any] | None = None
-) -> set[tuple[int, int]]:
-    """The (user id, project id) pairs where the user is active and may see the project.
-
-    The same rule as `projects.selectors.projects_visible_to`: members, plus staff. `users`:
-    the user objects of the pairs when the caller already loaded them (saves a query).
-    """
-    pairs = set(pairs)
-    if not pairs:
-        return set()
-    user_ids = {u for u, _ in pairs}
-    project_ids = {p for _, p in pairs}
-    staff: set[int] = set()
-    active: set[int] = set()
-    flags = (
-        [(u.pk, u.is_staff, u.is_superuser) for u in users if u.pk in user_ids and u.is_active]
-        if users is not None
-        else get_user_model()
-        .objects.filter(id__in=user_ids, is_active=True)
-        .values_list("id", "is_staff", "is_superuser")
-    )
-    for uid, is_staff, is_superuser in flags:
-        active.add(uid)
-        if is_staff or is_superuser:
-            staff.add(uid)
-    members = set(
-        Membership.objects.filter(user_id__in=user_ids, project_id__in=project_ids).values_list(
-            "user_id", "project_id"
-        )
-    )
-    return {(u, p) for u, p in pairs if u in active and (u in staff or (u, p) in members)}
 
 
 def modes_for(user_ids: Iterable[int], kinds: Iterable[str]) -> dict[tuple[int, str], str]:

@@ -1,5 +1,6 @@
 """Notification reads: the inbox, the unread count, preferences and the who-is-notified preview."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -7,13 +8,15 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
+from accounts.actors import Actor, Viewer
 from issues.models import Issue
-from projects.selectors import projects_visible_to
+from projects.selectors import projects_visible_to, visible_pairs
 
 from . import recipients as rcpt
 from .models import (
     ALWAYS_IMMEDIATE,
     MODES_FOR_KIND,
+    SLA_SWEEP_JOB,
     Kind,
     Mode,
     Notification,
@@ -22,7 +25,7 @@ from .models import (
 )
 
 
-def inbox_for(user) -> QuerySet[Notification]:
+def inbox_for(user: Actor) -> QuerySet[Notification]:
     """The user's notifications, newest first, about issues they may still see."""
     return (
         Notification.objects.filter(recipient=user)
@@ -31,7 +34,7 @@ def inbox_for(user) -> QuerySet[Notification]:
     )
 
 
-def unread_count(user) -> int:
+def unread_count(user: Actor) -> int:
     if not user.is_authenticated:
         return 0
     return inbox_for(user).filter(read_at__isnull=True).count()
@@ -46,7 +49,7 @@ class PreferenceRow:
     forced: bool
 
 
-def preference_rows(user) -> list[PreferenceRow]:
+def preference_rows(user: Actor) -> list[PreferenceRow]:
     modes = rcpt.modes_for([user.pk], Kind.values)
     rows = []
     for kind in Kind:
@@ -87,7 +90,7 @@ def _channel(mode: str, has_email: bool) -> str:
     }[Mode(mode)]
 
 
-def who_is_notified(issue: Issue, *, viewer) -> list[PreviewRow]:
+def who_is_notified(issue: Issue, *, viewer: Viewer) -> list[PreviewRow]:
     """Who would hear about each kind of change to this issue, and through which channel.
 
     The same rules as the outbox and the SLA sweep (`notifications.recipients`), so the
@@ -105,14 +108,14 @@ def who_is_notified(issue: Issue, *, viewer) -> list[PreviewRow]:
     }
     visible = {
         u
-        for u, _ in rcpt.who_can_see(
+        for u, _ in visible_pairs(
             ((u, issue.project_id) for u in candidates), users=candidates.values()
         )
     }
     users = {pk: u for pk, u in candidates.items() if pk in visible}
     modes = rcpt.modes_for(visible, Kind.values)
 
-    def listed(ids, kind: str, *, skip_viewer: bool) -> list[Recipient]:
+    def listed(ids: Iterable[int], kind: str, *, skip_viewer: bool) -> list[Recipient]:
         out = []
         for uid in sorted(ids, key=lambda i: str(users.get(i, ""))):
             if uid not in users or (skip_viewer and uid == viewer.pk):
@@ -168,8 +171,6 @@ class SweepStatus:
 
 
 def sla_sweep_status(now: datetime) -> SweepStatus:
-    from .services import SLA_SWEEP_JOB
-
     beat = SweepHeartbeat.objects.filter(job=SLA_SWEEP_JOB).first()
     if beat is None:
         return SweepStatus(None, None, True)

@@ -5,7 +5,7 @@ import logging
 from dataclasses import asdict
 from datetime import timedelta
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 
 from . import emails, services
@@ -35,7 +35,7 @@ def process_outbox() -> int:
 
 
 @shared_task(bind=True, name="notifications.tasks.send_notification_emails", max_retries=None)
-def send_notification_emails(self, notification_ids: list[int]) -> int:
+def send_notification_emails(self: Task, notification_ids: list[int]) -> int:
     """Send these notification emails; retry the failed ones with exponential backoff."""
     failed = emails.send_notification_emails(notification_ids)
     if failed:
@@ -47,7 +47,7 @@ def send_notification_emails(self, notification_ids: list[int]) -> int:
 
 
 @shared_task(bind=True, name="notifications.tasks.send_digest_emails", max_retries=None)
-def send_digest_emails(self, digest_ids: list[int]) -> int:
+def send_digest_emails(self: Task, digest_ids: list[int]) -> int:
     failed = emails.send_digest_emails(digest_ids)
     if failed:
         if self.request.retries >= settings.NOTIFY_EMAIL_MAX_RETRIES:

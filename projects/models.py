@@ -1,3 +1,5 @@
+from typing import Self
+
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
@@ -11,7 +13,7 @@ class Role(models.TextChoices):
 
 
 class ProjectQuerySet(models.QuerySet):
-    def active(self):
+    def active(self) -> Self:
         return self.filter(archived_at__isnull=True)
 
 
@@ -74,7 +76,7 @@ class Membership(models.Model):
 
 
 class ComponentQuerySet(models.QuerySet):
-    def active(self):
+    def active(self) -> Self:
         return self.filter(archived_at__isnull=True)
 
 

@@ -1,25 +1,64 @@
 """Who may see which project: the one access rule every view, export and email uses."""
 
 import re
+from collections.abc import Iterable
+from typing import Any
 
-from django.db.models import Q, QuerySet
-from django.http import Http404
+from django.contrib.auth import get_user_model
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.http import Http404, HttpRequest
+
+from accounts.actors import Actor, Viewer
 
 from .models import Component, Membership, Project, Role, Version
 
 _ID_RE = re.compile(r"[0-9]{1,19}", re.ASCII)
 
 
-def projects_visible_to(user) -> QuerySet[Project]:
+def sees_every_project(user: Any) -> bool:
+    """Staff and superusers see every project; everyone else the projects they belong to."""
+    return bool(user.is_staff or user.is_superuser)
+
+
+def projects_visible_to(user: Any) -> QuerySet[Project]:
     """Projects the user belongs to; staff and superusers see every project."""
     if not user.is_authenticated:
         return Project.objects.none()
-    if user.is_staff or user.is_superuser:
+    if sees_every_project(user):
         return Project.objects.all()
     return Project.objects.filter(memberships__user=user)
 
 
-def projects_for_request(request) -> list[Project]:
+def visible_pairs(
+    pairs: Iterable[tuple[int, int]], *, users: Iterable[Any] | None = None
+) -> set[tuple[int, int]]:
+    """`projects_visible_to` in bulk, for mail and alerts: the (user id, project id) pairs where
+    the user is active (the only people who can sign in to see a page) and the project is one
+    `projects_visible_to` gives them. Two queries whatever the number of pairs; `users`: the
+    user objects of the pairs when the caller already loaded them (saves one)."""
+    pairs = set(pairs)
+    if not pairs:
+        return set()
+    user_ids = {u for u, _ in pairs}
+    project_ids = {p for _, p in pairs}
+    people = (
+        [u for u in users if u.pk in user_ids]
+        if users is not None
+        else get_user_model()
+        .objects.filter(id__in=user_ids)
+        .only("is_active", "is_staff", "is_superuser")
+    )
+    active = {u.pk for u in people if u.is_active}
+    see_all = {u.pk for u in people if u.is_active and sees_every_project(u)}
+    members = set(
+        Membership.objects.filter(user_id__in=user_ids, project_id__in=project_ids).values_list(
+            "user_id", "project_id"
+        )
+    )
+    return {(u, p) for u, p in pairs if u in see_all or (u in active and (u, p) in members)}
+
+
+def projects_for_request(request: HttpRequest) -> list[Project]:
     """`projects_visible_to(request.user)`, archived ones included, loaded once per request (key
     and name only): the issue list needs them three times (project choices, people choices and
     the issues themselves, as a list of ids)."""
@@ -31,7 +70,7 @@ def projects_for_request(request) -> list[Project]:
     return cache["_resolve_visible_projects"]
 
 
-def get_project_for_user(user, key: str) -> Project:
+def get_project_for_user(user: Viewer, key: str) -> Project:
     """The project with this key if the user may see it; 404 otherwise (never 403: no leaks)."""
     try:
         return projects_visible_to(user).get(key=key.upper())
@@ -39,7 +78,7 @@ def get_project_for_user(user, key: str) -> Project:
         raise Http404("No such project.") from None
 
 
-def role_in_project(user, project: Project) -> str | None:
+def role_in_project(user: Viewer, project: Project) -> str | None:
     """The user's role in the project (None when not a member)."""
     if not user.is_authenticated:
         return None
@@ -48,7 +87,7 @@ def role_in_project(user, project: Project) -> str | None:
     )
 
 
-def role_for_request(request, project: Project) -> str | None:
+def role_for_request(request: HttpRequest, project: Project) -> str | None:
     """`role_in_project` of the request's user, looked up once per request and project (the
     issue page's panels all ask)."""
     cache = request.__dict__.setdefault("_resolve_project_roles", {})
@@ -57,7 +96,7 @@ def role_for_request(request, project: Project) -> str | None:
     return cache[project.pk]
 
 
-def is_manager(user, project: Project) -> bool:
+def is_manager(user: Viewer, project: Project) -> bool:
     return user.is_superuser or role_in_project(user, project) == Role.MANAGER
 
 
@@ -73,10 +112,9 @@ def eligible_owners(project: Project) -> QuerySet:
     return owner_candidates([project])
 
 
-def owner_candidates(projects) -> QuerySet:
+def owner_candidates(projects: Iterable[Project]) -> QuerySet:
     """Active users who may own issues of at least one of `projects` (a list or a queryset);
     whether they fit a given issue is `may_own` with its project."""
-    from django.contrib.auth import get_user_model
 
     return (
         get_user_model()
@@ -90,7 +128,7 @@ def owner_candidates(projects) -> QuerySet:
     )
 
 
-def may_own(user, project: Project) -> bool:
+def may_own(user: Actor | None, project: Project) -> bool:
     """Whether `user` may own issues of `project` (see OWNER_ROLES)."""
     if user is None or not getattr(user, "is_active", False):
         return False
@@ -103,8 +141,6 @@ def owner_refusal(project: Project) -> str:
 
 
 def members_with_role(project: Project, *roles: str) -> QuerySet:
-    from django.contrib.auth import get_user_model
-
     users = get_user_model().objects.filter(memberships__project=project)
     if roles:
         users = users.filter(memberships__role__in=roles)
@@ -114,19 +150,18 @@ def members_with_role(project: Project, *roles: str) -> QuerySet:
 PEOPLE_LIMIT = 20
 
 
-def _members_of_request_projects(request) -> QuerySet:
-    from django.contrib.auth import get_user_model
-
+def _members_of_request_projects(request: HttpRequest) -> QuerySet:
     project_ids = [p.pk for p in projects_for_request(request)]
     members = Membership.objects.filter(project_id__in=project_ids).values("user_id")
     return get_user_model().objects.filter(pk__in=members, is_active=True)
 
 
-def people_matching(request, text: str, *, limit: int = PEOPLE_LIMIT) -> list[tuple[str, str]]:
+def people_matching(
+    request: HttpRequest, text: str, *, limit: int = PEOPLE_LIMIT
+) -> list[tuple[str, str]]:
     """(username, display name) of up to `limit` members of the request user's projects whose
     username or name contains `text`, usernames starting with it first: what the people
     pickers ask for while someone types (a page never lists every member)."""
-    from django.db.models import Case, IntegerField, Q, Value, When
 
     text = text.strip()[:50]
     people = _members_of_request_projects(request)
@@ -144,7 +179,7 @@ def people_matching(request, text: str, *, limit: int = PEOPLE_LIMIT) -> list[tu
     )
 
 
-def member_by_handle(request, handle: str) -> tuple[int, str] | None:
+def member_by_handle(request: HttpRequest, handle: str) -> tuple[int, str] | None:
     """(pk, username) of the member of the request user's projects with this username (or,
     as older links have it, this id); None when there is none the user may see."""
     handle = handle.strip()
@@ -159,7 +194,9 @@ def member_by_handle(request, handle: str) -> tuple[int, str] | None:
 # --- components and versions -----------------------------------------------------------------
 
 
-def components_offered(projects, *, current: Component | None = None) -> QuerySet[Component]:
+def components_offered(
+    projects: Iterable[Project], *, current: Component | None = None
+) -> QuerySet[Component]:
     """Components a new choice may pick in `projects` (a list or a queryset): active ones,
     plus `current` (an issue keeps its archived component)."""
     active = Q(project__in=projects, archived_at__isnull=True)
@@ -168,7 +205,7 @@ def components_offered(projects, *, current: Component | None = None) -> QuerySe
     return Component.objects.filter(active).select_related("project")
 
 
-def versions_offered(projects) -> QuerySet[Version]:
+def versions_offered(projects: Iterable[Project]) -> QuerySet[Version]:
     return Version.objects.filter(project__in=projects).select_related("project")
 
 
@@ -180,7 +217,7 @@ def version_refusal(project: Project) -> str:
     return f"Choose a version of {project.key}."
 
 
-def get_version_for_user(user, key: str, version_id: int) -> Version:
+def get_version_for_user(user: Viewer, key: str, version_id: int) -> Version:
     """A version of a project the user may see; 404 otherwise (as projects)."""
     project = get_project_for_user(user, key)
     try:
@@ -189,7 +226,7 @@ def get_version_for_user(user, key: str, version_id: int) -> Version:
         raise Http404("No such version.") from None
 
 
-def get_component_for_user(user, key: str, component_id: int) -> Component:
+def get_component_for_user(user: Viewer, key: str, component_id: int) -> Component:
     project = get_project_for_user(user, key)
     try:
         return Component.objects.select_related("project", "lead", "default_team").get(

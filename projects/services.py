@@ -6,6 +6,8 @@ from datetime import date
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.actors import Actor
+
 from .models import Component, Membership, Project, Team, Version
 from .selectors import is_manager
 
@@ -16,12 +18,12 @@ DESCRIPTION_MAX = 2000
 class ProjectShapeError(Exception):
     """A refused change to components or versions; `str(error)` is shown to the user."""
 
-    def __init__(self, message: str, *, field: str | None = None):
+    def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
 
 
-def _require_manager(actor, project: Project) -> None:
+def _require_manager(actor: Actor, project: Project) -> None:
     if actor is not None and not is_manager(actor, project):
         raise ProjectShapeError(f"Only Managers of {project.key} may change this.")
 
@@ -51,12 +53,14 @@ def _check_description(description: str) -> None:
         )
 
 
-def _check_lead(project: Project, lead) -> None:
+def _check_lead(project: Project, lead: Actor | None) -> None:
     if lead is not None and not Membership.objects.filter(project=project, user=lead).exists():
         raise ProjectShapeError(f"The lead must be a member of {project.key}.", field="lead")
 
 
-def _save_unique(row, *, kind: str, update_fields: list[str] | None = None) -> None:
+def _save_unique(
+    row: Component | Version, *, kind: str, update_fields: list[str] | None = None
+) -> None:
     try:
         with transaction.atomic():
             row.save(update_fields=update_fields)
@@ -69,10 +73,10 @@ def _save_unique(row, *, kind: str, update_fields: list[str] | None = None) -> N
 def create_component(
     project: Project,
     *,
-    actor,
+    actor: Actor,
     name: str,
     description: str = "",
-    lead=None,
+    lead: Actor | None = None,
     default_team: Team | None = None,
 ) -> Component:
     """Add a component (name unique in the project; the lead a member of it)."""
@@ -90,10 +94,10 @@ def create_component(
 def update_component(
     component: Component,
     *,
-    actor,
+    actor: Actor,
     name: str,
     description: str,
-    lead,
+    lead: Actor | None,
     default_team: Team | None,
     archived: bool,
 ) -> Component:
@@ -117,7 +121,7 @@ def update_component(
 def create_version(
     project: Project,
     *,
-    actor,
+    actor: Actor,
     name: str,
     due_date: date | None = None,
     released: bool = False,
@@ -134,7 +138,7 @@ def create_version(
 
 
 def update_version(
-    version: Version, *, actor, name: str, due_date: date | None, released: bool
+    version: Version, *, actor: Actor, name: str, due_date: date | None, released: bool
 ) -> Version:
     _require_manager(actor, version.project)
     version.name = _clean_name(name, kind="version")

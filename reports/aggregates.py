@@ -19,17 +19,19 @@ class SecondsBetween(Func):
     arity = 2
     output_field = FloatField()
 
-    def _compiled(self, compiler):
+    def _compiled(self, compiler: Any) -> Any:
         start, end = self.source_expressions
         start_sql, start_params = compiler.compile(start)
         end_sql, end_params = compiler.compile(end)
         return start_sql, end_sql, (*end_params, *start_params)
 
-    def as_postgresql(self, compiler, connection, **extra_context):
+    def as_postgresql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
         start_sql, end_sql, params = self._compiled(compiler)
         return f"EXTRACT(EPOCH FROM ({end_sql} - {start_sql}))::float", params
 
-    def as_sql(self, compiler, connection, **extra_context):
+    def as_sql(  # type: ignore[override]  # Func.as_sql takes more options, unused here
+        self, compiler: Any, connection: Any, **extra_context: Any
+    ) -> Any:
         # SQLite: julianday() keeps fractions of a second; stored values are UTC.
         start_sql, end_sql, params = self._compiled(compiler)
         return f"((julianday({end_sql}) - julianday({start_sql})) * 86400.0)", params
@@ -53,6 +55,6 @@ class _MedianAggregate:
         return values[lo] + (values[hi] - values[lo]) * (mid - lo)
 
 
-def register_sqlite_functions(sender, connection, **kwargs) -> None:
+def register_sqlite_functions(sender: Any, connection: Any, **kwargs: Any) -> None:
     if connection.vendor == "sqlite":
         connection.connection.create_aggregate("resolve_median", 1, _MedianAggregate)

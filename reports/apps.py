@@ -6,6 +6,7 @@ class ReportsConfig(AppConfig):
     verbose_name = "Reports and dashboards"
 
     def ready(self) -> None:
+        # Imported here, as signal wiring in ready() always is: the app registry is ready now.
         from django.db.backends.signals import connection_created
 
         from .aggregates import register_sqlite_functions

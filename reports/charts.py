@@ -160,7 +160,7 @@ def bar_chart(
     bar_w = group_w if stacked else group_w / max(len(series), 1)
     for ci, label in enumerate(categories):
         x0 = LEFT + slot * ci + (slot - group_w) / 2
-        base = TOP + plot_h
+        base: float = TOP + plot_h
         for si, s in enumerate(series):
             value = s.values[ci] if ci < len(s.values) else None
             if not value:

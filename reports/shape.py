@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import Case, Count, IntegerField, Q, Sum, Value, When
 from django.utils import timezone
 
+from accounts.actors import Actor
 from issues.models import OPEN_STATUSES, Issue
 from projects.models import Component, Version
 from workflows.models import CycleOutcome
@@ -56,13 +57,13 @@ def by_component(scope: Scope) -> list[dict[str, Any]]:
     )
     rows: dict[int | None, dict[str, Any]] = {}
     empty = {"open": 0, "at_risk": 0, "breached": 0, "weighted": 0, "finished": 0, "met": 0}
-    for row in open_rows:
-        rows.setdefault(row["component_id"], dict(empty)).update(
-            {k: row[k] or 0 for k in ("open", "at_risk", "breached", "weighted")}
+    for open_row in open_rows:
+        rows.setdefault(open_row["component_id"], dict(empty)).update(
+            {k: open_row[k] or 0 for k in ("open", "at_risk", "breached", "weighted")}
         )
-    for row in cycles:
-        rows.setdefault(row["issue__component_id"], dict(empty)).update(
-            finished=row["finished"], met=row["met"]
+    for cycle_row in cycles:
+        rows.setdefault(cycle_row["issue__component_id"], dict(empty)).update(
+            finished=cycle_row["finished"], met=cycle_row["met"]
         )
     names = {
         c.pk: c
@@ -102,7 +103,7 @@ class VersionFigures:
         return -self.days_left if self.days_left is not None and self.days_left < 0 else 0
 
 
-def version_figures(user, version: Version, *, limit: int = 100) -> VersionFigures:
+def version_figures(user: Actor, version: Version, *, limit: int = 100) -> VersionFigures:
     """A version's page: issues planned for it (fix version) open and closed, issues that
     affect it, the SLA compliance of its issues' finished cycles of all time (the dashboard's `compliance_grid`/`total`, one rule), and what is still open,
     most urgent deadline first, with the days left to its due date."""

@@ -1,9 +1,11 @@
+from projects.selectors import projects_for_request
+
+
 def navigation(request):
     """What the top bar needs on every page."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    from projects.selectors import projects_for_request
 
     def nav_projects():
         # Called by the template only when it shows the menu (a callable is resolved lazily);

@@ -6,8 +6,12 @@ from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from notifications.selectors import sla_sweep_status
+from tracker.celery import app
 
 
 def _database_ok() -> bool:
@@ -20,8 +24,6 @@ def _database_ok() -> bool:
 
 
 def _broker_ok() -> bool:
-    from tracker.celery import app
-
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
@@ -43,10 +45,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "broker_transport": settings.CELERY_BROKER_URL.split(":", 1)[0],
     }
     if database:
-        from django.utils import timezone
-
-        from notifications.selectors import sla_sweep_status
-
         sweep = sla_sweep_status(timezone.now())
         body["sla_sweep"] = {
             "last_finished": sweep.finished_at.isoformat() if sweep.finished_at else None,

@@ -9,8 +9,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from api.auth import PersonalTokenAuth
+from api.auth import PersonalTokenAuth, token_user
 from api.errors import ApiError, ErrorOut
+from projects.models import Project
 
 from . import selectors, services
 from .models import Delivery, EventType, Format, Subscription
@@ -23,16 +24,16 @@ FormatName = Literal[tuple(Format.values)]  # type: ignore[valid-type]
 
 class SubscriptionIn(Schema):
     url: str = Field(..., max_length=2000)
-    event_types: list[EventTypeName] = Field(default_factory=lambda: list(EventType.values))
-    format: FormatName = Format.STANDARD
+    event_types: list[EventTypeName] = Field(default_factory=lambda: list(EventType.values))  # type: ignore[valid-type]
+    format: FormatName = Format.STANDARD  # type: ignore[valid-type]
     description: str = Field("", max_length=200)
     active: bool = True
 
 
 class SubscriptionPatch(Schema):
     url: str | None = Field(None, max_length=2000)
-    event_types: list[EventTypeName] | None = None
-    format: FormatName | None = None
+    event_types: list[EventTypeName] | None = None  # type: ignore[valid-type]
+    format: FormatName | None = None  # type: ignore[valid-type]
     description: str | None = Field(None, max_length=200)
     active: bool | None = None
 
@@ -111,9 +112,9 @@ def _delivery_out(d: Delivery) -> dict:
     }
 
 
-def _project(request: HttpRequest, key: str):
+def _project(request: HttpRequest, key: str) -> Project:
     try:
-        return selectors.managed_project(request.auth, key)
+        return selectors.managed_project(token_user(request), key)
     except PermissionDenied as e:
         raise ApiError(403, "forbidden", str(e)) from None
 
@@ -128,17 +129,17 @@ _ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut}
 @router.get(
     "/{key}/webhooks", response={200: list[SubscriptionOut], **_ERRORS}, summary="List webhooks"
 )
-def list_webhooks(request: HttpRequest, key: str):
+def list_webhooks(request: HttpRequest, key: str) -> list[dict]:
     return [_out(s) for s in selectors.subscriptions_of(_project(request, key))]
 
 
 @router.post("/{key}/webhooks", response={201: SecretOut, **_ERRORS}, summary="Add a webhook")
-def add_webhook(request: HttpRequest, key: str, payload: SubscriptionIn):
+def add_webhook(request: HttpRequest, key: str, payload: SubscriptionIn) -> Status:
     project = _project(request, key)
     try:
         sub = services.create_subscription(
             project,
-            actor=request.auth,
+            actor=token_user(request),
             url=payload.url,
             event_types=payload.event_types,
             format=payload.format,
@@ -153,19 +154,19 @@ def add_webhook(request: HttpRequest, key: str, payload: SubscriptionIn):
 @router.get(
     "/{key}/webhooks/{pk}", response={200: SubscriptionOut, **_ERRORS}, summary="Read a webhook"
 )
-def get_webhook(request: HttpRequest, key: str, pk: int):
+def get_webhook(request: HttpRequest, key: str, pk: int) -> dict:
     return _out(selectors.get_subscription(_project(request, key), pk))
 
 
 @router.patch(
     "/{key}/webhooks/{pk}", response={200: SubscriptionOut, **_ERRORS}, summary="Change a webhook"
 )
-def change_webhook(request: HttpRequest, key: str, pk: int, payload: SubscriptionPatch):
+def change_webhook(request: HttpRequest, key: str, pk: int, payload: SubscriptionPatch) -> dict:
     sub = selectors.get_subscription(_project(request, key), pk)
     try:
         sub = services.update_subscription(
             sub,
-            actor=request.auth,
+            actor=token_user(request),
             url=sub.url if payload.url is None else payload.url,
             event_types=sub.event_types if payload.event_types is None else payload.event_types,
             format=payload.format or sub.format,
@@ -182,9 +183,9 @@ def change_webhook(request: HttpRequest, key: str, pk: int, payload: Subscriptio
     response={200: SecretOut, **_ERRORS},
     summary="Rotate a webhook's secret (the old one signs too for 24 h)",
 )
-def rotate_webhook_secret(request: HttpRequest, key: str, pk: int):
+def rotate_webhook_secret(request: HttpRequest, key: str, pk: int) -> dict:
     sub = selectors.get_subscription(_project(request, key), pk)
-    secret = services.rotate_secret(sub, actor=request.auth)
+    secret = services.rotate_secret(sub, actor=token_user(request))
     sub.refresh_from_db()
     return {**_out(sub), "secret": secret, "previous_secret_valid_until": sub.previous_secret_until}
 
@@ -192,9 +193,9 @@ def rotate_webhook_secret(request: HttpRequest, key: str, pk: int):
 @router.post(
     "/{key}/webhooks/{pk}/ping", response={202: DeliveryOut, **_ERRORS}, summary="Send a test ping"
 )
-def ping_webhook(request: HttpRequest, key: str, pk: int):
+def ping_webhook(request: HttpRequest, key: str, pk: int) -> Status:
     sub = selectors.get_subscription(_project(request, key), pk)
-    delivery = services.send_ping(sub, actor=request.auth)
+    delivery = services.send_ping(sub, actor=token_user(request))
     return Status(202, {**_delivery_out(delivery), "log": []})
 
 
@@ -203,7 +204,7 @@ def ping_webhook(request: HttpRequest, key: str, pk: int):
     response={200: list[DeliveryOut], **_ERRORS},
     summary="A webhook's newest 50 deliveries with every attempt",
 )
-def list_deliveries(request: HttpRequest, key: str, pk: int):
+def list_deliveries(request: HttpRequest, key: str, pk: int) -> list[dict]:
     sub = selectors.get_subscription(_project(request, key), pk)
     return [_delivery_out(d) for d in selectors.delivery_log(sub)]
 
@@ -213,11 +214,11 @@ def list_deliveries(request: HttpRequest, key: str, pk: int):
     response={202: DeliveryOut, **_ERRORS},
     summary="Send a finished delivery again (same webhook-id)",
 )
-def redeliver_delivery(request: HttpRequest, key: str, pk: int, delivery_id: int):
+def redeliver_delivery(request: HttpRequest, key: str, pk: int, delivery_id: int) -> Status:
     sub = selectors.get_subscription(_project(request, key), pk)
     delivery = selectors.get_delivery(sub, delivery_id)
     try:
-        delivery = services.redeliver(delivery, actor=request.auth)
+        delivery = services.redeliver(delivery, actor=token_user(request))
     except services.SubscriptionError as e:
         raise ApiError(409, "still_sending", str(e)) from None
     return Status(202, {**_delivery_out(delivery), "log": []})

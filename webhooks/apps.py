@@ -7,6 +7,7 @@ class WebhooksConfig(AppConfig):
     def ready(self) -> None:
         # The hook across apps (notifications -> webhooks): the outbox, as it claims a batch of
         # activity records, lets webhooks create their deliveries in the same transaction.
+        # Imported here: services load models, which may happen only once the registry is ready.
         from notifications.signals import outbox_claimed
 
         from .services import create_deliveries_for_events

@@ -10,6 +10,7 @@ Exactly once from Resolve's side, enforced by the database:
   sender's claim expires and the delivery is sent again (same id, same body).
 """
 
+import base64
 import secrets
 
 from django.conf import settings
@@ -49,7 +50,6 @@ class SubscriptionState(models.TextChoices):
 
 def new_secret() -> str:
     """`whsec_` + base64 of 24 random bytes: the Standard Webhooks secret format."""
-    import base64
 
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from django.conf import settings
 from pydantic import BaseModel, Field, create_model
 
+from accounts.actors import Actor
 from issues.models import EventKind, Issue, IssueEvent, Priority, Severity, Status
 from workflows.businesstime import format_duration
 from workflows.selectors import SlaState, sla_state
@@ -125,7 +126,7 @@ def candidate_types(event: IssueEvent) -> list[EventType]:
 # --- building bodies ------------------------------------------------------------------------
 
 
-def _person(user) -> dict | None:
+def _person(user: Actor | None) -> dict | None:
     if user is None:
         return None
     return {"username": user.username, "name": str(user)}
@@ -144,7 +145,7 @@ def issue_data(
     event: IssueEvent,
     type_: str,
     *,
-    owner,
+    owner: Actor | None,
     comment_excerpt: str = "",
     now: datetime,
 ) -> dict[str, Any]:

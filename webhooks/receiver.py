@@ -19,6 +19,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
@@ -58,10 +59,12 @@ class Handler(BaseHTTPRequestHandler):
         # client's delayed ACK add 40 ms to every answer on a kept-alive connection.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def log_message(self, format, *args) -> None:  # quiet: thousands of requests in the bench
+    def log_message(
+        self, format: str, *args: Any
+    ) -> None:  # quiet: thousands of requests in the bench
         pass
 
-    def _json(self, status: int, payload, extra: dict[str, str] | None = None) -> None:
+    def _json(self, status: int, payload: object, extra: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")

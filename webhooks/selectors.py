@@ -4,6 +4,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 
+from accounts.actors import Viewer
 from projects.models import Project
 from projects.selectors import get_project_for_user, is_manager
 
@@ -12,7 +13,7 @@ from .models import Attempt, Delivery, DeliveryState, Subscription
 LOG_SIZE = 50
 
 
-def managed_project(user, key: str) -> Project:
+def managed_project(user: Viewer, key: str) -> Project:
     """The project if the user may manage its webhooks: 404 when they cannot see it, 403
     when they can but are not a Manager."""
     project = get_project_for_user(user, key)

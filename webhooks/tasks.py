@@ -3,7 +3,7 @@ service, so a duplicate or retried task is harmless (claims are in the database)
 
 import logging
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.utils import timezone
 
 from . import emails, services
@@ -30,7 +30,7 @@ def requeue_due_webhooks() -> int:
 
 
 @shared_task(bind=True, name="webhooks.tasks.mail_disabled_subscription", max_retries=10)
-def mail_disabled_subscription(self, subscription_id: int) -> int:
+def mail_disabled_subscription(self: Task, subscription_id: int) -> int:
     """Tell the project's Managers that Resolve disabled their failing webhook."""
     try:
         return emails.mail_disabled_subscription(subscription_id)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -23,6 +24,7 @@ from django.utils.safestring import SafeString
 from issues.models import (
     INVERSE_LINK_LABELS,
     EventKind,
+    Issue,
     IssueEvent,
     IssueType,
     LinkKind,
@@ -65,7 +67,7 @@ def _tidy(code: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _choice_label(choices, value: object) -> str:
+def _choice_label(choices: Any, value: object) -> str:
     try:
         return str(choices(value).label)
     except ValueError:
@@ -301,7 +303,7 @@ def _last_step(events: list[IssueEvent], *names: str) -> IssueEvent | None:
     return next((e for e in events if (e.data or {}).get("transition") in names), None)
 
 
-def closure_record(issue) -> ClosureRecord | None:
+def closure_record(issue: Issue) -> ClosureRecord | None:
     """The closure of a Fixed or Closed issue (None while it is open): resolution, root cause,
     lessons learned and who closed it, from the issue and its latest transition records; on
     a Fixed issue the fix summary and who verified it."""
@@ -351,7 +353,7 @@ class HoldRecord:
     since: datetime
 
 
-def current_hold(issue) -> HoldRecord | None:
+def current_hold(issue: Issue) -> HoldRecord | None:
     """Why the clock of a held issue is on hold (reason, note, who, since when); None when
     it is not on hold. The latest hold/release record decides."""
     if issue.sla_paused_at is None or not issue.is_open:
@@ -373,7 +375,7 @@ def current_hold(issue) -> HoldRecord | None:
     )
 
 
-def closure_rows(issue) -> list[list[str]]:
+def closure_rows(issue: Issue) -> list[list[str]]:
     """[label, text] rows of a Closed issue's closure (API, CSV, e-mails); [] otherwise."""
     if issue.status != Status.CLOSED:
         return []

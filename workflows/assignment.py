@@ -29,13 +29,13 @@ from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value,
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from intake.models import AssignmentRule
 from issues.models import OPEN_STATUSES, EventKind, Issue, Severity, Status
 from issues.services import record_event
-from projects.models import Component, Team
+from projects.models import Component, Project, Team
 from projects.selectors import OWNER_ROLES, may_own
 
 from .errors import WorkflowError
+from .models import AssignmentRule
 from .services import take_system_transition
 
 # Open work of a person = sum of these weights over the open issues they own.
@@ -58,7 +58,7 @@ class Choice:
     component: Component | None = None
 
 
-def available_users(project, *, today: date) -> QuerySet:
+def available_users(project: Project, *, today: date) -> QuerySet:
     """People who can take work in the project today."""
     return (
         get_user_model()
@@ -96,7 +96,7 @@ def _matches(rule: AssignmentRule, *, component: str, names: set[str], labels: s
     return not (rule.match_label and rule.match_label.strip().lower() not in labels)
 
 
-def _least_loaded(available: QuerySet, team: Team):
+def _least_loaded(available: QuerySet, team: Team) -> Any:
     return (
         with_open_work(available.filter(teams=team).distinct())
         .only("id", "username", "display_name", "first_name", "last_name")

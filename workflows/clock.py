@@ -5,10 +5,12 @@ re-derives the cached deadlines through `sla.py`. Called through `workflows.serv
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.actors import Actor
 from issues.models import OPEN_STATUSES, EventKind, Issue, IssueEvent, Status
 from issues.services import record_event
 from projects.models import Project, Role
@@ -69,7 +71,7 @@ def _targets(policy: SlaPolicy, issue: Issue) -> tuple[int, int]:
 
 
 def _ledger(
-    issue: Issue, cycle: int, kind: str, *, at: datetime, actor=None, **extra
+    issue: Issue, cycle: int, kind: str, *, at: datetime, actor: Actor | None = None, **extra: Any
 ) -> ClockEvent:
     return ClockEvent.objects.create(
         issue=issue, cycle=cycle, kind=kind, at=at, actor=actor, **extra
@@ -84,7 +86,9 @@ def _current_cycle(issue: Issue) -> SlaCycle | None:
     )
 
 
-def _open_cycle(issue: Issue, *, number: int, at: datetime, actor, responded: bool) -> SlaCycle:
+def _open_cycle(
+    issue: Issue, *, number: int, at: datetime, actor: Actor | None, responded: bool
+) -> SlaCycle:
     """A new cycle: targets from the current policy, ledger, first stage, deadlines; written
     with as few round trips as possible (this runs on every issue creation)."""
     policy = current_policy(issue.project)
@@ -131,7 +135,7 @@ def _open_cycle(issue: Issue, *, number: int, at: datetime, actor, responded: bo
     return cycle
 
 
-def start_sla_clock(issue: Issue, *, actor) -> None:
+def start_sla_clock(issue: Issue, *, actor: Actor) -> None:
     """Start cycle 1 of a new issue: targets from the project's policy, deadlines cached."""
     with transaction.atomic():
         _open_cycle(
@@ -139,7 +143,7 @@ def start_sla_clock(issue: Issue, *, actor) -> None:
         )
 
 
-def _stop_cycle(issue: Issue, cycle: SlaCycle, *, at: datetime, actor) -> None:
+def _stop_cycle(issue: Issue, cycle: SlaCycle, *, at: datetime, actor: Actor | None) -> None:
     _ledger(issue, cycle.number, ClockEventKind.STOPPED, at=at, actor=actor)
     events = sla.cycle_events(issue, cycle.number)
     clock = sla.derive_clock(events)
@@ -154,7 +158,7 @@ def _stop_cycle(issue: Issue, cycle: SlaCycle, *, at: datetime, actor) -> None:
 
 
 def move_clock_on_transition(
-    issue: Issue, transition: Transition, old_status: str, *, actor, now: datetime
+    issue: Issue, transition: Transition, old_status: str, *, actor: Actor | None, now: datetime
 ) -> None:
     StatusPeriod.objects.filter(issue=issue, left_at__isnull=True).update(left_at=now)
     if transition.new_cycle:
@@ -225,7 +229,7 @@ def _retarget(
     cycle: SlaCycle,
     policy: SlaPolicy,
     *,
-    actor,
+    actor: Actor,
     reason: str,
     events: list[ClockEvent] | None = None,
 ) -> bool:
@@ -281,7 +285,7 @@ def _retarget(
     return True
 
 
-def recompute_sla(issue: Issue, *, actor, reason: str) -> None:
+def recompute_sla(issue: Issue, *, actor: Actor, reason: str) -> None:
     """After a priority/severity change: new targets for the running cycle, an audit record."""
     with transaction.atomic():
         locked = Issue.objects.select_for_update().select_related("project").get(pk=issue.pk)
@@ -292,13 +296,13 @@ def recompute_sla(issue: Issue, *, actor, reason: str) -> None:
     copy_saved_fields(issue, locked)
 
 
-def _may_hold(issue: Issue, actor) -> None:
+def _may_hold(issue: Issue, actor: Actor) -> None:
     role = role_in_project(actor, issue.project)
     if not (actor.is_superuser or role == Role.MANAGER or issue.owner_id == actor.pk):
         raise TransitionForbidden(f"Only the owner or a Manager may hold the clock of {issue.key}.")
 
 
-def hold_sla_clock(issue: Issue, *, actor, reason: str, note: str = "") -> None:
+def hold_sla_clock(issue: Issue, *, actor: Actor, reason: str, note: str = "") -> None:
     """Pause the issue's clock with a typed reason (waiting on reporter, vendor, release)."""
     if reason not in HoldReason.values:
         raise WorkflowError("Choose why the clock is on hold.", field="reason")
@@ -334,7 +338,7 @@ def hold_sla_clock(issue: Issue, *, actor, reason: str, note: str = "") -> None:
     copy_saved_fields(issue, locked)
 
 
-def release_sla_hold(issue: Issue, *, actor) -> None:
+def release_sla_hold(issue: Issue, *, actor: Actor) -> None:
     with transaction.atomic():
         locked = Issue.objects.select_for_update().select_related("project").get(pk=issue.pk)
         _may_hold(locked, actor)
@@ -362,12 +366,12 @@ def release_sla_hold(issue: Issue, *, actor) -> None:
     copy_saved_fields(issue, locked)
 
 
-def require_manager(project: Project, actor) -> None:
+def require_manager(project: Project, actor: Actor) -> None:
     if not (actor.is_superuser or role_in_project(actor, project) == Role.MANAGER):
         raise TransitionForbidden("Only a Manager of the project may change its workflow.")
 
 
-def apply_sla_policy(project: Project, *, actor, draft: SlaPolicy, note: str) -> SlaPolicy:
+def apply_sla_policy(project: Project, *, actor: Actor, draft: SlaPolicy, note: str) -> SlaPolicy:
     """Save `draft` as the project's next policy version and retarget every open issue's
     running cycle to it (finished cycles keep their policy and outcome). Each moved issue
     gets an SLA audit record saying why."""
@@ -386,7 +390,7 @@ def apply_sla_policy(project: Project, *, actor, draft: SlaPolicy, note: str) ->
     return draft
 
 
-def _retarget_all(project: Project, policy: SlaPolicy, *, actor, reason: str) -> int:
+def _retarget_all(project: Project, policy: SlaPolicy, *, actor: Actor, reason: str) -> int:
     """`_retarget` for every open issue of the project, in bulk: one lock query, one read per
     table, bulk writes; the arithmetic runs in memory. Returns how many issues moved."""
     issues = list(

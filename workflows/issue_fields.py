@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import transaction
 
+from accounts.actors import Actor
 from customfields.selectors import fields_of, values_of
 from customfields.services import bump_version, clean_values, held_options, write_values
 from issues.models import Issue, IssueType
@@ -21,7 +22,7 @@ from .issue_use_cases import create_issue, update_issue
 def file_issue_with_fields(
     project: Project,
     *,
-    reporter,
+    reporter: Actor,
     custom_values: Mapping[str, Any],
     template_version: TemplateVersion | None = None,
     **fields: Any,
@@ -42,7 +43,7 @@ def file_issue_with_fields(
 def update_issue_with_fields(
     issue: Issue,
     *,
-    actor,
+    actor: Actor,
     changes: dict[str, Any],
     custom_values: Mapping[str, Any],
     expected_version: int | None = None,

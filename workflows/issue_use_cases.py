@@ -18,6 +18,7 @@ from typing import Any
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
+from accounts.actors import Actor
 from issues.limits import LABEL_MAX_CHARS
 from issues.markdown import RENDERER_VERSION, render_markdown
 from issues.models import EventKind, Issue, Label, Priority, Severity
@@ -34,7 +35,7 @@ from issues.services import (
     record_event,
     refresh_search_vectors,
 )
-from projects.models import Component, Project, Version
+from projects.models import Component, Project, Team, Version
 from projects.selectors import component_refusal, may_own, owner_refusal, version_refusal
 
 from .assignment import auto_assign_issue
@@ -67,14 +68,14 @@ def _check_shape(
 def create_issue(
     project: Project,
     *,
-    reporter,
+    reporter: Actor,
     title: str,
     description: str = "",
     type: str = "bug",
     priority: int = 2,
     severity: int = 2,
-    owner=None,
-    team=None,
+    owner: Actor | None = None,
+    team: Team | None = None,
     environment: str = "",
     component: Component | None = None,
     affected_version: Version | None = None,
@@ -189,7 +190,7 @@ def _display(issue: Issue, field: str, value: Any) -> str:
 def update_issue(
     issue: Issue,
     *,
-    actor,
+    actor: Actor,
     changes: dict[str, Any],
     expected_version: int | None = None,
     reason: str = "",
@@ -295,8 +296,8 @@ def update_issue(
 def bulk_update_issues(
     issues: Iterable[Issue],
     *,
-    actor,
-    owner=None,
+    actor: Actor,
+    owner: Actor | None = None,
     unassign: bool = False,
     priority: int | None = None,
     severity: int | None = None,
@@ -349,7 +350,7 @@ def _component_named(project: Project, name: str) -> Component | None:
     return found
 
 
-def add_label(issue: Issue, *, actor, name: str) -> Label:
+def add_label(issue: Issue, *, actor: Actor, name: str) -> Label:
     """Add a label (created in the issue's project if new) through `update_issue`."""
     name = name.strip()
     if not name:

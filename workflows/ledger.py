@@ -7,6 +7,7 @@ come from).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -26,7 +27,7 @@ def _hhmm(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def week_text(week) -> str:
+def week_text(week: Sequence[Sequence[Sequence[int]]]) -> str:
     """Working hours as "Mon–Fri 09:00–17:00" (consecutive days with the same hours folded)."""
     days = [tuple(tuple(i) for i in day) for day in week]
     parts: list[str] = []

@@ -1,6 +1,11 @@
+from datetime import date
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+
+from .businesstime import BusinessCalendar
 
 
 class CheckpointKind(models.TextChoices):
@@ -162,7 +167,7 @@ class SlaPolicy(models.Model):
         """Seconds."""
         return int(self.response_target_seconds[str(int(severity))])
 
-    def calendar_for(self, severity: int):
+    def calendar_for(self, severity: int) -> BusinessCalendar:
         """The calendar a cycle of this severity runs on (built once per policy object)."""
         business = int(severity) in [int(s) for s in self.business_severities]
         memo = self.__dict__.setdefault("_calendars", {})
@@ -170,11 +175,7 @@ class SlaPolicy(models.Model):
             memo[business] = self._calendar(business)
         return memo[business]
 
-    def _calendar(self, business: bool):
-        from datetime import date
-
-        from .businesstime import BusinessCalendar
-
+    def _calendar(self, business: bool) -> BusinessCalendar:
         if not business:
             return BusinessCalendar(time_zone=self.time_zone, always=True)
         return BusinessCalendar(
@@ -283,7 +284,7 @@ class ClockEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} (cycle {self.cycle}) of issue {self.issue_id}"
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
             raise ValueError("The SLA ledger is append-only.")
         super().save(*args, **kwargs)
@@ -317,3 +318,83 @@ class StatusPeriod(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status} of issue {self.issue_id}"
+
+
+class AssignmentRule(models.Model):
+    """Routes a new issue to an owner or a team. Rules are tried in `position` order;
+    empty match fields match everything."""
+
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="assignment_rules"
+    )
+    position = models.PositiveIntegerField(default=0)
+    match_component = models.CharField(
+        max_length=80, blank=True, help_text="Matches the `component` tag of intake events."
+    )
+    match_label = models.CharField(max_length=50, blank=True, help_text="A label name.")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    team = models.ForeignKey(
+        "projects.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    # Sets the issue's component (when it has none); without an owner or a team the rule
+    # routes "by component": its lead, else the least-loaded of its default team.
+    component = models.ForeignKey(
+        "projects.Component",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="Sets this component; alone, routes to the component's lead or team.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "intake_assignmentrule"  # created by intake, moved here unchanged
+        ordering = ["position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(owner__isnull=False, team__isnull=True)
+                | Q(owner__isnull=True, team__isnull=False)
+                | Q(owner__isnull=True, team__isnull=True, component__isnull=False),
+                name="rule_targets_owner_team_or_component",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Rule {self.position}: {self.describe()}"
+
+    def describe(self) -> str:
+        parts = []
+        if self.match_component:
+            parts.append(f"component “{self.match_component}”")
+        if self.match_label:
+            parts.append(f"label “{self.match_label}”")
+        when = " and ".join(parts) or "any issue"
+        if self.team_id:
+            target = f"team {self.team}"
+        elif self.owner_id:
+            target = f"{self.owner}"
+        else:
+            target = "by component"
+        if self.component_id:
+            target = f"component {self.component} · {target}"
+        return f"{when} → {target}"
+
+
+class Availability(models.Model):
+    """A person marked out of office until a date (inclusive)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="availability"
+    )
+    away_until = models.DateField(null=True, blank=True)
+    note = models.CharField(max_length=120, blank=True)
+
+    class Meta:
+        db_table = "intake_availability"  # created by intake, moved here unchanged
+        verbose_name_plural = "availability"
+
+    def __str__(self) -> str:
+        return f"{self.user} away until {self.away_until}"

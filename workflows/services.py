@@ -24,6 +24,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.actors import Actor
 from customfields.selectors import missing_for_transition
 from issues.inputs import parse_id
 from issues.limits import REASON_MAX_CHARS
@@ -32,9 +33,10 @@ from issues.selectors import issues_visible_to, parse_issue_key
 from issues.services import record_event, watch_automatically
 from playbooks.selectors import playbook_refusal
 from playbooks.services import copy_playbook
-from projects.models import Project, Role
+from projects.models import Project
 from projects.selectors import eligible_owners, may_own, owner_refusal, role_in_project
 
+from . import transitions
 from .activity import transition_reasons
 from .clock import (
     apply_sla_policy,
@@ -53,11 +55,11 @@ from .models import RootCause, TransitionRule
 from .transitions import (
     BY_NAME,
     SYSTEM_BY_NAME,
-    Actor,
     Need,
     Transition,
     actors_text,
     find_transition,
+    may_take,
 )
 
 __all__ = [
@@ -95,35 +97,13 @@ def transition_actors(project: Project, transition: Transition) -> frozenset[str
     return frozenset(rule.actors) if rule else transition.actors
 
 
-def may_take(
-    transition: Transition,
-    issue: Issue,
-    user,
-    *,
-    role: str | None,
-    actors: frozenset[str],
-) -> bool:
-    if not user.is_authenticated or not user.is_active:
-        return False
-    if transition.owner_excluded and issue.owner_id == user.pk:
-        return False
-    if user.is_superuser:
-        role = Role.MANAGER
-    if role is None:
-        return False
-    if role in actors:
-        return True
-    if Actor.OWNER in actors and issue.owner_id == user.pk:
-        return True
-    return Actor.ISSUE_REPORTER in actors and issue.reporter_id == user.pk
-
-
-def _check_may_take(transition: Transition, issue: Issue, actor) -> None:
+def _check_may_take(transition: Transition, issue: Issue, actor: Actor | None) -> None:
     actors = transition_actors(issue.project, transition)
-    role = role_in_project(actor, issue.project)
-    if may_take(transition, issue, actor, role=role, actors=actors):
-        return
-    if transition.owner_excluded and issue.owner_id == actor.pk:
+    if actor is not None:
+        role = role_in_project(actor, issue.project)
+        if may_take(transition, issue, actor, role=role, actors=actors):
+            return
+    if transition.owner_excluded and actor is not None and issue.owner_id == actor.pk:
         raise TransitionForbidden(
             f"{transition.label} on {issue.key} needs someone other than its owner (four eyes)."
         )
@@ -142,7 +122,7 @@ def _text(data: dict, name: str) -> str:
     return text
 
 
-def _eligible_owner(project: Project, value: Any):
+def _eligible_owner(project: Project, value: Any) -> Actor:
     user_id = parse_id(getattr(value, "pk", value))
     if user_id is None:
         raise WorkflowError("Choose an owner.", field="owner")
@@ -152,7 +132,7 @@ def _eligible_owner(project: Project, value: Any):
     return owner
 
 
-def _original(issue: Issue, value: Any, *, actor) -> Issue:
+def _original(issue: Issue, value: Any, *, actor: Actor | None) -> Issue:
     """The original of a duplicate: an issue of the same project that `actor` may see (through
     the access selector), never the issue itself."""
     if isinstance(value, Issue):
@@ -172,7 +152,7 @@ def _original(issue: Issue, value: Any, *, actor) -> Issue:
 
 
 def clean_transition_data(
-    transition: Transition, issue: Issue, data: dict, *, actor=None
+    transition: Transition, issue: Issue, data: dict, *, actor: Actor | None = None
 ) -> dict[str, Any]:
     """The transition's fields, checked against the table; raises WorkflowError per field."""
     cleaned: dict[str, Any] = {}
@@ -239,7 +219,7 @@ def _stale_message(issue: Issue) -> str:
 
 
 def transition_issue(
-    issue: Issue, to: str, *, actor, expected_status: str | None = None, **data: Any
+    issue: Issue, to: str, *, actor: Actor, expected_status: str | None = None, **data: Any
 ) -> Issue:
     """Move `issue` to status `to` as `actor`; the one way to change a status.
 
@@ -302,7 +282,7 @@ def _take(
     system: Transition | None,
     to: str,
     *,
-    actor,
+    actor: Actor | None,
     expected_status: str | None,
     data: dict[str, Any],
     audit: dict[str, Any] | None = None,
@@ -377,7 +357,7 @@ def _take(
             )
         # The owner hears when a retest fails, and whoever sent it to retest hears the verdict:
         # both watch from now on (the "who is notified" panel says so).
-        if locked.owner_id is not None and locked.owner_id != old_owner_id:
+        if locked.owner is not None and locked.owner_id != old_owner_id:
             watch_automatically(locked, locked.owner, actor=actor)
         if to == Status.RETEST and actor is not None:
             watch_automatically(locked, actor, actor=actor)
@@ -442,7 +422,7 @@ def _event_data(transition: Transition, cleaned: dict, issue: Issue) -> dict:
 
 # --- project settings ----------------------------------------------------------------------
 def set_transition_actors(
-    project: Project, *, actor, transition: str, actors: list[str]
+    project: Project, *, actor: Actor, transition: str, actors: list[str]
 ) -> TransitionRule | None:
     """Override who may take a transition in this project (statuses stay as they are).
 
@@ -451,7 +431,7 @@ def set_transition_actors(
     if transition not in BY_NAME:
         raise WorkflowError(f"There is no transition “{transition}”.")
     chosen = sorted(set(actors))
-    if any(a not in Actor.values for a in chosen):
+    if any(a not in transitions.Actor.values for a in chosen):
         raise WorkflowError("Unknown role.", field=transition)
     if not chosen:
         raise WorkflowError("At least one role must be able to take it.", field=transition)
@@ -467,7 +447,9 @@ def set_transition_actors(
     return rule
 
 
-def set_transition_overrides(project: Project, *, actor, actors: dict[str, list[str]]) -> None:
+def set_transition_overrides(
+    project: Project, *, actor: Actor, actors: dict[str, list[str]]
+) -> None:
     """The settings page: who may take each transition, all rows at once (or none)."""
     with transaction.atomic():
         for name, chosen in actors.items():

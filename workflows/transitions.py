@@ -7,11 +7,14 @@ statuses, the required fields or the four-eyes rule.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import models
 
-from issues.models import Status
+from accounts import actors
+from issues.models import Issue, Status
+from projects.models import Role
 from projects.selectors import OWNER_ROLES_TEXT
 
 
@@ -202,7 +205,7 @@ def transitions_from(source: str) -> list[Transition]:
     return [t for t in TRANSITIONS if source in t.sources]
 
 
-def actors_text(actors) -> str:
+def actors_text(actors: Iterable[str]) -> str:
     order = [a.value for a in Actor]
     return ", ".join(Actor(a).label for a in sorted(actors, key=order.index))
 
@@ -235,3 +238,26 @@ def mermaid_diagram() -> str:
         for s in t.sources:
             lines.append(f"    {Status(s).label} --> {t.target_label}: {t.label}")
     return "\n".join(lines)
+
+
+def may_take(
+    transition: Transition,
+    issue: Issue,
+    user: actors.Actor,
+    *,
+    role: str | None,
+    actors: frozenset[str],
+) -> bool:
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if transition.owner_excluded and issue.owner_id == user.pk:
+        return False
+    if user.is_superuser:
+        role = Role.MANAGER
+    if role is None:
+        return False
+    if role in actors:
+        return True
+    if Actor.OWNER in actors and issue.owner_id == user.pk:
+        return True
+    return Actor.ISSUE_REPORTER in actors and issue.reporter_id == user.pk

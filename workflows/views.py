@@ -18,6 +18,7 @@ from . import selectors, services
 from .forms import HoldForm, SlaPolicyForm, TransitionForm, TransitionRulesForm
 from .ledger import ledger_rows, sla_explanation
 from .models import HoldReason, SlaPolicy
+from .templatetags.workflow_tags import sla_box_context
 from .transitions import TRANSITIONS, find_transition
 
 
@@ -134,8 +135,6 @@ def sla_ledger(request: HttpRequest, key: str) -> HttpResponse:
 
 
 def _sla_box_context(request, issue) -> dict:
-    from .templatetags.workflow_tags import sla_box_context
-
     return sla_box_context(request, issue)
 
 

@@ -10,7 +10,12 @@ The chart is server-side SVG (no inline style or script: CSP).
 from django import template
 
 from intake.sdk_events import display_event
-from intake.selectors import latest_sdk_events, sdk_event_of_issue
+from intake.selectors import (
+    daily_counts_for_issue,
+    latest_sdk_events,
+    occurrence_summary,
+    sdk_event_of_issue,
+)
 
 register = template.Library()
 
@@ -54,8 +59,6 @@ def occurrence_chart(counts):
 
 @register.inclusion_tag("intake/_chart.html")
 def issue_occurrence_chart(issue):
-    from intake.selectors import daily_counts_for_issue
-
     return chart_context(daily_counts_for_issue(issue))
 
 
@@ -63,7 +66,6 @@ def issue_occurrence_chart(issue):
 def issue_events_panel(issue):
     """The issue page's side-panel card: events from monitoring tools (nothing for issues
     filed by hand). One query for those, two for intake issues."""
-    from intake.selectors import occurrence_summary
 
     summary = occurrence_summary(issue)
     if summary is None:

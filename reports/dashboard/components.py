@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from projects.models import Component
+
 from .. import shape
 from ..selectors import Scope
 from .cells import OPEN_PARAMS, Cell, Section, Table, _count, _pct_cell, issue_list_url
@@ -18,7 +20,7 @@ def components_section(scope: Scope) -> Section:
     for r in shape.by_component(scope):
         component = r["component"]
 
-        def link(extra: list[tuple[str, str]], component=component) -> str:
+        def link(extra: list[tuple[str, str]], component: Component | None = component) -> str:
             # The list cannot filter "no component": that row has no links.
             if component is None:
                 return ""

@@ -222,7 +222,7 @@ def _mtt_table(scope: Scope, by: str) -> Table:
         resolved = drill_url(scope, "finished", **{by: k})
         table.rows.append(
             [
-                Cell(choices(k).label, value=k),
+                Cell(str(choices(k).label), value=k),
                 _count(r["n_respond"], assigned),
                 _duration(r["mtta_mean"], assigned, business=True),
                 _duration(r["mtta_median"], assigned, business=True),

@@ -191,7 +191,7 @@ def test_a_failure_while_filing_leaves_nothing_half_created(project, manager, mo
     def explode(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(services, "create_issue", explode)
+    monkeypatch.setattr(services.filing, "create_issue", explode)
     with pytest.raises(RuntimeError):
         services.ingest_event(
             project, event=NormalizedEvent(source="generic", title="Boom"), reporter=manager

@@ -18,7 +18,7 @@ def test_filing_an_issue_queues_the_outbox_once(
     project, reporter, developer, django_capture_on_commit_callbacks, monkeypatch
 ):
     sent = []
-    monkeypatch.setattr(services, "_publish", lambda task, *args: sent.append(task.name))
+    monkeypatch.setattr(services.queueing, "_publish", lambda task, *args: sent.append(task.name))
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         # created, the reporter and the owner watching, the SLA clock: several events
         issue = make_issue(project, reporter, owner=developer)

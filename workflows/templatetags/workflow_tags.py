@@ -17,7 +17,7 @@ from django.utils.safestring import mark_safe
 
 from issues.models import Status
 from projects.models import Role
-from projects.selectors import role_for_request, role_in_project
+from projects.selectors import is_manager, role_for_request, role_in_project
 
 from ..activity import closure_record, current_hold, describe_event
 from ..businesstime import format_duration
@@ -207,7 +207,6 @@ def duration(value):
 @register.inclusion_tag("workflows/_settings_links.html", takes_context=True)
 def workflow_settings_links(context, project):
     """Links to the project's workflow and SLA settings, for its Managers."""
-    from projects.selectors import is_manager
 
     request = context.get("request")
     user = getattr(request, "user", None)

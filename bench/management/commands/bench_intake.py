@@ -28,7 +28,9 @@ import uuid
 from pathlib import Path
 
 from django.conf import settings
+from django.core.cache import caches
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 from django.db.models import Sum
 
 from accounts.models import User
@@ -61,8 +63,6 @@ def _children(pid: int) -> list[int]:
 
 
 def _database_backends() -> list[int]:
-    from django.db import connection
-
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
@@ -73,7 +73,6 @@ def _database_backends() -> list[int]:
 
 def _redis_server() -> list[int]:
     """The Redis server's pid when the rate limit counts in a Redis on this machine."""
-    from django.core.cache import caches
 
     raw = getattr(caches["intake"], "_cache", None)
     if raw is None or not hasattr(raw, "get_client"):

@@ -9,6 +9,7 @@ import json
 import statistics
 import time
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -21,6 +22,7 @@ from issues.models import Issue, IssueEvent
 from notifications.models import Notification, SlaEscalation
 from notifications.services import sweep_sla
 from projects.models import Membership, Project, Role
+from tracker.celery import app
 from workflows.models import SlaCheckpoint
 
 BENCH_KEY = "SWEEP"  # a project of its own (the page benches use BENCH…, DASH…)
@@ -40,7 +42,6 @@ class Command(BaseCommand):
     def handle(self, *args, issues: int, due_percent: float, output: str, **options):
         if connection.vendor != "postgresql":
             raise CommandError("bench_sweep needs PostgreSQL: set DATABASE_URL=postgres://...")
-        from tracker.celery import app
 
         # Alerts are queued to a queue of their own and purged: no worker sends 10,000 emails.
         app.conf.task_default_queue = BENCH_QUEUE
@@ -73,7 +74,6 @@ class Command(BaseCommand):
             "emails_queued": result.emails,
         }
         out = settings.VAR_DIR / "bench" / "sweep.json" if not output else output
-        from pathlib import Path
 
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(json.dumps(figures, indent=2) + "\n")

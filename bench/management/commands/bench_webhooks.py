@@ -21,13 +21,16 @@ from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
 from issues.models import EventKind, Issue, IssueEvent
 from notifications.services import bulk_insert
+from notifications.tasks import process_outbox
 from projects.models import Project
+from tracker.celery import app
 from webhooks.models import Delivery, DeliveryState, EventType, Subscription
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -99,7 +102,6 @@ class Command(BaseCommand):
             workers = [
                 self._start_worker(queue, opts["concurrency"], i) for i in range(opts["workers"])
             ]
-            from tracker.celery import app
 
             app.conf.task_default_queue = queue
             self._pids = {receiver.pid}
@@ -201,8 +203,6 @@ class Command(BaseCommand):
         return proc
 
     def _setup(self, count: int, port: int):
-        from django.contrib.auth import get_user_model
-
         user, _ = get_user_model().objects.get_or_create(
             username="bench-webhooks", defaults={"email": "bench-webhooks@example.com"}
         )
@@ -253,8 +253,6 @@ class Command(BaseCommand):
         return events
 
     def _kick(self):
-        from notifications.tasks import process_outbox
-
         process_outbox.delay()
 
     def _burst(self, issues, subs, n: int, port: int) -> dict:

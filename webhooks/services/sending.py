@@ -1,318 +1,35 @@
-"""Webhook writes: subscriptions (create, edit, rotate, ping, redeliver, re-enable), the
-fan-out from the activity outbox and the sending loop.
-
-Guarantees and how they are kept:
-- deliveries are created by `create_deliveries_for_events`, called inside the transaction
-  in which the notifications outbox claims its activity records; unique per (subscription,
-  event), inserted with ON CONFLICT DO NOTHING; the sender is queued after the commit;
-- a delivery keeps its `webhook_id` and body for every attempt (only the signature's
-  timestamp changes), so receivers can dedupe;
-- per issue, one endpoint's deliveries go out in event order: a delivery is claimable only
-  when no earlier delivery of the same issue to the same endpoint is unfinished;
-- retries: exponential back-off with jitter (WEBHOOK_BACKOFF_BASE doubling, capped at
-  WEBHOOK_BACKOFF_MAX) for about WEBHOOK_RETRY_HOURS on timeouts, connection errors, 408,
-  429 (its Retry-After honoured) and 5xx; any other answer outside 2xx fails for good;
-- an endpoint that failed for WEBHOOK_DISABLE_AFTER_HOURS without a success is disabled and
-  its project's Managers are e-mailed; re-enabling resumes with what is pending;
-- one endpoint's backlog never blocks another: each endpoint has its own task, which gives
-  the worker back after WEBHOOK_TURN_SECONDS, and an unreachable endpoint stops its batch at
-  the first timeout instead of timing out once per delivery.
-"""
+"""Sending: claim an endpoint's due deliveries, sign and POST them, record the answer, back
+off and disable a failing endpoint."""
 
 import logging
 import random
 import time
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import Exists, F, Min, OuterRef, Q
 from django.utils import timezone
 
-from issues.models import Comment, IssueEvent
-from notifications.services import bulk_insert
-from projects.models import Project
-
-from . import payloads, sender
-from .models import (
+from .. import sender, tasks
+from ..models import (
     PING,
     Attempt,
     Delivery,
     DeliveryState,
-    EventType,
-    Format,
     Subscription,
     SubscriptionState,
-    new_secret,
 )
-from .urlsafety import UnsafeURL, check_target
 
 log = logging.getLogger(__name__)
 
+
 # Deliveries claimed at once by one sender (one endpoint).
 BATCH = 100
-
-
-class SubscriptionError(Exception):
-    """A refused change; `str(error)` is shown to the user, next to `field` when set."""
-
-    def __init__(self, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.field = field
-
-
-# --- subscriptions --------------------------------------------------------------------------
-
-
-def _clean(url: str, event_types: Sequence[str], fmt: str) -> tuple[str, list[str]]:
-    url = url.strip()
-    try:
-        check_target(url)
-    except UnsafeURL as e:
-        raise SubscriptionError(str(e), field="url") from None
-    known = set(EventType.values)
-    chosen = [t for t in EventType.values if t in set(event_types)]
-    unknown = sorted(set(event_types) - known)
-    if unknown:
-        raise SubscriptionError(f"Unknown event types: {', '.join(unknown)}.", field="event_types")
-    if not chosen:
-        raise SubscriptionError("Choose at least one event type.", field="event_types")
-    if fmt not in Format.values:
-        raise SubscriptionError("Choose a format.", field="format")
-    return url, chosen
-
-
-def create_subscription(
-    project: Project,
-    *,
-    actor,
-    url: str,
-    event_types: Sequence[str],
-    format: str = Format.STANDARD,
-    description: str = "",
-    active: bool = True,
-) -> Subscription:
-    """Validate (SSRF guard included) and save a subscription; its secret is new."""
-    url, chosen = _clean(url, event_types, format)
-    return Subscription.objects.create(
-        project=project,
-        url=url,
-        event_types=chosen,
-        format=format,
-        description=description.strip()[:200],
-        state=SubscriptionState.ACTIVE if active else SubscriptionState.PAUSED,
-        created_by=actor,
-    )
-
-
-def update_subscription(
-    subscription: Subscription,
-    *,
-    actor,
-    url: str,
-    event_types: Sequence[str],
-    format: str,
-    description: str,
-    active: bool,
-) -> Subscription:
-    """Change a subscription. Turning a disabled one back on resumes what is pending."""
-    url, chosen = _clean(url, event_types, format)
-    with transaction.atomic():
-        sub = Subscription.objects.select_for_update().get(pk=subscription.pk)
-        was = sub.state
-        sub.url, sub.event_types, sub.format = url, chosen, format
-        sub.description = description.strip()[:200]
-        sub.state = SubscriptionState.ACTIVE if active else SubscriptionState.PAUSED
-        if was == SubscriptionState.DISABLED and active:
-            _resume(sub)
-        elif was == SubscriptionState.DISABLED:
-            sub.state = SubscriptionState.DISABLED  # paused stays disabled until turned on
-        sub.save()
-        if sub.state == SubscriptionState.ACTIVE:
-            kick([sub.pk])
-    return sub
-
-
-def _resume(sub: Subscription) -> None:
-    now = timezone.now()
-    sub.failing_since = None
-    sub.disabled_at = None
-    sub.wake_at = None
-    Delivery.objects.filter(subscription=sub, state=DeliveryState.PENDING).update(
-        next_attempt_at=now, give_up_at=now + _retry_window()
-    )
-
-
-def rotate_secret(subscription: Subscription, *, actor) -> str:
-    """A new secret; the old one keeps signing (second signature) for WEBHOOK_ROTATION_HOURS."""
-    with transaction.atomic():
-        sub = Subscription.objects.select_for_update().get(pk=subscription.pk)
-        sub.previous_secret = sub.secret
-        sub.previous_secret_until = timezone.now() + timedelta(
-            hours=settings.WEBHOOK_ROTATION_HOURS
-        )
-        sub.secret = new_secret()
-        sub.save(update_fields=["secret", "previous_secret", "previous_secret_until"])
-    subscription.secret = sub.secret
-    return sub.secret
-
-
-def send_ping(subscription: Subscription, *, actor) -> Delivery:
-    """Queue a `ping` (sent even while paused or disabled: it is how people test a fix)."""
-    now = timezone.now()
-    data = {
-        "project": subscription.project.key,
-        "subscription": subscription.pk,
-        "message": f"Test from Resolve, sent by {actor}.",
-    }
-    delivery = Delivery.objects.create(
-        subscription=subscription,
-        type=PING,
-        body=payloads.render_body(subscription.format, PING, data, at=now),
-        next_attempt_at=now,
-        give_up_at=now + _retry_window(),
-        event_at=now,
-    )
-    kick([subscription.pk], force=True)
-    return delivery
-
-
-def redeliver(delivery: Delivery, *, actor) -> Delivery:
-    """Send a finished delivery again: same webhook-id, same body, a fresh retry window."""
-    now = timezone.now()
-    updated = Delivery.objects.filter(
-        pk=delivery.pk, state__in=[DeliveryState.SUCCEEDED, DeliveryState.FAILED]
-    ).update(
-        state=DeliveryState.PENDING,
-        next_attempt_at=now,
-        give_up_at=now + _retry_window(),
-        claimed_until=None,
-    )
-    if not updated:
-        raise SubscriptionError("This delivery is still being sent.")
-    kick([delivery.subscription_id], force=delivery.type == PING)
-    delivery.refresh_from_db()
-    return delivery
-
-
-# --- the fan-out from the outbox ------------------------------------------------------------
-
-
-def _retry_window() -> timedelta:
-    return timedelta(hours=settings.WEBHOOK_RETRY_HOURS)
-
-
-def create_deliveries_for_events(events: Sequence[IssueEvent]) -> int:
-    """Create the deliveries of a claimed outbox batch (inside the claim's transaction).
-
-    One row per (event, subscription) whose project matches and which subscribed to one of
-    the event's types (the most specific). Bodies are rendered now and never again. Active
-    and disabled endpoints get rows (a disabled one keeps them for when it is re-enabled);
-    paused ones do not. The senders are queued after the commit.
-    """
-    typed = [(e, payloads.candidate_types(e)) for e in events]
-    typed = [(e, types) for e, types in typed if types]
-    if not typed:
-        return 0
-    subs_of: dict[int, list[Subscription]] = defaultdict(list)
-    for sub in Subscription.objects.filter(
-        project_id__in={e.issue.project_id for e, _ in typed},
-        state__in=[SubscriptionState.ACTIVE, SubscriptionState.DISABLED],
-    ).only("id", "project_id", "event_types", "format", "state"):
-        subs_of[sub.project_id].append(sub)
-    if not subs_of:
-        return 0
-    typed = [(e, types) for e, types in typed if e.issue.project_id in subs_of]
-    owners = get_user_model().objects.in_bulk(
-        {e.issue.owner_id for e, _ in typed if e.issue.owner_id}
-    )
-    comment_ids = {
-        e.data.get("comment_id") for e, types in typed if EventType.COMMENTED in types and e.data
-    }
-    excerpts = {
-        pk: (body[:280] + "…") if len(body) > 280 else body
-        for pk, body in Comment.objects.filter(id__in={c for c in comment_ids if c}).values_list(
-            "id", "body"
-        )
-    }
-    now = timezone.now()
-    window = _retry_window()
-    rows: list[Delivery] = []
-    kicked: set[int] = set()
-    for event, types in typed:
-        issue = event.issue
-        built: dict[str, dict] = {}
-        for sub in subs_of[issue.project_id]:
-            type_ = next((t for t in types if t in sub.event_types), None)
-            if type_ is None:
-                continue
-            if type_ not in built:
-                built[type_] = payloads.issue_data(
-                    issue,
-                    event,
-                    type_,
-                    owner=owners.get(issue.owner_id) if issue.owner_id else None,
-                    comment_excerpt=excerpts.get(
-                        int((event.data or {}).get("comment_id") or 0), ""
-                    ),
-                    now=now,
-                )
-            rows.append(
-                Delivery(
-                    subscription_id=sub.pk,
-                    event_id=event.pk,
-                    issue_id=issue.pk,
-                    type=type_,
-                    body=payloads.render_body(sub.format, type_, built[type_], at=event.created_at),
-                    next_attempt_at=now,
-                    give_up_at=now + window,
-                    event_at=event.created_at,
-                    created_at=now,
-                )
-            )
-            if sub.state == SubscriptionState.ACTIVE:
-                kicked.add(sub.pk)
-    bulk_insert(rows, ignore_conflicts=True)
-    kick(sorted(kicked))
-    return len(rows)
-
-
-# --- sending --------------------------------------------------------------------------------
-
-
-def kick(subscription_ids: Iterable[int], *, force: bool = False) -> None:
-    """After the commit, queue a sender task for each endpoint that has none queued."""
-    ids = list(subscription_ids)
-    if ids:
-        transaction.on_commit(lambda: queue_senders(ids, force=force))
-
-
-def queue_senders(subscription_ids: Iterable[int], *, force: bool = False) -> int:
-    """Queue one sender per endpoint unless one is queued already (and not lost: a mark older
-    than WEBHOOK_CLAIM_SECONDS is taken for a lost task). `force` always queues (pings)."""
-    from .tasks import deliver_webhooks
-
-    now = timezone.now()
-    stale = now - timedelta(seconds=settings.WEBHOOK_CLAIM_SECONDS)
-    queued = 0
-    for sid in subscription_ids:
-        free = Q(sender_queued_at__isnull=True) | Q(sender_queued_at__lt=stale)
-        if not Subscription.objects.filter(free, pk=sid).update(sender_queued_at=now) and not force:
-            continue
-        try:
-            deliver_webhooks.delay(sid, force=force)
-            queued += 1
-        except Exception:
-            # The catch-up beat entry finds what is due; nothing is lost.
-            Subscription.objects.filter(pk=sid).update(sender_queued_at=None)
-            log.exception("Could not queue the webhook sender of subscription %s", sid)
-    return queued
 
 
 @dataclass
@@ -481,10 +198,8 @@ def _note_failure(sub: Subscription, now: datetime) -> None:
             sub.state = SubscriptionState.DISABLED
 
             def mail() -> None:
-                from .tasks import mail_disabled_subscription
-
                 try:
-                    mail_disabled_subscription.delay(sub.pk)
+                    tasks.mail_disabled_subscription.delay(sub.pk)
                 except Exception:
                     log.exception("Could not queue the disabled-webhook e-mail")
 
@@ -618,15 +333,3 @@ def due_subscription_ids() -> list[int]:
         .values_list("subscription_id", flat=True)
         .distinct()
     )
-
-
-__all__ = [
-    "SubscriptionError",
-    "create_subscription",
-    "update_subscription",
-    "rotate_secret",
-    "send_ping",
-    "redeliver",
-    "create_deliveries_for_events",
-    "deliver_due",
-]

@@ -1,0 +1,1 @@
+"""`make reliability`: the fault and load driver (run.py) and its parts."""

@@ -1,0 +1,1 @@
+"""The scenarios of `make reliability`, one module a family."""
