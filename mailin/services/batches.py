@@ -16,7 +16,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from issues.services import IssueError
-from notifications import services as notification_services
+from notifications.services import one_outbox_kick_since
 
 from ..models import MailMessage, MailStatus
 from .common import REASON_LIMIT, Refused
@@ -94,7 +94,7 @@ def _file_batch(
             )
             if bounce:
                 bounces.append(row)
-        _one_outbox_kick(callbacks)
+        one_outbox_kick_since(callbacks)
     return handled, bounces
 
 
@@ -123,21 +123,6 @@ def _file_one(row: MailMessage) -> tuple[str, bool] | None:
     except Exception as exc:
         log.exception("Mail %s could not be processed", row.pk)
         return f"Could not be processed ({type(exc).__name__}); kept for a manager.", False
-
-
-def _one_outbox_kick(since: int) -> None:
-    """Every filing registers the outbox kick in its own savepoint, so a batch of 50 would
-    publish 50 tasks. Once every savepoint is released or rolled back, all the batch's
-    kicks that remain run at its commit: the first is enough (one run handles every
-    pending event), the others are dropped."""
-    connection = transaction.get_connection()
-    kick = notification_services._publish_outbox
-    ours = connection.run_on_commit[since:]
-    first = next((n for n, entry in enumerate(ours) if entry[1] is kick), None)
-    if first is not None:
-        connection.run_on_commit[since:] = [
-            entry for n, entry in enumerate(ours) if entry[1] is not kick or n == first
-        ]
 
 
 def file_all_received(

@@ -19,6 +19,7 @@ from .queueing import (
     _publish_outbox,
     kick_outbox,
     kick_outbox_on_new_event,
+    one_outbox_kick_since,
     queue_emails,
 )
 from .rows import bulk_insert
@@ -34,6 +35,7 @@ __all__ = [
     "create_daily_digests",
     "kick_outbox",
     "kick_outbox_on_new_event",
+    "one_outbox_kick_since",
     "mark_all_read",
     "mark_read",
     "process_outbox",

@@ -67,6 +67,24 @@ def kick_outbox() -> None:
     transaction.on_commit(_publish_outbox)
 
 
+def one_outbox_kick_since(since: int) -> None:
+    """Keep one outbox kick among the commit callbacks registered since `since` (an index
+    into the connection's `run_on_commit`, taken before a batch began).
+
+    Each unit of a batch that runs in its own savepoint (a mail message, say) registers its
+    own kick, so a batch of 50 would publish 50 tasks. Once those savepoints are released
+    or rolled back, the kicks that remain run at the batch's commit: the first is enough (one
+    run handles every pending event), the others are dropped. Callbacks registered before
+    `since`, or of other kinds, are left alone."""
+    connection = transaction.get_connection()
+    ours = connection.run_on_commit[since:]
+    first = next((n for n, entry in enumerate(ours) if entry[1] is _publish_outbox), None)
+    if first is not None:
+        connection.run_on_commit[since:] = [
+            entry for n, entry in enumerate(ours) if entry[1] is not _publish_outbox or n == first
+        ]
+
+
 def kick_outbox_on_new_event(
     sender: type[IssueEvent], instance: IssueEvent, created: bool, **kwargs: Any
 ) -> None:
