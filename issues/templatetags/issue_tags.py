@@ -5,7 +5,8 @@ import html
 import json
 from functools import cache
 
-from django import template
+from django import forms, template
+from django.forms.widgets import Input
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -316,6 +317,72 @@ def check_dropdown(field, label: str):
         label,
         check_options(field.html_name, field.field.choices, chosen),
     )
+
+
+def _input_html(widget, name: str, value, id_: str, outer: dict | None = None) -> str:
+    # Django's django/forms/widgets/input.html: type, name, value, then the widget's attrs
+    # (a range's own attrs over its input's) with the id last (BoundField.as_widget adds it).
+    shown = widget.format_value(value)
+    attrs = {**widget.attrs, **(outer or {}), "id": id_}
+    return (
+        f'<input type="{_html(widget.input_type)}" name="{_html(name)}"'
+        + (f' value="{_html(shown)}"' if shown is not None else "")
+        + "".join(
+            f" {_html(key)}" if val is True else f' {_html(key)}="{_html(val)}"'
+            for key, val in attrs.items()
+            if val is not False and val is not None
+        )
+        + ">"
+    )
+
+
+def _simple_input(widget) -> bool:
+    return isinstance(widget, Input) and not isinstance(
+        widget, forms.FileInput | forms.CheckboxInput
+    )
+
+
+@register.simple_tag
+def filter_input(bound):
+    """A filter bar's text, date or number box, or a from–to pair of them (django-filter's
+    range widgets), as Django renders it (same markup), built in Python: through the form
+    renderer each input is three template renders, a tenth of the list page. Anything
+    unusual (errors, help text, a required or disabled field, another widget) is left to
+    Django."""
+    field, widget = bound.field, bound.field.widget
+    plain = (
+        bound.form.is_bound
+        and not bound.errors
+        and not bound.help_text
+        and not field.required
+        and not field.disabled
+    )
+    if plain and _simple_input(widget):
+        return mark_safe(_input_html(widget, bound.html_name, bound.value(), bound.auto_id))  # noqa: S308  # nosec B308 B703 - escaped
+    suffixes = getattr(widget, "suffixes", None)
+    if (
+        plain
+        and isinstance(widget, forms.MultiWidget)
+        and suffixes
+        and len(widget.widgets) == 2
+        and all(_simple_input(w) for w in widget.widgets)
+        and getattr(widget, "template_name", "") == "django_filters/widgets/multiwidget.html"
+    ):
+        values = bound.value()
+        if not isinstance(values, list):
+            values = widget.decompress(values)
+        parts = [
+            _input_html(
+                sub,
+                widget.suffixed(bound.html_name, suffix),
+                values[i] if i < len(values) else None,
+                f"{bound.auto_id}_{i}",
+                widget.attrs,
+            )
+            for i, (sub, suffix) in enumerate(zip(widget.widgets, suffixes, strict=True))
+        ]
+        return mark_safe("\n\n-".join(parts))  # noqa: S308  # nosec B308 B703 - escaped
+    return str(bound)
 
 
 PERSON_PLACEHOLDERS = {
