@@ -253,11 +253,12 @@ def test_board_query_count_is_constant(
     issue = make_issue(project, reporter, team=team)
     add_label(issue, actor=reporter, name="x")
     client.force_login(developer)
-    # session, user, visible projects, teams, WIP limits, column counts (one statement),
+    # session, user, visible projects, teams with the projects' components and versions (one
+    # statement), WIP limits, column counts (one statement),
     # cards (one statement), labels, roles, transition overrides, the bell's unread count,
     # the projects' SLA policies (business time left, once per board)
     board(client)
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(12):
         board(client)
     for n in range(30):
         i = make_issue(project, reporter, team=team, priority=3)
@@ -265,12 +266,12 @@ def test_board_query_count_is_constant(
         if n % 3 == 0:
             transition_issue(i, Status.ASSIGNED, actor=manager, owner=developer.pk)
             add_comment(i, author=developer, body="looking")
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(12):
         board(client)
-    with django_assert_num_queries(14):  # + the chosen owner, looked up once
+    with django_assert_num_queries(13):  # + the chosen owner, looked up once
         board(client, priority=3, owner=developer.pk, q="broken", lanes="team")
     # The board across projects costs the same.
-    with django_assert_num_queries(12):  # no WIP limits across projects
+    with django_assert_num_queries(11):  # no WIP limits across projects
         board(client, key=None)
 
 

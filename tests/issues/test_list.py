@@ -170,12 +170,12 @@ def test_list_query_count_is_constant(
     add_label(issue, actor=reporter, name="x")
     page()
     # session, user, the visible projects (once: top-bar menu, project choices, the issues'
-    # project ids), count, issues (component joined), labels, saved filters, teams, the
-    # projects' components and versions (one UNION), unread notifications (bell), the
+    # project ids), count, issues (component joined), labels, saved filters, the teams with
+    # the projects' components and versions (one statement), unread notifications (bell), the
     # projects' SLA policies (time left in business time), the custom fields offered as
     # filters and columns (with their choices, one query). No list of members: the owner
     # and reporter boxes ask /projects/people.json.
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(11):
         page()
     for n in range(40):
         i = make_issue(project, reporter, owner=developer, team=team, priority=3)
@@ -183,13 +183,13 @@ def test_list_query_count_is_constant(
     few_members = len(page().content)
     for _ in range(60):
         Membership.objects.create(project=project, user=UserFactory(), role=Role.DEVELOPER)
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(11):
         response = page()
     assert len(response.content) == few_members  # no page weight per member
     # A chosen owner is looked up once (by username, or by id as older links have it).
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(12):
         page(priority=3, status="new", owner=developer.pk, sort="due", q="broken", per_page=100)
-    with django_assert_num_queries(14):  # each chosen person once: owner and reporter
+    with django_assert_num_queries(13):  # each chosen person once: owner and reporter
         page(owner=developer.username, reporter=reporter.username)
 
 
