@@ -57,6 +57,20 @@ def _order_by(sort: str) -> list:
     return order
 
 
+# A list filtered on a custom field counts at most this many matches ("More than 1,000
+# issues"). Counting is a semi-join of the field's values with the live issues: up to this
+# cap it is a merge of two index-only scans that stops early (~1 ms at 100,000 issues);
+# counting to the list's 10,000 made PostgreSQL hash every matching value first (40,000 for
+# a common choice: 29 ms, the page's main cost).
+CUSTOM_FILTER_COUNT_CAP = 1000
+
+
+def _given(value) -> bool:
+    if isinstance(value, slice):  # a range: either end
+        return value.start is not None or value.stop is not None
+    return bool(value)
+
+
 class AnyOfFilter(django_filters.MultipleChoiceFilter):
     """Several values of one column as `column IN (…)`, not django-filter's OR of equalities:
     PostgreSQL reads an IN list inside one index scan (the list's capped count is then an
@@ -256,9 +270,15 @@ class IssueFilter(django_filters.FilterSet):
     @property
     def count_cap(self) -> int | None:
         """How far the list counts: a search counts (and ranks) at most SEARCH_CANDIDATES
-        matches; None for the list's own cap."""
-        if self.is_valid() and (self.form.cleaned_data.get("q") or "").strip():
+        matches, a filter on a custom field at most CUSTOM_FILTER_COUNT_CAP; None for the
+        list's own cap."""
+        if not self.is_valid():
+            return None
+        data = self.form.cleaned_data
+        if (data.get("q") or "").strip():
             return selectors.SEARCH_CANDIDATES
+        if any(_given(data.get(name)) for name in self.custom_filter_names):
+            return CUSTOM_FILTER_COUNT_CAP
         return None
 
     def _user_id(self, value: str):
