@@ -7,6 +7,7 @@ from functools import cache
 
 from django import forms, template
 from django.forms.widgets import Input
+from django.template.defaultfilters import filesizeformat, linebreaksbr
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -15,6 +16,7 @@ from accounts.templatetags.resolve import when
 from issues.markdown import render_markdown
 from issues.models import IssueType, Priority, Severity, Status
 from playbooks.templatetags.playbook_tags import progress_badge
+from workflows.activity import describe_event
 from workflows.selectors import times_left
 from workflows.templatetags.workflow_tags import render_sla_badge
 
@@ -422,3 +424,89 @@ def person_picker(field=None, *, name: str = "", input_id: str = "", keywords=No
         json.dumps(keyword_pairs),
         labels.get(str(raw), raw),
     )
+
+
+_COMMENT = (
+    '        <li class="card mb-2 timeline-comment" id="comment-{pk}">\n'
+    '          <div class="card-header py-1 small d-flex gap-2 align-items-center">\n'
+    '            <span class="avatar" aria-hidden="true">{initials}</span> <strong>{author}</strong>'
+    " commented {when}\n"
+    "          </div>\n"
+    '          <div class="card-body py-2 markdown-body">{body}\n'
+    "            {attachments}\n"
+    "          </div>\n"
+    "        </li>\n"
+)
+_ATTACHMENTS = '<ul class="list-unstyled small mb-0 attachment-list">{}</ul>'
+_ATTACHMENT = (
+    '<li><i class="bi bi-paperclip" aria-hidden="true"></i> <a href="{url}" download>{name}</a>'
+    ' <span class="text-body-secondary">({size})</span></li>\n'
+)
+_ACTIVITY = (
+    '        <li class="timeline-activity py-1"><i class="bi bi-dot" aria-hidden="true"></i>\n'
+    "<strong>{actor}</strong> {sentence}\n"
+    '<span class="ms-1">{when}</span>\n'
+    "{reasons}</li>\n"
+)
+_REASON = "<div><dt>{}</dt><dd>{}</dd></div>"
+_PK_SLOT = "0000000000"
+
+
+@register.simple_tag
+def timeline_entries(issue, entries) -> SafeString:
+    """The issue page's timeline entries, ("comment", Comment) and ("event", IssueEvent) as
+    issues.selectors.timeline_window gives them, rendered in Python: as an included template
+    per entry (and one per attachment) they were a fifth of the issue page's time with 50
+    comments. Comments are their stored, sanitised HTML (Comment.body_rendered); activity
+    reads as workflows.activity.describe_event says."""
+    download = reverse("attachment_download", args=[issue.key, _PK_SLOT])
+    parts = []
+    for kind, item in entries:
+        if kind == "comment":
+            author = item.author
+            attachments = item.attachments.all()
+            files = (
+                _ATTACHMENTS.format(
+                    "".join(
+                        _ATTACHMENT.format(
+                            url=download.replace(_PK_SLOT, str(a.pk)),
+                            name=_html(a.filename),
+                            size=_html(filesizeformat(a.size)),
+                        )
+                        for a in attachments
+                    )
+                )
+                if attachments
+                else ""
+            )
+            parts.append(
+                _COMMENT.format(
+                    pk=item.pk,
+                    initials=_html(author.initials),
+                    author=_html(author),
+                    when=when(item.created_at),
+                    body=item.body_rendered,
+                    attachments=files,
+                )
+            )
+        else:
+            view = describe_event(item)
+            reasons = (
+                '<dl class="event-reasons mb-0">'
+                + "".join(
+                    _REASON.format(_html(label), linebreaksbr(text, autoescape=True))
+                    for label, text in view.reasons
+                )
+                + "</dl>"
+                if view.reasons
+                else ""
+            )
+            parts.append(
+                _ACTIVITY.format(
+                    actor=_html(view.actor),
+                    sentence=_html(view.sentence),
+                    when=when(item.created_at),
+                    reasons=reasons,
+                )
+            )
+    return mark_safe("".join(parts))  # noqa: S308  # nosec B308 B703 - every value escaped above
