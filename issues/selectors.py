@@ -500,8 +500,9 @@ def filter_bar_rows(project_ids: Sequence[int]) -> list[ChoiceRow]:
         Team._meta.db_table,
         Project._meta.db_table,
     )
-    sql = (  # nosec B608 - table names from the models, values bound as parameters
-        f"SELECT 'c', c.id, c.name, p.key, c.archived_at IS NOT NULL FROM {component} c "  # noqa: S608
+    # Table names from the models, values bound as parameters.
+    sql = (
+        f"SELECT 'c', c.id, c.name, p.key, c.archived_at IS NOT NULL FROM {component} c "  # noqa: S608  # nosec B608
         f"JOIN {project} p ON p.id = c.project_id WHERE c.project_id {inside} "
         f"UNION ALL SELECT 'v', v.id, v.name, p.key, 0 = 1 FROM {version} v "
         f"JOIN {project} p ON p.id = v.project_id WHERE v.project_id {inside} "
