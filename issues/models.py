@@ -217,6 +217,16 @@ class Issue(models.Model):
                 condition=Q(archived_at=None),
             ),
             models.Index(fields=["project", "-updated_at"], name="issue_project_updated"),
+            # Live issues in id order (customfields' filters): the capped count of a list
+            # filtered on a custom field is a merge of this with a value index led by the
+            # issue (unique_custom_value_option / unique_custom_value), both index-only,
+            # stopping at the cap; without it the merge read each issue's row to check it.
+            models.Index(
+                fields=["id"],
+                include=["project"],
+                name="issue_live_ids",
+                condition=Q(archived_at=None),
+            ),
             models.Index(
                 fields=["priority", "-updated_at"],
                 name="issue_priority_updated",

@@ -25,7 +25,7 @@ from django.db.models.functions import RowNumber
 from django.http import Http404
 from django.utils import timezone
 
-from projects.models import Project
+from projects.models import Component, Project, Team, Version
 from projects.selectors import projects_for_request, projects_visible_to
 
 from .inputs import MAX_ISSUE_NUMBER, parse_id, parse_issue_key
@@ -475,3 +475,43 @@ def attach_label_names(issues: Sequence[Issue]) -> None:
             by_issue[issue_id].append(LabelName(name))
     for issue in issues:
         issue.label_list = by_issue[issue.pk]  # type: ignore[attr-defined]
+
+
+class ChoiceRow(NamedTuple):
+    """A row of the filter bar's lists: kind `c` (component), `v` (version) or `t` (team)."""
+
+    kind: str
+    pk: int
+    name: str
+    project_key: str
+    archived: bool
+
+
+def filter_bar_rows(project_ids: Sequence[int]) -> list[ChoiceRow]:
+    """The components and versions of these projects and every team, in one plain statement
+    (kind, then project key, then name): what the list's and the board's filter bars offer.
+    Raw SQL because the ORM's UNION of annotated querysets cost ~2 ms of Python to compile on
+    every list page, more than the rows; the statement is the same on SQLite."""
+    ids = [int(pk) for pk in project_ids]
+    inside = f"IN ({', '.join(['%s'] * len(ids))})" if ids else "IN (NULL)"
+    component, version, team, project = (
+        Component._meta.db_table,
+        Version._meta.db_table,
+        Team._meta.db_table,
+        Project._meta.db_table,
+    )
+    # Table names from the models, values bound as parameters.
+    sql = (
+        f"SELECT 'c', c.id, c.name, p.key, c.archived_at IS NOT NULL FROM {component} c "  # noqa: S608  # nosec B608
+        f"JOIN {project} p ON p.id = c.project_id WHERE c.project_id {inside} "
+        f"UNION ALL SELECT 'v', v.id, v.name, p.key, 0 = 1 FROM {version} v "
+        f"JOIN {project} p ON p.id = v.project_id WHERE v.project_id {inside} "
+        f"UNION ALL SELECT 't', t.id, t.name, '', 0 = 1 FROM {team} t "
+        "ORDER BY 1, 4, 3"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, ids + ids)
+        return [
+            ChoiceRow(kind, pk, name, key, bool(archived))
+            for kind, pk, name, key, archived in cursor.fetchall()
+        ]

@@ -114,12 +114,15 @@ class CappedPaginator(Paginator):
 
     COUNT_CAP = 10_000
 
-    def __init__(self, *args, cap: int | None = None, count_from=None, **kwargs):
+    def __init__(self, *args, cap: int | None = None, count_from=None, rows_from=None, **kwargs):
         super().__init__(*args, **kwargs)
         if cap is not None:
             self.COUNT_CAP = cap
         # What to count when it is cheaper than the rows shown (the same rows up to the cap).
         self.count_from = count_from
+        # What to read the page's rows from by id (their joins and annotations, without the
+        # filters, which the ids already satisfy): see _get_page.
+        self.rows_from = rows_from
 
     @cached_property
     def _limited_count(self) -> int:
@@ -147,7 +150,15 @@ class CappedPaginator(Paginator):
             and object_list.query.is_sliced
             and "rank" not in object_list.query.annotations
         ):
-            object_list = self.object_list.filter(pk__in=object_list.values("pk"))
+            ids = object_list.values("pk")
+            if self.rows_from is not None:
+                # The filters once, in the ids' subquery: repeated around it, a custom
+                # field's semi-join doubled the statement's planning time (~1 ms).
+                order = self.object_list.query.order_by
+                rows = self.rows_from.filter(pk__in=ids)
+                object_list = rows.order_by(*order) if order else rows
+            else:
+                object_list = self.object_list.filter(pk__in=ids)
         return super()._get_page(object_list, *args, **kwargs)
 
 
@@ -209,6 +220,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
         per_page,
         cap=filterset.count_cap,
         count_from=getattr(filterset, "count_qs", None),
+        rows_from=with_checklist_progress(filterset.queryset),
     )
     page = paginator.get_page(request.GET.get("page"))
     # The rows once, here, with their labels as plain names (one query).

@@ -1,15 +1,47 @@
+from functools import cache
+
+from django.templatetags.static import static
+from django.urls import get_script_prefix, reverse
+
 from projects.selectors import projects_for_request
+
+# The top bar's fixed links and assets: the same on every page of a process (for a given
+# script prefix), so they are worked out once, not by a dozen {% url %} and {% static %}
+# tags per page (~1 ms of every page).
+_NAV_URLS = (
+    "home", "issue_list", "board", "triage", "project_list", "reports:dashboard", "issue_new",
+    "profile", "password_change", "admin:index", "logout",
+)  # fmt: skip
+_ASSETS = {
+    "favicon": "favicon.svg",
+    "bootstrap_css": "vendor/bootstrap/bootstrap.min.css",
+    "icons_css": "vendor/bootstrap-icons/bootstrap-icons.min.css",
+    "resolve_css": "css/resolve.css",
+    "theme_js": "js/theme.js",
+    "bootstrap_js": "vendor/bootstrap/bootstrap.bundle.min.js",
+    "htmx_js": "vendor/htmx/htmx.min.js",
+    "resolve_js": "js/resolve.js",
+}
+
+
+@cache
+def _fixed(script_prefix: str) -> dict[str, dict[str, str]]:
+    return {
+        "url": {name.replace(":", "_"): reverse(name) for name in _NAV_URLS},
+        "asset": {key: static(path) for key, path in _ASSETS.items()},
+    }
 
 
 def navigation(request):
     """What the top bar needs on every page."""
+    fixed = _fixed(get_script_prefix())
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {}
+        return {"nav": fixed}
 
     def nav_projects():
         # Called by the template only when it shows the menu (a callable is resolved lazily);
         # shares the per-request list the issue list already loaded.
         return [p for p in projects_for_request(request) if p.archived_at is None]
 
-    return {"nav_projects": nav_projects}
+    return {"nav": fixed, "nav_projects": nav_projects}

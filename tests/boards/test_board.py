@@ -255,11 +255,12 @@ def test_board_query_count_is_constant(
     issue = make_issue(project, reporter, team=team)
     add_label(issue, actor=reporter, name="x")
     client.force_login(developer)
-    # session, user, visible projects, teams, WIP limits, column counts (one statement),
+    # session, user, visible projects, teams with the projects' components and versions (one
+    # statement), WIP limits, column counts (one statement),
     # cards (one statement), labels, roles, transition overrides, the bell's unread count,
     # the projects' SLA policies (business time left, once per board)
     board(client)
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(12):
         board(client)
     for n in range(30):
         i = make_issue(project, reporter, team=team, priority=3)
@@ -267,12 +268,12 @@ def test_board_query_count_is_constant(
         if n % 3 == 0:
             transition_issue(i, Status.ASSIGNED, actor=manager, owner=developer.pk)
             add_comment(i, author=developer, body="looking")
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(12):
         board(client)
-    with django_assert_num_queries(14):  # + the chosen owner, looked up once
+    with django_assert_num_queries(13):  # + the chosen owner, looked up once
         board(client, priority=3, owner=developer.pk, q="broken", lanes="team")
     # The board across projects costs the same.
-    with django_assert_num_queries(12):  # no WIP limits across projects
+    with django_assert_num_queries(11):  # no WIP limits across projects
         board(client, key=None)
 
 
@@ -322,7 +323,7 @@ def test_board_query_count_is_constant_with_many_cards(
     client.force_login(manager)
     make_issue(project, reporter)
     board(client)
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(12):
         board(client)
     for n in range(24):
         p = project if n % 2 else other_project
@@ -335,15 +336,15 @@ def test_board_query_count_is_constant_with_many_cards(
             transition_issue(i, Status.CLOSED, actor=manager, resolution="invalid")
     html = board(client, key=None).text
     assert len(keys(html)) > 12 and "more" in foot(html, "assigned")
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(12):
         board(client)
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(12):
         board(client, show_assigned=100, show_new=100, lanes="owner")
-    with django_assert_num_queries(12):  # no WIP limits across projects
+    with django_assert_num_queries(11):  # no WIP limits across projects
         board(client, key=None)
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(11):
         board(client, key=None, lanes="team", show_closed=100)
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(11):
         board(client, key=None, lanes="severity", priority=3)
 
 

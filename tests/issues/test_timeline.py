@@ -167,3 +167,35 @@ def test_someone_outside_the_project_cannot_page_through(client, project, report
     url = re.search(r'hx-get="([^"]+)"', html).group(1).replace("&amp;", "&")
     client.force_login(outsider)
     assert client.get(url).status_code == 404
+
+
+def test_entries_show_attachments_and_reasons_escaped(client, project, reporter):
+    """The timeline (rendered in Python, issue_tags.timeline_entries) shows a comment's files
+    with their size and a change's reason, line breaks kept and markup escaped, on the page
+    and in the "load more" pages."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    from issues.models import Attachment
+    from issues.services import add_comment
+    from workflows.issue_use_cases import update_issue
+
+    issue = make_issue(project, reporter, title="Timeline pieces")
+    add_comment(
+        issue,
+        author=reporter,
+        body="Log attached",
+        attachments=[SimpleUploadedFile("trace <1>.txt", b"x" * 2048)],
+    )
+    update_issue(
+        issue, actor=reporter, changes={"priority": 3}, reason="Customer waits\n<b>urgent</b>"
+    )
+    attachment = Attachment.objects.get(issue=issue)
+    client.force_login(reporter)
+    html = client.get(issue.get_absolute_url()).text
+    link = reverse("attachment_download", args=[issue.key, attachment.pk])
+    assert f'<a href="{link}" download>trace &lt;1&gt;.txt</a>' in html
+    assert "(2.0\xa0KB)" in html
+    assert "Log attached" in html
+    assert "<dt>Reason</dt><dd>Customer waits<br>&lt;b&gt;urgent&lt;/b&gt;</dd>" in html
+    assert f'id="comment-{issue.comments.get().pk}"' in html

@@ -105,10 +105,10 @@ def test_list_and_board_show_progress_at_constant_queries(
     for _ in range(5):
         _assigned(project, manager, developer, reporter)
     client.get(reverse("issue_list"))
-    with django_assert_num_queries(12):  # as tests/issues/test_list.py pins it
+    with django_assert_num_queries(11):  # as tests/issues/test_list.py pins it
         page = client.get(reverse("issue_list")).content.decode()
     assert page.count("playbook-progress") == 6 and "1/2" in page
     client.get(reverse("board"))
-    with django_assert_num_queries(12):  # as tests/boards/test_board.py pins it (no teams here)
+    with django_assert_num_queries(11):  # as tests/boards/test_board.py pins it (no teams here)
         board = client.get(reverse("board")).content.decode()
     assert board.count("playbook-progress") == 6 and "1/2" in board
