@@ -9,6 +9,7 @@ import fcntl
 import os
 import shutil
 import socket
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -79,6 +80,21 @@ def _mutmut_slot() -> int:
         _mutmut_slot.held = handle  # type: ignore[attr-defined]  # held until the process ends
         return slot
     raise RuntimeError("every mutmut database slot is taken")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """Under `make mutmut` each run has a temporary folder of its own: pytest's shared
+    numbered folders are pruned by the runs that follow, under a run still using its own."""
+    if os.environ.get("RESOLVE_MUTMUT") == "1" and not config.option.basetemp:
+        runs = Path(settings.VAR_DIR) / "mutmut-tmp"
+        runs.mkdir(parents=True, exist_ok=True)
+        config.option.basetemp = str(runs / str(os.getpid()))
+
+
+def pytest_unconfigure(config):
+    if os.environ.get("RESOLVE_MUTMUT") == "1" and config.option.basetemp:
+        shutil.rmtree(config.option.basetemp, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
