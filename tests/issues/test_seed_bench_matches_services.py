@@ -42,7 +42,10 @@ def _snapshot(projects) -> dict[str, dict]:
     )
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id, search_vector::text FROM issues_issue WHERE project_id = ANY(%s)",
+            # Lexemes and weights; positions aside (the comments' order in the document is
+            # not fixed by the services' SQL either).
+            "SELECT id, array(SELECT (u.lexeme, u.weights)::text FROM unnest(search_vector) u"
+            " ORDER BY 1) FROM issues_issue WHERE project_id = ANY(%s)",
             [[p.pk for p in projects]],
         )
         documents = dict(cursor.fetchall())
