@@ -5,9 +5,11 @@ missing they are skipped with the reason, except under CI=true, where a missing
 service fails the test: CI must exercise the real components.
 """
 
+import fcntl
 import os
 import shutil
 import socket
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -58,6 +60,51 @@ def pytest_runtest_setup(item):
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI must not skip: {reason}")
         pytest.skip(reason)
+
+
+# `make mutmut` runs pytest once per mutant, several at a time (each in a process of its own,
+# forked by mutmut): each run takes a free slot and keeps that slot's test database between
+# runs (--reuse-db), so concurrent runs never share one database.
+MUTMUT_SLOTS = 8
+
+
+def _mutmut_slot() -> int:
+    for slot in range(MUTMUT_SLOTS):
+        settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+        handle = (settings.VAR_DIR / f"mutmut-slot-{slot}.lock").open("w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        _mutmut_slot.held = handle  # type: ignore[attr-defined]  # held until the process ends
+        return slot
+    raise RuntimeError("every mutmut database slot is taken")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """Under `make mutmut` each run has a temporary folder of its own: pytest's shared
+    numbered folders are pruned by the runs that follow, under a run still using its own."""
+    if os.environ.get("RESOLVE_MUTMUT") == "1" and not config.option.basetemp:
+        runs = Path(settings.VAR_DIR) / "mutmut-tmp"
+        runs.mkdir(parents=True, exist_ok=True)
+        config.option.basetemp = str(runs / str(os.getpid()))
+
+
+def pytest_unconfigure(config):
+    if os.environ.get("RESOLVE_MUTMUT") == "1" and config.option.basetemp:
+        shutil.rmtree(config.option.basetemp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    if os.environ.get("RESOLVE_MUTMUT") != "1":
+        return
+    slot = _mutmut_slot()
+    for alias in settings.DATABASES:
+        db = settings.DATABASES[alias]
+        db.setdefault("TEST", {})["NAME"] = f"test_{db['NAME']}_mutmut{slot}"
 
 
 @pytest.fixture(autouse=True)

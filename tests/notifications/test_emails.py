@@ -19,6 +19,7 @@ from notifications.models import (
 )
 from tests.factories import make_issue
 from workflows.models import CheckpointKind
+from workflows.services import transition_issue
 
 from .conftest import checkpoint, due_issue
 
@@ -68,22 +69,20 @@ def test_a_dead_senders_claim_expires_and_the_catch_up_requeues(
     assert len(mailoutbox) == 1
 
 
-def test_digest_mode_batches_into_one_email(project, developer, tester, reporter, mailoutbox):
-    from issues.models import EventKind
-    from issues.services import record_event
-
-    NotificationPreference.objects.create(
-        user=developer, kind=Kind.STATUS_CHANGED, mode=Mode.DIGEST
-    )
+def test_digest_mode_batches_into_one_email(
+    project, manager, developer, tester, reporter, mailoutbox
+):
+    NotificationPreference.objects.create(user=tester, kind=Kind.STATUS_CHANGED, mode=Mode.DIGEST)
+    # The new owner reads it in the inbox: the only email is the tester's digest.
+    NotificationPreference.objects.create(user=developer, kind=Kind.ASSIGNED, mode=Mode.INBOX)
     a, b = (
         make_issue(project, reporter, title="First"),
         make_issue(project, reporter, title="Second"),
     )
     for issue in (a, b):
-        issue.watchers.add(developer)
-        record_event(
-            issue, EventKind.TRANSITIONED, actor=tester, field="status", old="new", new="assigned"
-        )
+        issue.watchers.add(tester)
+        # Assigned through the workflow: the tester, a watcher, hears of the status change.
+        transition_issue(issue, "assigned", actor=manager, owner=developer)
     services.process_outbox()
     ids = emails.batch_digest_emails()
     assert emails.batch_digest_emails() == []
@@ -92,6 +91,7 @@ def test_digest_mode_batches_into_one_email(project, developer, tester, reporter
     emails.send_digest_emails(ids)
     assert len(mailoutbox) == 1
     mail = mailoutbox[0]
+    assert mail.to == [tester.email]
     assert mail.subject == "[Resolve] 2 updates on your issues"
     assert (
         "First" in mail.body and "Second" in mail.body and "Second" in mail.alternatives[0].content

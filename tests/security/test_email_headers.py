@@ -56,7 +56,7 @@ def _check(message, recipient_email):
     for name, value in parsed.items():
         if name.lower() != "subject":
             assert "attacker" not in str(value), (name, value)
-    assert "attacker" not in str(parsed["Subject"]) or "\n" not in str(parsed["Subject"])
+    assert "\n" not in str(parsed["Subject"])  # the attacker's text may stay, on one line
     assert "\r" not in message.subject and "\n" not in message.subject
 
 

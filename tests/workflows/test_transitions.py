@@ -1,7 +1,11 @@
 """Every row of the transition table, allowed and refused, per role; required fields;
 per-project overrides; audit records."""
 
+from io import StringIO
+from pathlib import Path
+
 import pytest
+from django.core.management import call_command
 
 from issues.models import EventKind, Issue, IssueEvent, Severity, Status, StatusChangeRefused
 from tests.factories import make_issue
@@ -307,3 +311,18 @@ def test_markdown_table_lists_every_transition():
     table = markdown_table()
     assert table.count("\n") == len(TRANSITIONS) + 1
     assert "| Retest | Fixed | Verify fix | Manager, Tester — not the owner | — |" in table
+    # What the README shows, row for row (who may, what is asked and when).
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    shown = readme.split("<!-- workflow-table:start -->")[1].split("<!-- workflow-table:end -->")
+    assert table == shown[0].strip()
+
+
+def test_workflow_table_draws_the_lifecycle_as_a_mermaid_diagram():
+    out = StringIO()
+    call_command("workflow_table", "--mermaid", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[:2] == ["stateDiagram-v2", "    [*] --> New"]
+    assert len(lines) == 2 + sum(len(t.sources) for t in TRANSITIONS)
+    assert "    Retest --> Fixed: Verify fix" in lines
+    assert "    Assigned --> Revise: Start work" in lines
+    assert "    Closed --> Assigned: Reopen" in lines

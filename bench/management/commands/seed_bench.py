@@ -25,6 +25,7 @@ from issues.markdown import RENDERER_VERSION, render_markdown
 from issues.models import OPEN_STATUSES, EventKind, Issue, IssueType, Label, Status
 from issues.services import SEARCH_DOCUMENT_SQL
 from projects.models import Membership, Project, Role, Team
+from projects.selectors import OWNER_ROLES
 
 BENCH_PROJECTS = [("BENCH", "Benchmark shop"), ("BENCH2", "Benchmark API"),
                   ("BENCH3", "Benchmark mobile"), ("BENCH4", "Benchmark ops"),
@@ -148,12 +149,17 @@ class Command(BaseCommand):
         roles = [Role.DEVELOPER, Role.TESTER, Role.REPORTER, Role.MANAGER]
         memberships = [Membership(project=p, user=bench, role=Role.MANAGER) for p in projects]
         self.members: dict[int, list] = {p.pk: [bench] for p in projects}
+        # Who may own the project's issues (projects.selectors.OWNER_ROLES), as the services
+        # check.
+        self.owners: dict[int, list] = {p.pk: [] for p in projects}
         for i, user in enumerate(others):
             # 1, 2 or 3 projects, consecutive from a rotating start; all four roles everywhere.
             for j in range(1 + i % 3):
                 project = projects[(i + j) % len(projects)]
                 memberships.append(Membership(project=project, user=user, role=roles[i % 4]))
                 self.members[project.pk].append(user)
+                if roles[i % 4] in OWNER_ROLES:
+                    self.owners[project.pk].append(user)
         Membership.objects.bulk_create(memberships, ignore_conflicts=True)
         self.teams = []
         for n, team_name in enumerate(BENCH_TEAMS):
@@ -163,7 +169,8 @@ class Command(BaseCommand):
             team.members.add(*others[n :: len(BENCH_TEAMS)][:20])
             self.teams.append(team)
         self.team = self.teams[0]
-        self.usernames = {u.pk: u.username for u in people}
+        # The name the audit trail shows (issues.services records str(user)).
+        self.names = {u.pk: str(u) for u in people}
         return projects, people
 
     def _batch(self, rng, projects, people, labels, size, now, *, showcase: bool):
@@ -184,7 +191,9 @@ class Command(BaseCommand):
             status = Status.NEW if first else rng.choices(statuses, weights)[0]
             members = self.members[project.pk]
             reporter = rng.choice(members).pk
-            owner = None if status == Status.NEW and rng.random() < 0.7 else rng.choice(members).pk
+            owners = self.owners[project.pk]
+            unowned = status == Status.NEW and rng.random() < 0.7
+            owner = None if unowned or not owners else rng.choice(owners).pk
             title = f"{rng.choice(AREAS).title()} {rng.choice(PROBLEMS)} {rng.choice(CONTEXTS)}"
             if first:
                 n_comments = SHOWCASE_COMMENTS
@@ -197,12 +206,13 @@ class Command(BaseCommand):
             if rng.random() < 1 / 2000:
                 description += f" Looks like a {RARE_WORD}: gone when the debugger is attached."
             due, at_risk, paused = _sla_columns(rng, status, now)
+            # version: the owner is given in an edit after filing (one more version).
             issue_rows.append((
                 project.pk, project.last_issue_number, title, description,
                 rng.choice(IssueType.values), rng.choices([1, 2, 3], [30, 50, 20])[0],
                 rng.choices([1, 2, 3, 4], [15, 45, 30, 10])[0], status, reporter, owner,
                 rng.choice(self.teams).pk if rng.random() < 0.5 else None, "production", None,
-                created, updated, 1, "", "", "", "", 1, due, paused, at_risk,
+                created, updated, 2 if owner else 1, "", "", "", "", 1, due, paused, at_risk,
                 _rendered(description), RENDERER_VERSION,
             ))  # fmt: skip
             extras.append((project.key, comments))
@@ -220,25 +230,37 @@ class Command(BaseCommand):
                 row[13],
                 row[14],
             )
+            # The audit trail the services write: filed (the reporter watches), assigned (the
+            # owner watches); each comment's below.
             event_rows.append(
                 (issue_id, reporter_id, EventKind.CREATED, "", "", title, "{}", created, created)
             )
+            event_rows.append(_watched(issue_id, reporter_id, reporter_id, self.names, created))
             watcher_rows.append((issue_id, reporter_id))
             if owner_id:
-                if owner_id != reporter_id:
-                    watcher_rows.append((issue_id, owner_id))
                 data = json.dumps({"owner_id": owner_id})
                 event_rows.append((issue_id, reporter_id, EventKind.CHANGED, "owner", "",
-                                   self.usernames[owner_id], data, updated, updated))  # fmt: skip
+                                   self.names[owner_id], data, updated, updated))  # fmt: skip
+                if owner_id != reporter_id:
+                    watcher_rows.append((issue_id, owner_id))
+                    event_rows.append(
+                        _watched(issue_id, reporter_id, owner_id, self.names, updated)
+                    )
             for c, body in enumerate(comments):
                 at = created + (updated - created) * (c + 1) / (len(comments) + 1)
                 author = rng.choice([reporter_id, owner_id or reporter_id])
                 comment_rows.append((issue_id, author, body, _rendered(body), RENDERER_VERSION, at))
             if rng.random() < 0.3:
                 label_rows.append((issue_id, rng.choice(labels[row[0]]).pk))
+        # Comment ids drawn from their sequence first: each COMMENTED event names its comment.
+        comment_ids = _next_ids("issues_comment", len(comment_rows))
+        comment_rows = [(pk, *row) for pk, row in zip(comment_ids, comment_rows, strict=True)]
+        for pk, issue_id, author, *_text, at in comment_rows:
+            data = json.dumps({"comment_id": pk, "mentions": []})
+            event_rows.append((issue_id, author, EventKind.COMMENTED, "", "", "", data, at, at))
         _insert(
             "issues_comment",
-            ["issue_id", "author_id", "body", "body_html", "body_html_version", "created_at"],
+            ["id", "issue_id", "author_id", "body", "body_html", "body_html_version", "created_at"],
             comment_rows,
         )
         _insert(
@@ -249,6 +271,28 @@ class Command(BaseCommand):
         )  # fmt: skip
         _insert("issues_issue_watchers", ["issue_id", "user_id"], watcher_rows)
         _insert("issues_issue_labels", ["issue_id", "label_id"], label_rows)
+
+
+def _watched(issue_id: int, actor_id: int, user_id: int, names: dict, at: datetime) -> tuple:
+    data = json.dumps({"user_id": user_id, "automatic": True})
+    return (issue_id, actor_id, EventKind.WATCHED, "", "", names[user_id], data, at, at)
+
+
+def _next_ids(table: str, count: int) -> list[int]:
+    """`count` ids for rows of `table` written with explicit ids (PostgreSQL: from its
+    sequence; elsewhere after the largest)."""
+    if not count:
+        return []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [table, count],
+            )
+            return [row[0] for row in cursor.fetchall()]
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")  # noqa: S608  # nosec B608
+        start = cursor.fetchone()[0] + 1
+        return list(range(start, start + count))
 
 
 def _sla_columns(rng, status: str, now: datetime):

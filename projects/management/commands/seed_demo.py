@@ -16,11 +16,15 @@ from issues.services import link_issues
 from playbooks.demo import SECURITY_DEMO_ISSUE, seed_playbooks_demo, tick_demo_items
 from projects.models import Membership, Project, Role, Team
 from projects.services import create_component, create_version
-from workflows import sla
 from workflows.issue_fields import file_issue_with_fields
 from workflows.issue_use_cases import create_issue, update_issue
-from workflows.models import ClockEvent, SlaCycle, SlaPolicy, StatusPeriod
+from workflows.models import SlaPolicy
 from workflows.services import hold_sla_clock, transition_issue
+
+try:  # the demo's clock (issues filed hours ago): a development extra, not in the image
+    import time_machine
+except ImportError:  # pragma: no cover - only without the dev extras
+    time_machine = None  # type: ignore[assignment]
 
 # The documented demo password; the command refuses to run with DEBUG off.
 DEMO_PASSWORD = "resolve-demo"  # nosec B105
@@ -95,17 +99,14 @@ PLAN = [
 ]
 
 
-def _age(issue: Issue, hours: float) -> None:
-    """Demo only: pretend the issue was filed `hours` ago (rewrites its fresh history)."""
+def _filed_hours_ago(hours: float, project: Project, **fields) -> Issue:
+    """File the issue through the service as if `hours` ago: the clock travels back for the
+    filing, so the issue, its creation record, its SLA ledger, cycle and deadlines are exactly
+    what the service wrote at that moment (the demo shows at-risk and breached clocks)."""
     if not hours:
-        return
-    when = issue.created_at - timedelta(hours=hours)
-    Issue.objects.filter(pk=issue.pk).update(created_at=when)
-    ClockEvent.objects.filter(issue=issue).update(at=when)
-    StatusPeriod.objects.filter(issue=issue).update(entered_at=when)
-    SlaCycle.objects.filter(issue=issue).update(started_at=when)
-    issue.refresh_from_db()
-    sla.refresh_deadlines(issue, SlaCycle.objects.select_related("policy").get(issue=issue))
+        return create_issue(project, **fields)
+    with time_machine.travel(timezone.now() - timedelta(hours=hours), tick=True):
+        return create_issue(project, **fields)
 
 
 def _move(issue: Issue, goal: str, users: dict, reporter, first: Issue | None) -> None:
@@ -166,6 +167,8 @@ class Command(BaseCommand):
     def handle(self, *args, force: bool = False, **options):
         if not settings.DEBUG and not force:
             raise CommandError("Refusing to create demo users with DEBUG off; pass --force.")
+        if time_machine is None:
+            raise CommandError("The demo needs the development extras: pip install -e '.[dev]'.")
         users = {}
         for username, display, tz in USERS:
             user, created = User.objects.get_or_create(
@@ -206,7 +209,8 @@ class Command(BaseCommand):
                 for (title, type_, priority, severity), (goal, hours) in zip(
                     ISSUES, PLAN, strict=True
                 ):
-                    issue = create_issue(
+                    issue = _filed_hours_ago(
+                        hours,
                         project,
                         reporter=reporter,
                         title=title if key == "WEB" else f"[{key}] {title}",
@@ -216,7 +220,6 @@ class Command(BaseCommand):
                         severity=severity,
                         team=team,
                     )
-                    _age(issue, hours)
                     if can_work or goal == "dismissed":
                         _move(issue, goal, users, reporter, first)
                     first = first or issue
