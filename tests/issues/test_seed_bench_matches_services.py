@@ -16,7 +16,7 @@ from django.core.management.base import OutputWrapper
 from django.db import connection, transaction
 
 from accounts.models import User
-from issues.management.commands import seed_bench
+from bench.management.commands import seed_bench
 from issues.models import Comment, Issue, Status
 from issues.services import add_comment
 from workflows.issue_use_cases import create_issue, update_issue
