@@ -3,6 +3,7 @@
 from datetime import date
 
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja import Field, Query, Schema, Status
 
 from api.auth import token_user
@@ -11,6 +12,7 @@ from issues.filters import IssueFilter
 from issues.limits import (
     SEARCH_MAX_CHARS,
 )
+from issues.pagination import CappedPaginator
 from issues.selectors import issues_visible_to
 
 from ..errors import ApiError, ErrorOut
@@ -63,10 +65,6 @@ class IssueListQuery(Schema):
     summary="List issues with the list page's filters (paginated)",
 )
 def list_issues(request: HttpRequest, filters: Query[IssueListQuery]) -> Status:
-    from django.utils import timezone
-
-    from issues.views import CappedPaginator
-
     if filters.per_page not in PAGE_SIZES:
         raise ApiError(400, "invalid_field", "“per_page”: 25, 50 or 100.", field="per_page")
     base = (

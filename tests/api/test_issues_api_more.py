@@ -104,7 +104,7 @@ def test_list_pagination(client, token_of, project, reporter):
 
 
 def test_list_total_is_capped_like_the_list_page(client, token_of, project, reporter, monkeypatch):
-    from issues.views import CappedPaginator
+    from issues.pagination import CappedPaginator
 
     monkeypatch.setattr(CappedPaginator, "COUNT_CAP", 3)
     for _ in range(5):

@@ -321,7 +321,7 @@ def test_similar_issues_are_suggested_before_filing(
 def test_huge_lists_say_more_than_instead_of_counting_everything(
     client, project, reporter, monkeypatch
 ):
-    from issues.views import CappedPaginator
+    from issues.pagination import CappedPaginator
 
     monkeypatch.setattr(CappedPaginator, "COUNT_CAP", 5)
     for _ in range(8):
