@@ -12,7 +12,7 @@ import json
 import logging
 import secrets
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -149,6 +149,28 @@ class _RetryOneByOne(Exception):
     """An event of an optimistic batch failed: the batch is redone an event at a time."""
 
 
+@dataclass
+class _Lookups:
+    """What the events of a run share: each project's intake settings, and issue ids by
+    number (issue numbers never change: one lookup per issue and run, not per event)."""
+
+    settings: dict[int, IntakeSettings] = field(default_factory=dict)
+    issue_ids: dict[tuple[int, int], int | None] = field(default_factory=dict)
+
+    def settings_of(self, project: Project) -> IntakeSettings:
+        if project.pk not in self.settings:
+            self.settings[project.pk] = get_intake_settings(project)
+        return self.settings[project.pk]
+
+    def issue_id(self, project: Project, issue_key: str) -> int | None:
+        number = int(issue_key.rsplit("-", 1)[1])
+        if (project.pk, number) not in self.issue_ids:
+            self.issue_ids[project.pk, number] = (
+                project.issues.filter(number=number).values_list("pk", flat=True).first()
+            )
+        return self.issue_ids[project.pk, number]
+
+
 def process_sdk_events(*, batch_size: int = PROCESS_BATCH) -> int:
     """Group stored, unprocessed events into issues; returns how many were processed.
 
@@ -163,30 +185,22 @@ def process_sdk_events(*, batch_size: int = PROCESS_BATCH) -> int:
     own savepoint, so one event that cannot be processed is marked with its error and the
     others are processed."""
     done = 0
-    settings_by_project: dict[int, IntakeSettings] = {}
-    issue_ids: dict[tuple[int, int], int | None] = {}
+    lookups = _Lookups()
     while done < batch_size:
         limit = min(CLAIM, batch_size - done)
         try:
-            rows = _process_batch(limit, settings_by_project, issue_ids, one_by_one=False)
+            rows = _process_batch(limit, lookups, one_by_one=False)
         except _RetryOneByOne:
             # What the rolled-back batch looked up or created may not exist any more.
-            settings_by_project.clear()
-            issue_ids.clear()
-            rows = _process_batch(limit, settings_by_project, issue_ids, one_by_one=True)
+            lookups = _Lookups()
+            rows = _process_batch(limit, lookups, one_by_one=True)
         if not rows:
             break
         done += rows
     return done
 
 
-def _process_batch(
-    limit: int,
-    settings_by_project: dict[int, IntakeSettings],
-    issue_ids: dict[tuple[int, int], int | None],
-    *,
-    one_by_one: bool,
-) -> int:
+def _process_batch(limit: int, lookups: _Lookups, *, one_by_one: bool) -> int:
     with transaction.atomic():
         rows = list(
             SdkEvent.objects.select_for_update(skip_locked=True, of=("self",))
@@ -196,10 +210,10 @@ def _process_batch(
         )
         for row in rows:
             if one_by_one:
-                _process_one(row, settings_by_project, issue_ids)
+                _process_one(row, lookups)
                 continue
             try:
-                _record_one(row, settings_by_project, issue_ids, savepoint=False)
+                _record_one(row, lookups, savepoint=False)
             except Exception as exc:
                 raise _RetryOneByOne from exc
         if rows:
@@ -207,15 +221,11 @@ def _process_batch(
     return len(rows)
 
 
-def _process_one(
-    row: SdkEvent,
-    settings_by_project: dict[int, IntakeSettings],
-    issue_ids: dict[tuple[int, int], int | None],
-) -> None:
+def _process_one(row: SdkEvent, lookups: _Lookups) -> None:
     """One event in its own savepoint: a refused event must not stay pending."""
     try:
         with transaction.atomic():
-            _record_one(row, settings_by_project, issue_ids, savepoint=True)
+            _record_one(row, lookups, savepoint=True)
     except Exception as exc:
         logger.exception(
             "SDK event %s of project %s could not be processed", row.event_id, row.project.key
@@ -225,17 +235,10 @@ def _process_one(
         row.processed_at = timezone.now()
 
 
-def _record_one(
-    row: SdkEvent,
-    settings_by_project: dict[int, IntakeSettings],
-    issue_ids: dict[tuple[int, int], int | None],
-    *,
-    savepoint: bool,
-) -> None:
+def _record_one(row: SdkEvent, lookups: _Lookups, *, savepoint: bool) -> None:
     """Group the event and set the row's outcome (saved by the caller, with its batch)."""
     project = row.project
-    cfg = settings_by_project.get(project.pk) or get_intake_settings(project)
-    settings_by_project[project.pk] = cfg
+    cfg = lookups.settings_of(project)
     now = timezone.now()
     row.processed_at = now
     if project.archived_at is not None or row.key is None:
@@ -251,16 +254,7 @@ def _record_one(
         savepoint=savepoint,
     )
     row.group_id = result.group_id
-    if result.issue_key:
-        # Issue numbers never change: one lookup per issue and batch, not per event.
-        number = int(result.issue_key.rsplit("-", 1)[1])
-        if (project.pk, number) not in issue_ids:
-            issue_ids[project.pk, number] = (
-                project.issues.filter(number=number).values_list("pk", flat=True).first()
-            )
-        row.issue_id = issue_ids[project.pk, number]
-    else:
-        row.issue_id = None
+    row.issue_id = lookups.issue_id(project, result.issue_key) if result.issue_key else None
 
 
 def purge_sdk_events(*, now: datetime | None = None, batch_size: int = PURGE_BATCH) -> int:
