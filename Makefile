@@ -87,6 +87,8 @@ bench: venv ## All benchmarks on PostgreSQL: served pages, issue pages, SLA swee
 	$(PY) manage.py bench_markdown
 	@echo "== Sentry SDK ingestion (manage.py bench_sdk; needs REDIS_URL for its Celery worker)"
 	$(PY) manage.py bench_sdk $(BENCH_SDK_ARGS)
+	@echo "== The list and the issue page while SDK events stream in (manage.py bench_sdk_pages, on the served pages' database)"
+	$(PY) manage.py bench_sdk_pages $(BENCH_SDK_PAGES_ARGS)
 	@echo "== Mail in (manage.py bench_mail: SMTP accept rate and time to the committed issue/comment; 10,000-message IMAP backlog through a poller killed halfway)"
 	$(PY) manage.py bench_mail $(BENCH_MAIL_ARGS)
 	@echo "Figures written to var/bench/*.json"

@@ -119,3 +119,60 @@ def test_bench_served_measures_pages_through_gunicorn(tmp_path):
     if figures["throughput"]:
         assert figures["throughput"]["list_default"]["non_2xx"] == 0
     assert "Served pages" in result.stdout
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_bench_sdk_pages_times_pages_while_events_stream_in(tmp_path):
+    """A small run of `manage.py bench_sdk_pages`: gunicorn serving the pages and the SDK
+    endpoint, a real Celery worker processing, the list and issue page timed idle and at a
+    rate; every event sent is counted, JSON written."""
+    params = connection.settings_dict
+    name = f"{params['NAME']}_sdk_pages_small"
+    env = {**os.environ, "SECRET_KEY": "bench-test-key", "RESOLVE_VAR_DIR": str(tmp_path)}
+    env.pop("DEBUG", None)
+    env.pop("HTTPS", None)
+    output = tmp_path / "sdk_pages.json"
+    try:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "manage.py",
+                "bench_sdk_pages",
+                "--issues=120",
+                "--requests=3",
+                "--warmup=1",
+                "--rate=5",
+                "--groups=20",
+                f"--database={name}",
+                f"--output={output}",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        figures = json.loads(output.read_text())
+    finally:
+        with psycopg.connect(
+            dbname="postgres",
+            host=params.get("HOST") or None,
+            port=params.get("PORT") or None,
+            user=params.get("USER") or None,
+            password=params.get("PASSWORD") or None,
+            autocommit=True,
+        ) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    idle, streaming = figures["runs"]
+    assert idle["rate"] == 0 and "events" not in idle
+    assert streaming["rate"] == 5
+    assert streaming["events"]["sent"] > 0
+    assert streaming["events"]["statuses"] == {"200": streaming["events"]["sent"]}
+    for run in (idle, streaming):
+        assert run["pages"]["list_default"]["p50_ms"] > 0
+        assert run["pages"]["issue_50_comments"]["p50_ms"] > 0
+    assert figures["events_counted"] == figures["events_sent"] > 20  # the 20 warm-up groups
+    assert "Pages while SDK events stream in" in result.stdout

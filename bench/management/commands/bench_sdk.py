@@ -164,6 +164,49 @@ def _percentiles(values: list[float]) -> dict:
     }
 
 
+def setup_sdk_project() -> tuple[DsnKey, Project]:
+    """The SDKB project, its manager and a fresh DSN (rate limit lifted, threshold 1); a
+    previous run's unprocessed events are processed first."""
+    user, _ = User.objects.get_or_create(
+        username="bench-sdk", defaults={"display_name": "SDK benchmark"}
+    )
+    project, _ = Project.objects.get_or_create(key="SDKB", defaults={"name": "SDK benchmark"})
+    Membership.objects.get_or_create(project=project, user=user, defaults={"role": Role.MANAGER})
+    cfg = get_intake_settings(project)
+    cfg.rate_limit_per_minute = 100_000_000
+    cfg.threshold = 1
+    cfg.save()
+    while process_sdk_events(batch_size=1000):  # a previous run's leftovers
+        pass
+    key = create_dsn_key(project, name=f"bench {uuid.uuid4().hex[:6]}", actor=user)
+    return key, project
+
+
+def start_sdk_worker(extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    """ONE Celery worker (solo pool, as `make run`), then one more processing task to start
+    the drain even if the ones queued while accepting were consumed elsewhere."""
+    env = {**os.environ, "DEBUG": "false", "SECRET_KEY": settings.SECRET_KEY, **(extra_env or {})}
+    cmd = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "tracker",
+        "worker",
+        "--pool=solo",
+        "--concurrency=1",
+        "--loglevel=WARNING",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
+    queue = (extra_env or {}).get("CELERY_QUEUE") or settings.CELERY_TASK_DEFAULT_QUEUE
+    cmd += ["--queues", queue]
+    worker = subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR)  # noqa: S603  # nosec B603
+    process_sdk_events_task.apply_async(queue=queue)
+    return worker
+
+
 class Command(BenchIntake):
     help = "Sentry SDK events/s through /api/<project>/envelope/ under gunicorn, and processing."
 
@@ -182,7 +225,7 @@ class Command(BenchIntake):
             raise CommandError("bench_sdk measures PostgreSQL: set DATABASE_URL=postgres://...")
         if not settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
             raise CommandError("bench_sdk runs a Celery worker on Redis: set REDIS_URL=redis://...")
-        key, project = self._setup_sdk()
+        key, project = setup_sdk_project()
         rng = random.Random(opts["seed"])  # noqa: S311  # nosec B311
         groups = [f"G{i}" for i in range(GROUPS)]
         self.stderr.write("Building events …")
@@ -227,7 +270,7 @@ class Command(BenchIntake):
             pending = SdkEvent.objects.filter(project=project, processed_at__isnull=True).count()
 
             self.stderr.write(f"Processing {pending} events with one Celery worker …")
-            worker = self._start_worker()
+            worker = start_sdk_worker()
             process_started = time.perf_counter()
             first_done_at = None
             while True:
@@ -328,45 +371,6 @@ class Command(BenchIntake):
             raise CommandError("Grouping counts do not add up.")
 
     # --- steps ---------------------------------------------------------------------------
-
-    def _setup_sdk(self) -> tuple[DsnKey, Project]:
-        user, _ = User.objects.get_or_create(
-            username="bench-sdk", defaults={"display_name": "SDK benchmark"}
-        )
-        project, _ = Project.objects.get_or_create(key="SDKB", defaults={"name": "SDK benchmark"})
-        Membership.objects.get_or_create(
-            project=project, user=user, defaults={"role": Role.MANAGER}
-        )
-        cfg = get_intake_settings(project)
-        cfg.rate_limit_per_minute = 100_000_000
-        cfg.threshold = 1
-        cfg.save()
-        while process_sdk_events(batch_size=1000):  # a previous run's leftovers
-            pass
-        key = create_dsn_key(project, name=f"bench {uuid.uuid4().hex[:6]}", actor=user)
-        return key, project
-
-    def _start_worker(self) -> subprocess.Popen:
-        env = {**os.environ, "DEBUG": "false", "SECRET_KEY": settings.SECRET_KEY}
-        cmd = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "tracker",
-            "worker",
-            "--pool=solo",
-            "--concurrency=1",
-            "--loglevel=WARNING",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ]
-        worker = subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR)  # noqa: S603  # nosec B603
-        # The tasks queued while accepting were throttled to one a second; one more starts
-        # the drain even if those were consumed elsewhere.
-        process_sdk_events_task.delay()
-        return worker
 
     def _send(self, port: int, requests: list[bytes], clients: int, *, label: str) -> dict:
         chunks = [requests[i::clients] for i in range(clients)]

@@ -755,13 +755,9 @@ class Command(BaseCommand):
     # --- gunicorn ------------------------------------------------------------------------
 
     def _start_gunicorn(
-        self, port: int, database: str, *, cwd: Path | None = None
+        self, port: int, database: str, *, cwd: Path | None = None, queue: str = ""
     ) -> subprocess.Popen:
-        url = settings.DATABASES["default"]
-        auth = url.get("USER") or ""
-        if url.get("PASSWORD"):
-            auth += f":{url['PASSWORD']}"
-        database_url = f"postgres://{auth}@{url.get('HOST') or '127.0.0.1'}:{url.get('PORT') or 5432}/{database}"
+        database_url = self._database_url(database)
         env = {
             **os.environ,
             "DEBUG": "false",
@@ -771,8 +767,9 @@ class Command(BaseCommand):
             "DATABASE_URL": database_url,
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "LOG_LEVEL": "WARNING",
-            # Tasks the pages queue go to a queue nobody consumes (no worker is measured).
-            "CELERY_QUEUE": f"bench-served-{secrets.token_hex(4)}",
+            # Tasks the pages queue go to a queue nobody consumes (no worker is measured),
+            # unless the caller runs a worker on the queue it names.
+            "CELERY_QUEUE": queue or f"bench-served-{secrets.token_hex(4)}",
         }
         env.pop("HTTPS", None)
         app = "tracker.wsgi:application"
@@ -807,6 +804,13 @@ class Command(BaseCommand):
                 check=True,
             )
         return subprocess.Popen(cmd, env=env, cwd=cwd or settings.BASE_DIR)  # noqa: S603  # nosec B603
+
+    def _database_url(self, database: str) -> str:
+        url = settings.DATABASES["default"]
+        auth = url.get("USER") or ""
+        if url.get("PASSWORD"):
+            auth += f":{url['PASSWORD']}"
+        return f"postgres://{auth}@{url.get('HOST') or '127.0.0.1'}:{url.get('PORT') or 5432}/{database}"
 
     def _wait_ready(self, port: int, server: subprocess.Popen) -> None:
         deadline = time.monotonic() + 60
