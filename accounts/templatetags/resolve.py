@@ -4,8 +4,7 @@ from functools import lru_cache
 
 from django import template
 from django.utils import timezone
-from django.utils.html import escape
-from django.utils.html import avoid_wrapping
+from django.utils.html import avoid_wrapping, escape
 from django.utils.safestring import mark_safe
 from django.utils.timesince import TIME_CHUNKS, TIME_STRINGS, TIME_STRINGS_KEYS, timesince
 from django.utils.translation import get_language
@@ -67,7 +66,9 @@ def when(value):
     now = timezone.now()
     # The largest unit only ("3 hours", not "3 hours, 2 minutes"), as timesince's depth=1
     # (this filter runs once per row of every list).
-    label = f"{_largest_unit(value, now)} ago" if value <= now else f"in {_largest_unit(now, value)}"
+    label = (
+        f"{_largest_unit(value, now)} ago" if value <= now else f"in {_largest_unit(now, value)}"
+    )
     # Not format_html: it costs as much as the rest here. Both texts escaped; ISO dates are
     # digits and punctuation.
     return mark_safe(  # noqa: S308  # nosec B308 B703
