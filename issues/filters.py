@@ -1,5 +1,7 @@
 """The issue list's filters, search and sort. State lives in the query string (shareable links)."""
 
+import copy
+
 import django_filters
 from django import forms
 from django.db.models import Exists, F, OuterRef, Q
@@ -136,6 +138,36 @@ class PersonFilter(django_filters.CharFilter):
     field_class = PersonField
 
 
+def _request_copy(filter_):
+    """A filter for one request: a shallow copy with its own `extra` (the field kwargs that
+    `field` fills in) and without a field built earlier; what a request changes on it (the
+    queryset, the parent) it rebinds, never mutates. A filter with a `method` calls it
+    through a `FilterMethod` that holds the filter: the copy gets its own."""
+    fresh = copy.copy(filter_)
+    fresh.extra = filter_.extra.copy()
+    fresh.__dict__.pop("_field", None)
+    if filter_.method is not None:
+        fresh.method = filter_.method  # a FilterMethod bound to the copy, not the original
+    return fresh
+
+
+class _RequestFilters(dict):
+    """The class's filters; django-filter deep-copies them for every request (~1,000 copy
+    calls through their choice lists and querysets), a shallow copy of each is enough."""
+
+    def __deepcopy__(self, memo):
+        return {name: _request_copy(filter_) for name, filter_ in self.items()}
+
+
+class _RequestFields(dict):
+    """The fields of one filter set's form, built by its filters for this request only: the
+    form's deep copy of them (Django copies a form class's fields for each form) is not
+    needed."""
+
+    def __deepcopy__(self, memo):
+        return dict(self)
+
+
 class IssueFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_q", label="Search")
     project = IdsFilter(queryset=None, distinct=False)
@@ -249,6 +281,11 @@ class IssueFilter(django_filters.FilterSet):
             self.filters[name].queryset = queryset
             self.form.fields[name].queryset = queryset
 
+    def get_form_class(self):
+        form_class = super().get_form_class()
+        form_class.base_fields = _RequestFields(form_class.base_fields)
+        return form_class
+
     @property
     def custom_bound_fields(self) -> list:
         return [self.form[name] for name in self.custom_filter_names]
@@ -318,3 +355,6 @@ class IssueFilter(django_filters.FilterSet):
 
     def filter_sort(self, queryset, name, value):
         return queryset.order_by(*_order_by(value))
+
+
+IssueFilter.base_filters = _RequestFilters(IssueFilter.base_filters)
