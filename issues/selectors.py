@@ -404,7 +404,7 @@ class _EdgeRead:
         return connection.ops.get_db_converters(col) + col.get_db_converters(connection), col
 
     def read(self, issue: Issue) -> tuple[list, int]:
-        where = [issue.pk] if self.kind is None else [issue.pk, self.kind]
+        where: list[int | str] = [issue.pk] if self.kind is None else [issue.pk, self.kind]
         with connection.cursor() as cursor:
             cursor.execute(self.sql, where * 3)
             fetched = cursor.fetchall()
@@ -460,8 +460,8 @@ def _set_attachments(comments: list[Comment], attachments: Sequence[Any]) -> Non
         # What prefetch_related_objects stores: a finished queryset in the instance's cache.
         queryset = comment.attachments.all()
         queryset._result_cache = by_comment[comment.pk]
-        queryset._prefetch_done = True
-        comment._prefetched_objects_cache = {"attachments": queryset}
+        queryset._prefetch_done = True  # type: ignore[attr-defined]
+        comment._prefetched_objects_cache = {"attachments": queryset}  # type: ignore[attr-defined]
 
 
 def timeline_window(issue: Issue, user, *, attachments: Sequence[Any] | None = None) -> dict:
