@@ -384,12 +384,12 @@ class _EdgeRead:
         # Table and column names from the models, values bound as parameters.
         self.sql = (
             f"SELECT {columns}, (SELECT COUNT(*) FROM {table} WHERE {where}) "  # noqa: S608  # nosec B608
-            f"FROM {table} t LEFT JOIN {users} u "
+            f"FROM (SELECT {pk} FROM (SELECT {pk} FROM {table} WHERE {where} "
+            f"ORDER BY {created}, {pk} LIMIT {int(head)}) oldest "
+            f"UNION SELECT {pk} FROM (SELECT {pk} FROM {table} WHERE {where} "
+            f"ORDER BY {created} DESC, {pk} DESC LIMIT {int(tail)}) newest) shown "
+            f"JOIN {table} t ON t.{pk} = shown.{pk} LEFT JOIN {users} u "
             f"ON u.{qn(self.user_model._meta.pk.column)} = t.{qn(self.user_fk.column)} "
-            f"WHERE t.{pk} IN (SELECT {pk} FROM {table} WHERE {where} "
-            f"ORDER BY {created}, {pk} LIMIT {int(head)}) "
-            f"OR t.{pk} IN (SELECT {pk} FROM {table} WHERE {where} "
-            f"ORDER BY {created} DESC, {pk} DESC LIMIT {int(tail)}) "
             f"ORDER BY t.{created}, t.{pk}"
         )
         self.converters = [self._converters(f, "t") for f in self.fields] + [
