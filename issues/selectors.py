@@ -9,7 +9,6 @@ from typing import Any, NamedTuple
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
 from django.db.models import (
-    Count,
     DateTimeField,
     Exists,
     ExpressionWrapper,
@@ -18,10 +17,8 @@ from django.db.models import (
     Q,
     QuerySet,
     Value,
-    Window,
     prefetch_related_objects,
 )
-from django.db.models.functions import RowNumber
 from django.http import Http404
 from django.utils import timezone
 
@@ -354,28 +351,127 @@ def _cursor_key(entry: tuple[str, Any]):
     return (cursor.at, cursor.kind, cursor.pk)
 
 
-def _edges(qs: QuerySet, head: int, tail: int) -> tuple[list, int]:
-    """The `head` oldest and `tail` newest rows of qs and how many rows it has, in one query
-    (window functions: the database numbers the rows of the issue both ways)."""
-    rows = list(
-        qs.annotate(
-            _first=Window(RowNumber(), order_by=[F("created_at").asc(), F("id").asc()]),
-            _last=Window(RowNumber(), order_by=[F("created_at").desc(), F("id").desc()]),
-            _total=Window(Count("id")),
+class _EdgeRead:
+    """The `head` oldest and `tail` newest rows of one timeline source of an issue with their
+    user (author or actor) and how many rows the source has: one statement, its SQL written
+    once per process and database vendor from the models' metadata.
+
+    The issue page ran this as an ORM query with three window functions; Django compiled it
+    anew on every view (~4 ms of Python for the two sources, more than the rows cost), and
+    PostgreSQL numbered every row of the issue twice. Here each end is an index-ordered
+    LIMIT on (issue, created_at) and the rows are built the way the ORM builds them
+    (`Model.from_db`, the fields' database converters, the user set as select_related
+    does). `tests/issues/test_timeline.py` compares it with the ORM's reading."""
+
+    def __init__(self, model, user_field: str, *, exclude_kind: str | None, head: int, tail: int):
+        qn = connection.ops.quote_name
+        self.model = model
+        self.fields = list(model._meta.concrete_fields)
+        self.user_fk = model._meta.get_field(user_field)
+        self.user_model = self.user_fk.related_model
+        self.user_fields = list(self.user_model._meta.concrete_fields)
+        table, users = qn(model._meta.db_table), qn(self.user_model._meta.db_table)
+        pk = qn(model._meta.pk.column)
+        created = qn(model._meta.get_field("created_at").column)
+        where = f"{qn(model._meta.get_field('issue').column)} = %s"
+        self.kind = exclude_kind
+        if exclude_kind is not None:
+            where += f" AND {qn(model._meta.get_field('kind').column)} <> %s"
+        columns = ", ".join(
+            [f"t.{qn(f.column)}" for f in self.fields]
+            + [f"u.{qn(f.column)}" for f in self.user_fields]
         )
-        .filter(Q(_first__lte=head) | Q(_last__lte=tail))
-        .order_by("created_at", "id")
-    )
-    return rows, (rows[0]._total if rows else 0)
+        # Table and column names from the models, values bound as parameters.
+        self.sql = (
+            f"SELECT {columns}, (SELECT COUNT(*) FROM {table} WHERE {where}) "  # noqa: S608  # nosec B608
+            f"FROM (SELECT {pk} FROM (SELECT {pk} FROM {table} WHERE {where} "
+            f"ORDER BY {created}, {pk} LIMIT {int(head)}) oldest "
+            f"UNION SELECT {pk} FROM (SELECT {pk} FROM {table} WHERE {where} "
+            f"ORDER BY {created} DESC, {pk} DESC LIMIT {int(tail)}) newest) shown "
+            f"JOIN {table} t ON t.{pk} = shown.{pk} LEFT JOIN {users} u "
+            f"ON u.{qn(self.user_model._meta.pk.column)} = t.{qn(self.user_fk.column)} "
+            f"ORDER BY t.{created}, t.{pk}"
+        )
+        self.converters = [self._converters(f, "t") for f in self.fields] + [
+            self._converters(f, "u") for f in self.user_fields
+        ]
+        self.attnames = [f.attname for f in self.fields]
+        self.user_attnames = [f.attname for f in self.user_fields]
+
+    @staticmethod
+    def _converters(field, alias: str) -> tuple[list, Any]:
+        col = field.get_col(alias)
+        return connection.ops.get_db_converters(col) + col.get_db_converters(connection), col
+
+    def read(self, issue: Issue) -> tuple[list, int]:
+        where: list[int | str] = [issue.pk] if self.kind is None else [issue.pk, self.kind]
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, where * 3)
+            fetched = cursor.fetchall()
+        rows, width, db = [], len(self.fields), connection.alias
+        total = 0
+        for raw in fetched:
+            values = list(raw)
+            total = values.pop()
+            for i, (converters, col) in enumerate(self.converters):
+                for converter in converters:
+                    values[i] = converter(values[i], col, connection)
+            row = self.model.from_db(db, self.attnames, values[:width])
+            user_values = values[width:]
+            user = (
+                self.user_model.from_db(db, self.user_attnames, user_values)
+                if user_values[0] is not None
+                else None
+            )
+            self.user_fk.set_cached_value(row, user)
+            rows.append(row)
+        return rows, total
 
 
-def timeline_window(issue: Issue, user) -> dict:
-    """The shown part of the issue's timeline in three queries whatever its length: the
-    TIMELINE_HEAD oldest and the TIMELINE_TAIL newest entries (comments with their
-    attachments, and activity), how many lie hidden between them and where they start."""
-    comments_qs, events_qs = _timeline_sources(issue)
-    comments, comment_total = _edges(comments_qs, TIMELINE_HEAD, TIMELINE_TAIL)
-    events, event_total = _edges(events_qs, TIMELINE_HEAD, TIMELINE_TAIL)
+_edge_reads: dict[str, tuple[_EdgeRead, _EdgeRead]] = {}
+
+
+def _timeline_edge_reads() -> tuple[_EdgeRead, _EdgeRead]:
+    """The comments' and the events' edge reads for this database (written once)."""
+    reads = _edge_reads.get(connection.vendor)
+    if reads is None:
+        reads = (
+            _EdgeRead(Comment, "author", exclude_kind=None, head=TIMELINE_HEAD, tail=TIMELINE_TAIL),
+            _EdgeRead(
+                IssueEvent,
+                "actor",
+                exclude_kind=EventKind.COMMENTED.value,
+                head=TIMELINE_HEAD,
+                tail=TIMELINE_TAIL,
+            ),
+        )
+        _edge_reads[connection.vendor] = reads
+    return reads
+
+
+def _set_attachments(comments: list[Comment], attachments: Sequence[Any]) -> None:
+    """Give each comment its attachments (oldest first) from the issue's own list, as
+    prefetch_related would, without a query of their own."""
+    by_comment: dict[int, list] = {comment.pk: [] for comment in comments}
+    for attachment in attachments:
+        if attachment.comment_id in by_comment:
+            by_comment[attachment.comment_id].append(attachment)
+    for comment in comments:
+        # What prefetch_related_objects stores: a finished queryset in the instance's cache.
+        queryset = comment.attachments.all()
+        queryset._result_cache = by_comment[comment.pk]
+        queryset._prefetch_done = True  # type: ignore[attr-defined]
+        comment._prefetched_objects_cache = {"attachments": queryset}  # type: ignore[attr-defined]
+
+
+def timeline_window(issue: Issue, user, *, attachments: Sequence[Any] | None = None) -> dict:
+    """The shown part of the issue's timeline in three queries whatever its length (two when
+    the caller passes all the issue's `attachments`): the TIMELINE_HEAD oldest and the
+    TIMELINE_TAIL newest entries (comments with their attachments, and activity), how many
+    lie hidden between them and where they start."""
+    comment_read, event_read = _timeline_edge_reads()
+    comments, comment_total = comment_read.read(issue)
+    events, event_total = event_read.read(issue)
     events = redact_hidden_issues(events, user)
     entries = _merge(comments, events)
     total = comment_total + event_total
@@ -384,7 +480,11 @@ def timeline_window(issue: Issue, user) -> dict:
     else:
         head, tail = entries[:TIMELINE_HEAD], entries[-TIMELINE_TAIL:]
     shown = head + tail
-    prefetch_related_objects([item for kind, item in shown if kind == "comment"], "attachments")
+    shown_comments = [item for kind, item in shown if kind == "comment"]
+    if attachments is None:
+        prefetch_related_objects(shown_comments, "attachments")
+    else:
+        _set_attachments(shown_comments, attachments)
     hidden = total - len(shown)
     return {
         "timeline": shown,
@@ -395,7 +495,7 @@ def timeline_window(issue: Issue, user) -> dict:
         "timeline_total": total,
         "timeline_after": str(_cursor(head[-1])) if hidden else "",
         "timeline_before": str(_cursor(tail[0])) if hidden else "",
-        "comments": [item for kind, item in shown if kind == "comment"],
+        "comments": shown_comments,
     }
 
 
@@ -439,9 +539,11 @@ def issue_page_data(issue: Issue, user) -> dict:
     `user` may see them."""
     links = links_for_viewer(issue, user)
     watchers = list(issue.watchers.all())
+    # Every attachment of the issue in one query: its own and its comments'.
+    attachments = list(issue.attachments.all())
     return {
-        **timeline_window(issue, user),
-        "issue_attachments": [a for a in issue.attachments.all() if a.comment_id is None],
+        **timeline_window(issue, user, attachments=attachments),
+        "issue_attachments": [a for a in attachments if a.comment_id is None],
         "links": links,
         "hidden_linked_issue": HIDDEN_LINKED_ISSUE,
         "watchers": watchers,

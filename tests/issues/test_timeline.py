@@ -199,3 +199,77 @@ def test_entries_show_attachments_and_reasons_escaped(client, project, reporter)
     assert "Log attached" in html
     assert "<dt>Reason</dt><dd>Customer waits<br>&lt;b&gt;urgent&lt;/b&gt;</dd>" in html
     assert f'id="comment-{issue.comments.get().pk}"' in html
+
+
+def _orm_edges(qs, head, tail):
+    """The ORM reading the issue page used before its SQL was written once per process:
+    row numbers both ways, the head oldest and the tail newest rows."""
+    from django.db.models import Count, F, Q, Window
+    from django.db.models.functions import RowNumber
+
+    rows = list(
+        qs.annotate(
+            _first=Window(RowNumber(), order_by=[F("created_at").asc(), F("id").asc()]),
+            _last=Window(RowNumber(), order_by=[F("created_at").desc(), F("id").desc()]),
+            _total=Window(Count("id")),
+        )
+        .filter(Q(_first__lte=head) | Q(_last__lte=tail))
+        .order_by("created_at", "id")
+    )
+    return rows, (rows[0]._total if rows else 0)
+
+
+@pytest.mark.parametrize("comments", [0, 3, TIMELINE_HEAD + TIMELINE_TAIL + 7])
+def test_timeline_window_reads_what_the_orm_reads(project, reporter, developer, comments):
+    from issues.selectors import timeline_window
+
+    issue = make_issue(project, reporter)
+    _comments(issue, developer, comments)
+    # Activity with a system event (no actor), JSON data, and ties on created_at.
+    at = timezone.now() + timedelta(minutes=5)
+    IssueEvent.objects.bulk_create(
+        IssueEvent(
+            issue=issue,
+            actor=None if i % 3 == 0 else developer,
+            kind=EventKind.CHANGED,
+            field="priority",
+            old_value=str(i),
+            new_value=str(i + 1),
+            data={"n": i, "why": ["tie"]},
+        )
+        for i in range(TIMELINE_HEAD + TIMELINE_TAIL + 5)
+    )
+    IssueEvent.objects.filter(issue=issue).update(created_at=at)
+    comment_rows, comment_total = _orm_edges(
+        issue.comments.select_related("author"), TIMELINE_HEAD, TIMELINE_TAIL
+    )
+    event_rows, event_total = _orm_edges(
+        issue.events.exclude(kind=EventKind.COMMENTED).select_related("actor"),
+        TIMELINE_HEAD,
+        TIMELINE_TAIL,
+    )
+    window = timeline_window(issue, reporter)
+    shown = window["timeline"]
+    assert window["timeline_total"] == comment_total + event_total
+    read_comments = [item for kind, item in shown if kind == "comment"]
+    read_events = [item for kind, item in shown if kind == "event"]
+    # Every shown row is one the ORM reads, field for field, with its user.
+    orm_comments = {row.pk: row for row in comment_rows}
+    orm_events = {row.pk: row for row in event_rows}
+    for row in read_comments:
+        orm = orm_comments[row.pk]
+        assert [getattr(row, f.attname) for f in Comment._meta.concrete_fields] == [
+            getattr(orm, f.attname) for f in Comment._meta.concrete_fields
+        ]
+        assert row.author == orm.author and row.author.username == orm.author.username
+        assert row.created_at.tzinfo is not None
+    for row in read_events:
+        orm = orm_events[row.pk]
+        assert [getattr(row, f.attname) for f in IssueEvent._meta.concrete_fields] == [
+            getattr(orm, f.attname) for f in IssueEvent._meta.concrete_fields
+        ]
+        assert row.actor == orm.actor
+        assert row.data == orm.data
+    if comment_total + event_total <= TIMELINE_HEAD + TIMELINE_TAIL:
+        assert {r.pk for r in read_comments} == set(orm_comments)
+        assert {r.pk for r in read_events} == set(orm_events)
