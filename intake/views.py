@@ -20,7 +20,13 @@ from .forms import (
     TokenForm,
 )
 from .models import DsnKey, IntakeToken
-from .selectors import daily_counts, groups_of_project, score_reasons, triage_queue
+from .selectors import (
+    daily_counts,
+    groups_of_project,
+    score_reasons,
+    triage_page_issues,
+    triage_queue,
+)
 
 
 def _managed_project(request: HttpRequest, key: str):
@@ -170,8 +176,9 @@ def rule_delete(request: HttpRequest, key: str, pk: int) -> HttpResponse:
 
 @login_required
 def triage(request: HttpRequest) -> HttpResponse:
-    page = Paginator(triage_queue(request.user), 50).get_page(request.GET.get("page"))
-    issues = list(page.object_list)
+    queue = triage_queue(request.user)
+    page = Paginator(queue.values_list("pk", flat=True), 50).get_page(request.GET.get("page"))
+    issues = triage_page_issues(queue, list(page.object_list))
     left = times_left(issues)  # business time left, one query for the page
     rows = [(issue, score_reasons(issue, left=left[issue.pk])) for issue in issues]
     return render(request, "intake/triage.html", {"page": page, "rows": rows})

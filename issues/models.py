@@ -247,6 +247,48 @@ class Issue(models.Model):
             models.Index(
                 fields=["response_due_at"], name="issue_open_resp_due", condition=Q(status="new")
             ),
+            # The SLA dashboard (reports): every figure about open issues (right now, ageing,
+            # workload, by component) is one pass over the open issues, read from this index
+            # alone: their SLA state, age, owner, component and the dashboard's filters.
+            models.Index(
+                fields=["status", "project"],
+                name="issue_open_dashboard",
+                condition=Q(archived_at=None, status__in=OPEN_STATUSES),
+                include=[
+                    "id",
+                    "owner",
+                    "severity",
+                    "component",
+                    "team",
+                    "type",
+                    "fix_version",
+                    "sla_paused_at",
+                    "resolution_due_at",
+                    "at_risk_at",
+                    "created_at",
+                ],
+            ),  # fmt: skip
+            # Issues filed per week of the dashboard's period, per visible project.
+            models.Index(
+                fields=["project", "created_at"],
+                name="issue_live_project_created",
+                condition=Q(archived_at=None),
+                include=["id"],
+            ),
+            # The few archived issues, per project: the dashboard leaves their status stays
+            # out by id (without this, finding them read every issue's index entry).
+            models.Index(
+                fields=["project", "id"],
+                name="issue_archived_ids",
+                condition=Q(archived_at__isnull=False),
+            ),
+            # The dashboard's lessons learned: closed issues with lessons, newest first.
+            models.Index(
+                fields=["-updated_at", "-id"],
+                name="issue_closed_lessons",
+                condition=Q(status="closed", archived_at=None) & ~Q(lessons_learned=""),
+                include=["project"],
+            ),
         ]
 
     def __str__(self) -> str:

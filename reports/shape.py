@@ -8,61 +8,58 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from django.db.models import Case, Count, IntegerField, Q, Sum, Value, When
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from accounts.actors import Actor
 from issues.models import OPEN_STATUSES, Issue
 from projects.models import Component, Version
-from workflows.models import CycleOutcome
 from workflows.selectors import SlaState, annotate_sla_state
 
-from .selectors import SEVERITY_WEIGHTS, Scope, _pct, compliance_grid, total
+from .selectors import (
+    SEVERITY_WEIGHTS,
+    Scope,
+    _pct,
+    compliance_grid,
+    cycles_by_component,
+    total,
+)
 
 # A version's compliance counts every finished cycle of its issues.
 ALL_TIME = date(2000, 1, 1)
 
 
-def _weight() -> Case:
-    return Case(
-        *(When(severity=sev, then=Value(w)) for sev, w in SEVERITY_WEIGHTS.items()),
-        default=Value(2),
-        output_field=IntegerField(),
-    )
+# The weight of an issue whose severity has none (by component).
+_OTHER_WEIGHT = 2
 
 
 def by_component(scope: Scope) -> list[dict[str, Any]]:
     """Per component of the visible projects (no component: one row too): open issues now,
     at risk, breached, weighted load; and the finished cycles of the period, met and %.
-    Two grouped queries plus one for the names."""
+    One grouped query of the open issues, the period's cycles from the dashboard's one
+    statement (`cycles_by_component`), and one for the names."""
+    # One group per (component, severity, SLA state), the state computed once per issue
+    # (counting at risk and breached as filters repeated its whole CASE three times per
+    # row); the weights are applied to the few groups.
     open_rows = (
         annotate_sla_state(scope.open_issues(), scope.now)
         .order_by()
-        .values("component_id")
-        .annotate(
-            open=Count("pk"),
-            at_risk=Count("pk", filter=Q(sla_state=SlaState.AT_RISK)),
-            breached=Count("pk", filter=Q(sla_state=SlaState.BREACHED)),
-            weighted=Sum(_weight()),
-        )
-    )
-    cycles = (
-        scope.finished_cycles()
-        .order_by()
-        .values("issue__component_id")
-        .annotate(
-            finished=Count("pk"),
-            met=Count("pk", filter=Q(outcome=CycleOutcome.MET)),
-        )
+        .values("component_id", "severity", "sla_state")  # type: ignore[misc]  # annotation
+        .annotate(n=Count("pk"))
     )
     rows: dict[int | None, dict[str, Any]] = {}
     empty = {"open": 0, "at_risk": 0, "breached": 0, "weighted": 0, "finished": 0, "met": 0}
-    for open_row in open_rows:
-        rows.setdefault(open_row["component_id"], dict(empty)).update(
-            {k: open_row[k] or 0 for k in ("open", "at_risk", "breached", "weighted")}
-        )
-    for cycle_row in cycles:
-        rows.setdefault(cycle_row["issue__component_id"], dict(empty)).update(
+    for group in open_rows:
+        row = rows.setdefault(group["component_id"], dict(empty))
+        n = group["n"]
+        row["open"] += n
+        row["weighted"] += n * SEVERITY_WEIGHTS.get(group["severity"], _OTHER_WEIGHT)
+        if group["sla_state"] == SlaState.AT_RISK:
+            row["at_risk"] += n
+        elif group["sla_state"] == SlaState.BREACHED:
+            row["breached"] += n
+    for pk, cycle_row in cycles_by_component(scope).items():
+        rows.setdefault(pk, dict(empty)).update(
             finished=cycle_row["finished"], met=cycle_row["met"]
         )
     names = {

@@ -80,9 +80,12 @@ _GROUPINGS = (  # (name, first key, second key)
     ("priority", "c_priority", None),
     ("severity", "c_severity", None),
     ("cause", "c_type", "c_cause"),
+    ("component", "c_component", None),  # the "by component" section (reports.shape)
     ("stage", "s_status", None),
 )
-_TIMED = ("priority", "severity")  # the groupings that show MTTA / MTTR
+_TIMED = ("priority", "severity")
+# A key column's NULL where the first SELECT of the UNION would not tell its type.
+_NULL_KEY = {"ki": "CAST(NULL AS bigint)"}  # the groupings that show MTTA / MTTR
 
 
 def _counts_of(row: dict[str, Any]) -> dict[str, Any]:
@@ -114,6 +117,7 @@ def _cycle_cohort(scope: Scope) -> QuerySet:
             c_severity=F("issue__severity"),
             c_type=F("issue__type"),
             c_cause=F("issue__root_cause"),
+            c_component=F("issue__component_id"),
             c_week=_week("stopped_at", scope),
             c_outcome=F("outcome"),
             c_response_outcome=F("response_outcome"),
@@ -125,6 +129,7 @@ def _cycle_cohort(scope: Scope) -> QuerySet:
             "c_severity",
             "c_type",
             "c_cause",
+            "c_component",
             "c_week",
             "c_outcome",
             "c_response_outcome",
@@ -195,13 +200,15 @@ def _query_period_groups(scope: Scope) -> list[dict[str, Any]]:
         "s_status": "kt",
         "c_cause": "kc",
         "c_week": "kw",
+        "c_component": "ki",
     }
     selects = []
     for name, first, second in _GROUPINGS:
         keys = [k for k in (first, second) if k]
         columns = ", ".join(
-            f"{next((k for k in keys if key_columns[k] == alias), 'NULL')} AS {alias}"
-            for alias in ("kp", "ks", "kt", "kc", "kw")
+            f"{next((k for k in keys if key_columns[k] == alias), _NULL_KEY.get(alias, 'NULL'))} "
+            f"AS {alias}"
+            for alias in ("kp", "ks", "kt", "kc", "kw", "ki")
         )
         source, aggregates = (
             ("s", stay_aggregates)
@@ -234,6 +241,16 @@ def _query_period_groups(scope: Scope) -> list[dict[str, Any]]:
             row[k] = None if r[k] is None else float(r[k])
         rows.append(row)
     return rows
+
+
+def cycles_by_component(scope: Scope) -> dict[int | None, dict[str, int]]:
+    """Finished cycles of the period and how many met, per component (None: no component),
+    from the period's one grouped statement."""
+    return {
+        r["k1"]: {"finished": r["finished"], "met": r["met"]}
+        for r in _cycle_groups(scope)
+        if r["g"] == "component"
+    }
 
 
 def stage_medians(scope: Scope) -> list[dict[str, Any]]:

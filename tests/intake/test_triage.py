@@ -70,8 +70,9 @@ def test_page_shows_score_and_why_and_only_new_issues_of_my_projects(
     with time_machine.travel(NOW, tick=False):
         client.get(url)
         # +2 for time left in business time: the projects' policies for the ranking (SQL)
-        # and for the page's rows.
-        with django_assert_num_queries(8):
+        # and for the page's rows; +1 since the page's ids are ranked on their own (an
+        # index-only read) before those 50 issues are read whole.
+        with django_assert_num_queries(9):
             page = client.get(url)
     assert page.status_code == 200
     text = page.text
@@ -90,3 +91,28 @@ def test_page_shows_score_and_why_and_only_new_issues_of_my_projects(
 def test_empty_queue_says_so(client, reporter):
     client.force_login(reporter)
     assert "Nothing to triage" in client.get(reverse("triage")).text
+
+
+def test_pages_list_the_queue_in_its_order_with_scores_and_events(client, project, reporter, send):
+    """The page ranks ids first and reads the rows after: every page shows exactly the
+    selector's ranking, scores and event counts included."""
+    with time_machine.travel(NOW - timedelta(days=1), tick=False):
+        for n in range(57):
+            make_issue(
+                project, reporter, title=f"Queued {n}", severity=1 + n % 4, priority=1 + n % 3
+            )
+    with time_machine.travel(NOW - timedelta(hours=2), tick=False):
+        for _ in range(12):
+            send({"title": "Payment webhook fails"})
+    client.force_login(reporter)
+    with time_machine.travel(NOW, tick=False):
+        expected = [(i.key, i.risk_score, i.events_24h) for i in triage_queue(reporter)]
+        shown = []
+        for number in (1, 2):
+            page = client.get(reverse("triage"), {"page": number})
+            assert page.status_code == 200
+            for issue, _why in page.context["rows"]:
+                shown.append((issue.key, issue.risk_score, issue.events_24h))
+    assert len(expected) == 58
+    assert shown == expected
+    assert any(events == 12 for _key, _score, events in shown)
