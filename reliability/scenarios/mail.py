@@ -88,9 +88,11 @@ def scenario_worker_killed(w: World) -> None:
     w.procs.worker(pool="solo", concurrency=1)
     waited = wait_for(lambda: w.all_sent(ids), 120, "every email after the restart")
     distinct, dupes = w.delivered(ids)
+    # At-least-once at one point only (README, Reliability): an e-mail the SMTP server accepted
+    # but the killed worker had not yet marked sent goes again, so at most the ones in flight.
     record(name, "SIGKILL mid email batch: delivered / dup",
            f"{distinct}/{len(ids)}, {dupes} dup (killed at {at_kill}, {in_flight} in flight)",
-           "40/40, 0 dup",
-           distinct == len(ids) and dupes == 0)  # fmt: skip
+           "40/40, <= in flight",
+           distinct == len(ids) and dupes <= in_flight)  # fmt: skip
     record(name, "all sent after restart (s)", f"{waited:.1f}", "<= 180", waited <= 180)
     w.procs.stop_all()

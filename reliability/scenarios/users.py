@@ -55,8 +55,11 @@ class Activity:
                 ok = r.status_code == 200
             elif action == "file":
                 title = f"load {uuid.uuid4().hex}"
+                # WEB (the demo data) asks for "Affected customers" before an issue is Assigned:
+                # the reporter fills it in, as a person would, so the issue can be moved later.
                 r = b.post("/issues/new/", {"project": project_id, "title": title, "type": "bug",
-                                            "priority": 2, "severity": 2, "description": "x"})  # fmt: skip
+                                            "priority": 2, "severity": 2, "description": "x",
+                                            "cf_affected_customers": random.randint(1, 500)})  # fmt: skip
                 ok = r.status_code == 302
                 if ok:
                     with self.lock:
