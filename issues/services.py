@@ -8,6 +8,8 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
+from django.db.models.signals import post_save
 from django.utils import timezone
 
 from accounts.actors import Actor
@@ -72,14 +74,21 @@ def _check_lengths(fields: dict[str, Any]) -> None:
 
 
 def _next_issue_number(project: Project) -> int:
-    # The row lock serialises concurrent creators: no gaps, no duplicates. FOR NO KEY UPDATE
-    # (the lock the UPDATE takes anyway), not FOR UPDATE: rows that only reference the
-    # project (a stored mail message, an SDK event, another project's issue) take KEY SHARE
-    # on it and must not wait for the creator's commit.
-    locked = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
-    locked.last_issue_number += 1
-    locked.save(update_fields=["last_issue_number"])
-    return locked.last_issue_number
+    # The row lock serialises concurrent creators: no gaps, no duplicates. One UPDATE …
+    # RETURNING takes FOR NO KEY UPDATE (the key columns do not change), not FOR UPDATE: rows
+    # that only reference the project (a stored mail message, an SDK event, another
+    # project's issue) take KEY SHARE on it and must not wait for the creator's commit.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE projects_project SET last_issue_number = last_issue_number + 1"
+            " WHERE id = %s RETURNING last_issue_number",
+            [project.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise Project.DoesNotExist(f"No project with id {project.pk}.")
+    project.last_issue_number = row[0]
+    return int(row[0])
 
 
 def record_event(
@@ -98,6 +107,42 @@ def record_event(
         kind=kind,
         field=field,
         old_value="" if old is None else str(old),
+        new_value="" if new is None else str(new),
+        data=data or {},
+    )
+
+
+def record_events(events: list[IssueEvent]) -> list[IssueEvent]:
+    """Insert several events in one statement. Receivers of `post_save` (the notifications
+    outbox kick) still see each one as created, as if saved through `record_event`."""
+    IssueEvent.objects.bulk_create(events)
+    for event in events:
+        post_save.send(
+            sender=IssueEvent,
+            instance=event,
+            created=True,
+            raw=False,
+            using=IssueEvent.objects.db,
+            update_fields=None,
+        )
+    return events
+
+
+def _event(
+    issue: Issue,
+    kind: str,
+    *,
+    actor: Actor | None = None,
+    new: object = "",
+    data: dict | None = None,
+) -> IssueEvent:
+    """An unsaved event, for `record_events`; the same fields as `record_event` writes."""
+    return IssueEvent(
+        issue=issue,
+        actor=actor,
+        kind=kind,
+        field="",
+        old_value="",
         new_value="" if new is None else str(new),
         data=data or {},
     )
@@ -123,6 +168,22 @@ _SEARCH_VECTOR_SQL = (
     )
     + " FROM projects_project AS p WHERE p.id = i.project_id"
 )
+
+
+# The document of an issue being inserted (no comments yet), as an INSERT value: the same
+# document `_SEARCH_VECTOR_SQL` derives, without a second statement. Constant SQL.
+_NEW_ISSUE_DOCUMENT_SQL = SEARCH_DOCUMENT_SQL.format(
+    key="%s", title="%s", description="%s", comments="''"
+)
+
+
+def new_issue_document(key: str, title: str, description: str) -> RawSQL | None:
+    """The search document of a new issue with this key, for `Issue.objects.create(
+    search_vector=…)`; None (left empty) off PostgreSQL."""
+    if connection.vendor != "postgresql":
+        return None
+    # Constant SQL; the values go as parameters.
+    return RawSQL(_NEW_ISSUE_DOCUMENT_SQL, [key, title, description])  # noqa: S611  # nosec B611
 
 
 def refresh_search_vectors(issue_ids: Iterable[int] | None = None) -> None:
@@ -155,13 +216,51 @@ def _touch(issue: Issue) -> None:
     Issue.objects.filter(pk=issue.pk).update(updated_at=timezone.now())
 
 
+def _touch_and_reindex(issue: Issue) -> None:
+    """`_touch` and `refresh_search_vectors([issue.pk])` in one statement (PostgreSQL)."""
+    if connection.vendor != "postgresql":
+        _touch(issue)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SEARCH_VECTOR_SQL.replace(
+                "SET search_vector =", "SET updated_at = %s, search_vector =", 1
+            )
+            + " AND i.id = %s",
+            [timezone.now(), issue.pk],
+        )
+
+
+def new_issue_watchers(
+    issue: Issue, users: Iterable[Actor | None], *, actor: Actor | None
+) -> list[IssueEvent]:
+    """Make these people (None skipped, each once) watchers of an issue created in this
+    transaction, in one INSERT (nobody watches it yet: no check); returns their automatic
+    WATCHED events, unsaved, for `record_events` together with the creation's."""
+    watchers = list({user.pk: user for user in users if user is not None}.values())
+    if watchers:
+        issue.watchers.add(*watchers)
+    return [
+        _event(
+            issue,
+            EventKind.WATCHED,
+            actor=actor,
+            new=str(user),
+            data={"user_id": user.pk, "automatic": True},
+        )
+        for user in watchers
+    ]
+
+
 @contextmanager
-def _atomic_with_files() -> Iterator[list[Attachment]]:
+def _atomic_with_files(*, savepoint: bool = True) -> Iterator[list[Attachment]]:
     """A transaction whose stored files are deleted again when it fails (storage is not
-    transactional). Yields the list `_store_attachment` appends to."""
+    transactional). Yields the list `_store_attachment` appends to. `savepoint=False` inside
+    a caller's transaction: a failure rolls the caller's block back too (for writes whose
+    callers never catch a database error and go on)."""
     stored: list[Attachment] = []
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=savepoint):
             yield stored
     except BaseException:
         for attachment in stored:
@@ -249,8 +348,7 @@ def add_comment(
         )
         for upload in uploads:
             _store_attachment(issue, upload, actor=author, comment=comment, stored=stored)
-        _touch(issue)
-        refresh_search_vectors([issue.pk])
+        _touch_and_reindex(issue)
     return comment
 
 

@@ -136,8 +136,9 @@ def _open_cycle(
 
 
 def start_sla_clock(issue: Issue, *, actor: Actor) -> None:
-    """Start cycle 1 of a new issue: targets from the project's policy, deadlines cached."""
-    with transaction.atomic():
+    """Start cycle 1 of a new issue: targets from the project's policy, deadlines cached.
+    Part of the creation's transaction (no savepoint: nothing catches a failure here)."""
+    with transaction.atomic(savepoint=False):
         _open_cycle(
             issue, number=issue.sla_cycle, at=issue.created_at, actor=actor, responded=False
         )

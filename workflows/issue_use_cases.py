@@ -29,10 +29,14 @@ from issues.services import (
     _atomic_with_files,
     _check_lengths,
     _check_upload,
+    _event,
     _next_issue_number,
     _store_attachment,
     _watch,
+    new_issue_document,
+    new_issue_watchers,
     record_event,
+    record_events,
     refresh_search_vectors,
 )
 from projects.models import Component, Project, Team, Version
@@ -112,10 +116,13 @@ def create_issue(
     uploads = list(attachments)
     for upload in uploads:
         _check_upload(upload)
-    with _atomic_with_files() as stored:
+    # No savepoint of its own: a failure here rolls the caller's block back with it (every
+    # caller lets it propagate; the mail batch gives each message its own savepoint).
+    with _atomic_with_files(savepoint=False) as stored:
+        number = _next_issue_number(project)
         issue = Issue.objects.create(
             project=project,
-            number=_next_issue_number(project),
+            number=number,
             title=title,
             description=description,
             description_html=render_markdown(description),
@@ -130,8 +137,11 @@ def create_issue(
             component=component,
             affected_version=affected_version,
             fix_version=fix_version,
+            search_vector=new_issue_document(f"{project.key} {number}", title, description),
         )
-        record_event(
+        # The document was computed by the INSERT: not loaded (a later full save leaves it).
+        issue.__dict__.pop("search_vector", None)
+        created = _event(
             issue,
             EventKind.CREATED,
             actor=reporter,
@@ -140,11 +150,9 @@ def create_issue(
         )
         if labels:
             issue.labels.add(*labels)
-        _watch(issue, reporter, actor=reporter, automatic=True)
-        _watch(issue, owner, actor=reporter, automatic=True)
+        record_events([created, *new_issue_watchers(issue, [reporter, owner], actor=reporter)])
         for upload in uploads:
             _store_attachment(issue, upload, actor=reporter, comment=None, stored=stored)
-        refresh_search_vectors([issue.pk])
         start_sla_clock(issue, actor=reporter)
         if owner is None:
             auto_assign_issue(issue, component_tag=component_tag)

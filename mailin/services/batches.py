@@ -19,7 +19,7 @@ from issues.services import IssueError
 from notifications.services import one_outbox_kick_since
 
 from ..models import MailMessage, MailStatus
-from .common import REASON_LIMIT, Refused
+from .common import REASON_LIMIT, Refused, batch_lookups
 from .processing import _finish, _handle
 from .quarantine import _bounce
 
@@ -61,7 +61,7 @@ def _file_batch(
     started = time.monotonic()
     handled = 0
     bounces: list[MailMessage] = []
-    with transaction.atomic():
+    with transaction.atomic(), batch_lookups():
         connection = transaction.get_connection()
         callbacks = len(connection.run_on_commit)
         if connection.vendor == "postgresql":

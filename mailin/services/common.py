@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from email.utils import parseaddr
+from typing import Any
 
 from django.conf import settings
 
@@ -35,3 +39,29 @@ class Refused(Exception):
 
 def _own_from() -> str:
     return parseaddr(settings.DEFAULT_FROM_EMAIL)[1].lower()
+
+
+# Lookups a filing batch repeats for every message (the sender's membership, a reply
+# token's user): asked once per batch. Only rows that exist before the batch and that it
+# does not write are kept, so a message rolled back to its savepoint leaves nothing stale.
+_batch_lookups: ContextVar[dict[Any, Any] | None] = ContextVar("mailin_batch_lookups", default=None)
+
+
+@contextmanager
+def batch_lookups() -> Iterator[None]:
+    """Within this block (one filing batch), `looked_up` asks the database once per key."""
+    token = _batch_lookups.set({})
+    try:
+        yield
+    finally:
+        _batch_lookups.reset(token)
+
+
+def looked_up(key: Any, find: Callable[[], Any]) -> Any:
+    """`find()`, remembered for the batch under `key` (outside a batch: asked every time)."""
+    cache = _batch_lookups.get()
+    if cache is None:
+        return find()
+    if key not in cache:
+        cache[key] = find()
+    return cache[key]

@@ -14,7 +14,7 @@ from workflows.issue_use_cases import create_issue
 from .. import parsing
 from ..models import AcceptFrom, MailAddress, MailMessage, MailStatus
 from .addresses import mail_settings_of
-from .common import SIGNATURE, TITLE_LIMIT, Refused
+from .common import SIGNATURE, TITLE_LIMIT, Refused, looked_up
 
 
 def _uploads(mail: parsing.ParsedMail, *, skip_oversized: bool) -> tuple[list, list[str]]:
@@ -41,7 +41,10 @@ def _reporter(row: MailMessage, mail: parsing.ParsedMail):
     if project is None:
         raise Refused("Not addressed to any project address.")
     users = get_user_model().objects.filter(email__iexact=mail.sender, is_active=True)
-    member = users.filter(memberships__project=project).order_by("pk").first()
+    member = looked_up(
+        ("member", project.pk, mail.sender),
+        lambda: users.filter(memberships__project=project).order_by("pk").first(),
+    )
     if member is not None:
         return member
     if mail_settings_of(project).accept_from != AcceptFrom.ANYONE:

@@ -11,7 +11,7 @@ from issues.services import add_comment
 
 from .. import parsing
 from ..models import MailMessage, MailStatus
-from .common import Refused
+from .common import Refused, looked_up
 from .filing import _uploads
 
 
@@ -28,7 +28,10 @@ def _comment(row: MailMessage, mail: parsing.ParsedMail, token: str) -> None:
     if parsed is None:
         raise Refused("The reply address is not valid (its token does not check out).")
     issue_id, user_id = parsed
-    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    user = looked_up(
+        ("user", user_id),
+        lambda: get_user_model().objects.filter(pk=user_id, is_active=True).first(),
+    )
     if user is None:
         raise Refused("The reply address belongs to an account that is no longer active.")
     if mail.sender != (user.email or "").strip().lower():

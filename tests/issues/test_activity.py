@@ -261,7 +261,7 @@ def test_failed_comment_leaves_no_file_behind(project, reporter, monkeypatch, se
     def boom(*args, **kwargs):
         raise RuntimeError("search index down")
 
-    monkeypatch.setattr(issues.services, "refresh_search_vectors", boom)
+    monkeypatch.setattr(issues.services, "_touch_and_reindex", boom)
     with pytest.raises(RuntimeError):
         issues.services.add_comment(
             issue, author=reporter, body="log", attachments=[SimpleUploadedFile("a.txt", b"x")]
