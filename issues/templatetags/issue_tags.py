@@ -455,7 +455,7 @@ _PK_SLOT = "0000000000"
 @register.simple_tag
 def timeline_entries(issue, entries) -> SafeString:
     """The issue page's timeline entries, ("comment", Comment) and ("event", IssueEvent) as
-    issues.selectors.timeline_window gives them, rendered in Python: as an included template
+    issues.timeline.timeline_window gives them, rendered in Python: as an included template
     per entry (and one per attachment) they were a fifth of the issue page's time with 50
     comments. Comments are their stored, sanitised HTML (Comment.body_rendered); activity
     reads as workflows.activity.describe_event says."""

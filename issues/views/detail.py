@@ -35,14 +35,7 @@ from ..forms import (
     LinkForm,
 )
 from ..models import Attachment, IssueType
-from ..selectors import (
-    TIMELINE_PAGE,
-    TimelineCursor,
-    get_issue_for_user,
-    get_link_of_issue,
-    issue_page_data,
-    timeline_page,
-)
+from ..selectors import get_issue_for_user, get_link_of_issue
 from ..services import (
     IssueAccessError,
     IssueError,
@@ -53,6 +46,7 @@ from ..services import (
     unwatch_issue,
     watch_issue,
 )
+from ..timeline import TIMELINE_PAGE, TimelineCursor, issue_page_data, timeline_page
 from .common import _refused_status
 
 

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from issues.models import Comment, EventKind, IssueEvent
-from issues.selectors import TIMELINE_HEAD, TIMELINE_PAGE, TIMELINE_TAIL
+from issues.timeline import TIMELINE_HEAD, TIMELINE_PAGE, TIMELINE_TAIL
 from tests.factories import make_issue
 
 pytestmark = pytest.mark.django_db
@@ -221,7 +221,7 @@ def _orm_edges(qs, head, tail):
 
 @pytest.mark.parametrize("comments", [0, 3, TIMELINE_HEAD + TIMELINE_TAIL + 7])
 def test_timeline_window_reads_what_the_orm_reads(project, reporter, developer, comments):
-    from issues.selectors import timeline_window
+    from issues.timeline import timeline_window
 
     issue = make_issue(project, reporter)
     _comments(issue, developer, comments)
