@@ -368,14 +368,14 @@ def test_dashboard_drill_down_parameters_filter_the_list(client, issues, project
 
 
 def test_filter_bar_inputs_are_rendered_as_django_renders_them(project, reporter, rf):
-    """The filter bar's boxes are built in Python (issue_tags.filter_input) for speed: the
+    """The filter bar's boxes are built in Python (filter_tags.filter_input) for speed: the
     markup is Django's own, values escaped, for text, date range and number range filters;
     a box with an error is left to Django (it marks it invalid)."""
     from customfields.models import FieldKind
     from customfields.services import create_custom_field
     from issues.filters import IssueFilter
     from issues.models import Issue
-    from issues.templatetags.issue_tags import filter_input
+    from issues.templatetags.filter_tags import filter_input
 
     create_custom_field(project, name="Affected customers", slug="affected", kind=FieldKind.NUMBER)
     data = {
