@@ -6,7 +6,7 @@ from django.db import transaction
 
 from issues.models import Status
 from projects.models import Project
-from workflows.clock import require_manager
+from workflows.policy_changes import require_manager
 from workflows.services import WorkflowError
 
 from .models import ColumnLimit

@@ -39,19 +39,18 @@ from projects.selectors import eligible_owners, may_own, owner_refusal, role_in_
 from . import transitions
 from .activity import transition_reasons
 from .clock import (
-    apply_sla_policy,
     copy_saved_fields,
     current_policy,
     hold_sla_clock,
     move_clock_on_transition,
     recompute_sla,
     release_sla_hold,
-    require_manager,
     sla_change_needs_reason,
     start_sla_clock,
 )
 from .errors import StaleTransition, TransitionForbidden, WorkflowError
 from .models import RootCause, TransitionRule
+from .policy_changes import apply_sla_policy, require_manager
 from .transitions import (
     BY_NAME,
     SYSTEM_BY_NAME,
