@@ -47,8 +47,8 @@ from bench.management.commands.bench_sdk import (
     start_sdk_worker,
 )
 from bench.management.commands.bench_served import Command as BenchServed
-from bench.management.commands.bench_served import HttpSession, _free_port, percentile
 from bench.management.commands.seed_bench import BENCH_USER
+from bench.served.client import HttpSession, _free_port, percentile
 from intake.models import EventGroup, SdkEvent
 
 PAGES = ("list_default", "issue_50_comments")
