@@ -8,53 +8,19 @@ from django.db import models
 from django.db.models import Q
 from django.utils.safestring import SafeString
 
+# The vocabularies live in choices.py; callers import them from here with the models.
+from .choices import (  # noqa: F401  # INVERSE_LINK_LABELS re-exported
+    INVERSE_LINK_LABELS,
+    OPEN_STATUSES,
+    EventKind,
+    IssueType,
+    LinkKind,
+    Priority,
+    Resolution,
+    Severity,
+    Status,
+)
 from .markdown import stored_html
-
-
-class Status(models.TextChoices):
-    """The lifecycle. Only workflows.services moves an issue between these."""
-
-    NEW = "new", "New"
-    ASSIGNED = "assigned", "Assigned"
-    REVISE = "revise", "Revise"
-    RETEST = "retest", "Retest"
-    FIXED = "fixed", "Fixed"
-    CLOSED = "closed", "Closed"
-
-
-OPEN_STATUSES = (Status.NEW, Status.ASSIGNED, Status.REVISE, Status.RETEST)
-
-
-class IssueType(models.TextChoices):
-    BUG = "bug", "Bug"
-    PERFORMANCE = "performance", "Performance"
-    UI_UX = "ui_ux", "UI/UX"
-    COMPATIBILITY = "compatibility", "Compatibility"
-    COMPLIANCE = "compliance", "Compliance"
-    SEO = "seo", "SEO"
-    SECURITY = "security", "Security"
-    TASK = "task", "Task"
-
-
-class Priority(models.IntegerChoices):
-    LOW = 1, "Low"
-    MEDIUM = 2, "Medium"
-    HIGH = 3, "High"
-
-
-class Severity(models.IntegerChoices):
-    TRIVIAL = 1, "Trivial"
-    MINOR = 2, "Minor"
-    MAJOR = 3, "Major"
-    CRITICAL = 4, "Critical"
-
-
-class Resolution(models.TextChoices):
-    FIXED = "fixed", "Fixed"
-    DUPLICATE = "duplicate", "Duplicate"
-    WONT_FIX = "wont_fix", "Won't fix"
-    CANNOT_REPRODUCE = "cannot_reproduce", "Cannot reproduce"
-    INVALID = "invalid", "Invalid"
 
 
 class StatusChangeRefused(Exception):
@@ -332,21 +298,6 @@ class Issue(models.Model):
         return instance
 
 
-class EventKind(models.TextChoices):
-    CREATED = "created", "Created"
-    CHANGED = "changed", "Field changed"
-    TRANSITIONED = "transitioned", "Status changed"
-    COMMENTED = "commented", "Commented"
-    ATTACHED = "attached", "Attachment added"
-    LINKED = "linked", "Link added"
-    UNLINKED = "unlinked", "Link removed"
-    WATCHED = "watched", "Watcher added"
-    UNWATCHED = "unwatched", "Watcher removed"
-    SLA = "sla", "SLA clock"
-    SLA_FLAGGED = "sla_flagged", "SLA threshold crossed"
-    ALERT_SENT = "alert_sent", "Alert sent"
-
-
 class AppendOnlyError(Exception):
     pass
 
@@ -447,21 +398,6 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.filename
-
-
-class LinkKind(models.TextChoices):
-    """Stored from the source's point of view; the target shows the inverse."""
-
-    RELATES = "relates", "relates to"
-    BLOCKS = "blocks", "blocks"
-    DUPLICATES = "duplicates", "duplicates"
-
-
-INVERSE_LINK_LABELS = {
-    LinkKind.RELATES: "relates to",
-    LinkKind.BLOCKS: "is blocked by",
-    LinkKind.DUPLICATES: "is duplicated by",
-}
 
 
 class IssueLink(models.Model):
