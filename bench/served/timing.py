@@ -20,8 +20,10 @@ from django.test import Client
 from django.urls import reverse
 
 from bench.management.commands.seed_bench import BENCH_USER
+from bench.processes import child_pids, cpu_by_pid, cpu_delta
+from bench.registry import percentile
 
-from .client import HttpSession, _children, _cpu_by_pid, _cpu_delta, percentile
+from .client import HttpSession
 
 
 @dataclass
@@ -93,8 +95,8 @@ class PageTiming:
         cpu_before: tuple[dict[int, float], dict[int, float]] = ({}, {})
         for n in range(warmup + requests):
             if n == warmup:
-                pids = [server.pid, *_children(server.pid)]
-                cpu_before = (_cpu_by_pid(pids), _cpu_by_pid(self._backends()))
+                pids = [server.pid, *child_pids(server.pid)]
+                cpu_before = (cpu_by_pid(pids), cpu_by_pid(self._backends()))
             path, data = page.at(n)
             if data is not None:
                 data = {**data, "csrfmiddlewaretoken": self._csrf(http_client)}
@@ -117,8 +119,8 @@ class PageTiming:
                     raise CommandError(f"{page.name} (--against): {other_path} answered {status}")
                 if n >= warmup:
                     other_timings.append((time.perf_counter() - started) * 1000)
-        gunicorn_cpu = _cpu_delta(cpu_before[0], pids) * 1000 / requests
-        postgres_cpu = _cpu_delta(cpu_before[1], self._backends()) * 1000 / requests
+        gunicorn_cpu = cpu_delta(cpu_before[0], pids) * 1000 / requests
+        postgres_cpu = cpu_delta(cpu_before[1], self._backends()) * 1000 / requests
         return {
             "path": page.at(0)[0],
             "method": page.method,
@@ -170,8 +172,8 @@ class PageTiming:
         path, _ = page.at(0)
         cookie = "; ".join(f"{k}={v}" for k, v in http_client.cookies.items())
         seconds, conns = self.opts["throughput_seconds"], self.opts["connections"]
-        pids = [server.pid, *_children(server.pid)]
-        cpu_before = (_cpu_by_pid(pids), _cpu_by_pid(self._backends()))
+        pids = [server.pid, *child_pids(server.pid)]
+        cpu_before = (cpu_by_pid(pids), cpu_by_pid(self._backends()))
         load_before = os.getloadavg()[0]
         out = subprocess.run(  # noqa: S603  # nosec B603
             [
@@ -190,7 +192,7 @@ class PageTiming:
             text=True,
             check=True,
         ).stdout
-        cpu_used = (_cpu_delta(cpu_before[0], pids), _cpu_delta(cpu_before[1], self._backends()))
+        cpu_used = (cpu_delta(cpu_before[0], pids), cpu_delta(cpu_before[1], self._backends()))
         total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
         non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
         latency = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)", out, re.M))

@@ -7,7 +7,6 @@ bench user, print median/p95/queries and write var/bench/<section>.json.
 
 import json
 import platform
-import subprocess  # nosec B404 - only `git rev-parse`
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,21 +19,8 @@ from django.test.utils import override_settings
 from accounts.models import User
 from bench import sections  # noqa: F401  (importing it registers the sections)
 from bench.management.commands.seed_bench import BENCH_USER
+from bench.processes import git_commit
 from bench.registry import SECTIONS, BenchContext, production_like_settings
-
-
-def _git_commit() -> str:
-    try:
-        out = subprocess.run(  # noqa: S603  # nosec B603 B607
-            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=settings.BASE_DIR,
-        )
-        return out.stdout.strip()
-    except OSError:
-        return ""
 
 
 class Command(BaseCommand):
@@ -81,7 +67,7 @@ class Command(BaseCommand):
                 payload = {
                     "section": name,
                     "at": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "commit": _git_commit(),
+                    "commit": git_commit(),
                     "issues": options["issues"],
                     "python": platform.python_version(),
                     "results": results,

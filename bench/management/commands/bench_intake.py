@@ -34,32 +34,13 @@ from django.db import connection
 from django.db.models import Sum
 
 from accounts.models import User
+from bench.processes import child_pids, cpu_seconds, free_port
 from intake.models import EventGroup
 from intake.services import create_intake_token, get_intake_settings
 from issues.models import Issue
 from projects.models import Membership, Project, Role
 
 BASE_FINGERPRINTS = 1000
-
-
-def _cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU of these processes (Linux /proc), 0 for ones that are gone."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
 
 
 def _database_backends() -> list[int]:
@@ -83,12 +64,6 @@ def _redis_server() -> list[int]:
         return []
     pid = int(info.get("process_id", 0))
     return [pid] if pid and Path(f"/proc/{pid}").exists() else []
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _request_bytes(port: int, secret: str, fingerprint: str) -> bytes:
@@ -174,7 +149,7 @@ class Command(BaseCommand):
         if not settings.IS_POSTGRES:
             raise CommandError("bench_intake measures PostgreSQL: set DATABASE_URL=postgres://...")
         secret, project = self._setup()
-        port = _free_port()
+        port = free_port()
         server = self._start_gunicorn(port, opts["workers"], opts["threads"], opts["worker_class"])
         try:
             self._wait_ready(port, server)
@@ -193,15 +168,15 @@ class Command(BaseCommand):
             ]
             self.stderr.write(f"Measuring: {len(plan)} events, {opts['clients']} clients …")
             load_before = os.getloadavg()[0]
-            web = [server.pid, *_children(server.pid)]
+            web = [server.pid, *child_pids(server.pid)]
             database = _database_backends()
             redis = _redis_server()
 
             def cpu_now() -> tuple[float, ...]:
                 return (
-                    _cpu_seconds(web),
-                    _cpu_seconds(database),
-                    _cpu_seconds(redis),
+                    cpu_seconds(web),
+                    cpu_seconds(database),
+                    cpu_seconds(redis),
                     time.process_time(),
                 )
 

@@ -37,6 +37,7 @@ from django.core.management.base import CommandError
 from django.db.models import Sum
 
 from accounts.models import User
+from bench.processes import child_pids, cpu_seconds, free_port
 from intake.models import DsnKey, EventGroup, SdkEvent
 from intake.sdk import create_dsn_key, process_sdk_events
 from intake.services import get_intake_settings
@@ -44,7 +45,7 @@ from intake.tasks import process_sdk_events_task
 from projects.models import Membership, Project, Role
 
 from .bench_intake import Command as BenchIntake
-from .bench_intake import _children, _Connection, _cpu_seconds, _database_backends, _free_port
+from .bench_intake import _Connection, _database_backends
 
 GROUPS = 500
 WORDS = "order cart payment invoice user session token retry queue item price stock".split()
@@ -229,7 +230,7 @@ class Command(BenchIntake):
         rng = random.Random(opts["seed"])  # noqa: S311  # nosec B311
         groups = [f"G{i}" for i in range(GROUPS)]
         self.stderr.write("Building events …")
-        port = int(os.environ.get("BENCH_PORT") or 0) or _free_port()  # a port given, or a free one
+        port = int(os.environ.get("BENCH_PORT") or 0) or free_port()  # a port given, or a free one
 
         def request_for(group: str) -> tuple[bytes, int]:
             event = _event(rng, group, rng.randint(5_000, 50_000))
@@ -260,12 +261,12 @@ class Command(BenchIntake):
             groups_before = EventGroup.objects.filter(project=project).count()
 
             self.stderr.write(f"Accepting: {len(plan)} events, {opts['clients']} clients …")
-            web = [server.pid, *_children(server.pid)]
+            web = [server.pid, *child_pids(server.pid)]
             database = _database_backends()
             load_before = os.getloadavg()[0]
-            cpu_before = _cpu_seconds(web), _cpu_seconds(database)
+            cpu_before = cpu_seconds(web), cpu_seconds(database)
             accepted = self._send(port, measured_requests, opts["clients"], label="accept")
-            cpu_after = _cpu_seconds(web), _cpu_seconds(database)
+            cpu_after = cpu_seconds(web), cpu_seconds(database)
             self._expect_ok(accepted)
             pending = SdkEvent.objects.filter(project=project, processed_at__isnull=True).count()
 
@@ -285,7 +286,7 @@ class Command(BenchIntake):
                     raise CommandError(f"The worker left {left} events unprocessed after 15 min.")
                 time.sleep(0.1)
             processed_seconds = time.perf_counter() - (first_done_at or process_started)
-            worker_cpu_ms = _cpu_seconds([worker.pid]) * 1000 / len(plan)
+            worker_cpu_ms = cpu_seconds([worker.pid]) * 1000 / len(plan)
             load_after = os.getloadavg()[0]
             counted = self._total(project) - before_total
             new_groups = len({g for g in plan if g.startswith("N")})

@@ -48,7 +48,9 @@ from bench.management.commands.bench_sdk import (
 )
 from bench.management.commands.bench_served import Command as BenchServed
 from bench.management.commands.seed_bench import BENCH_USER
-from bench.served.client import HttpSession, _free_port, percentile
+from bench.processes import free_port
+from bench.registry import percentile
+from bench.served.client import HttpSession
 from intake.models import EventGroup, SdkEvent
 
 PAGES = ("list_default", "issue_50_comments")
@@ -167,7 +169,7 @@ class Command(BenchServed):
 
         rng = random.Random(opts["seed"])  # noqa: S311  # nosec B311
         groups = [f"G{i}" for i in range(opts["groups"])]
-        port = _free_port()
+        port = free_port()
         self.stdout.write("Building events …")
 
         def envelope(group: str, size: int) -> bytes:

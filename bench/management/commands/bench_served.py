@@ -45,7 +45,8 @@ from django.urls import reverse
 
 from accounts.models import User
 from bench.management.commands.seed_bench import BENCH_PROJECTS, BENCH_USER, RARE_WORD
-from bench.served.client import HttpSession, _free_port, _git_commit
+from bench.processes import free_port, git_commit
+from bench.served.client import HttpSession
 from bench.served.gunicorn import GunicornServing
 from bench.served.seeding import CUSTOM_VALUES_SQL, CYCLES_SQL, PERIODS_SQL, _bench_custom_fields
 from bench.served.timing import Page, PageTiming
@@ -134,13 +135,13 @@ class Command(PageTiming, GunicornServing, BaseCommand):
         pages = self._pages()
         if opts["only"]:
             pages = [p for p in pages if any(o in p.name for o in opts["only"])]
-        port = _free_port()
+        port = free_port()
         server = self._start_gunicorn(port, name)
         other = None
         if opts["against"]:
             # Writes would race for the same New issues: compare the reads and create/comment.
             pages = [p for p in pages if p.name != "transition_assign"]
-            other_port = _free_port()
+            other_port = free_port()
             other = self._start_gunicorn(other_port, name, cwd=Path(opts["against"]).resolve())
         throughput: dict[str, dict] = {}
         try:
@@ -406,7 +407,7 @@ class Command(PageTiming, GunicornServing, BaseCommand):
             )
         payload = {
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "commit": _git_commit(),
+            "commit": git_commit(),
             "database": database,
             "issues": self.opts["issues"],
             "seed_seconds": seed_seconds,
