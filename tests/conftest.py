@@ -62,34 +62,77 @@ def pytest_runtest_setup(item):
         pytest.skip(reason)
 
 
-# `make mutmut` runs pytest once per mutant, several at a time (each in a process of its own,
-# forked by mutmut): each run takes a free slot and keeps that slot's test database between
+# `make mutmut` runs pytest once per mutant (each run a process of its own, forked by mutmut's
+# fork server): each process takes a free slot and keeps that slot's test database between
 # runs (--reuse-db), so concurrent runs never share one database.
 MUTMUT_SLOTS = 8
+# The database names before any test database replaced them: pytest-django leaves a kept test
+# database's name in settings after a session, so a second session in the same process (or a
+# process forked after one) would otherwise name its database test_test_…, one prefix more
+# each time, until PostgreSQL's 63 characters refused it and every later mutant "was killed"
+# by an error in setup.
+_MUTMUT_BASE_NAMES: dict[str, str] = {}
+_mutmut_held: dict[int, tuple[int, object]] = {}  # pid -> (slot, its locked file)
 
 
 def _mutmut_slot() -> int:
+    held = _mutmut_held.get(os.getpid())
+    if held is not None:
+        return held[0]
+    settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
     for slot in range(MUTMUT_SLOTS):
-        settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
         handle = (settings.VAR_DIR / f"mutmut-slot-{slot}.lock").open("w")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             handle.close()
             continue
-        _mutmut_slot.held = handle  # type: ignore[attr-defined]  # held until the process ends
+        _mutmut_held[os.getpid()] = (slot, handle)  # held until the process ends
         return slot
     raise RuntimeError("every mutmut database slot is taken")
+
+
+# Under `make mutmut` a run that fails for a reason of its environment (the test database
+# unreachable or misnamed) is no kill: its exit status is 35, which mutmut reports as
+# "suspicious", and only a test that fails on the mutated code counts as killing it.
+MUTMUT_ENVIRONMENT_FAILED = 35
+_environment_failures: list[str] = []
+
+
+def _is_environment_error(excinfo) -> bool:
+    from django.core.exceptions import ImproperlyConfigured
+    from django.db import InterfaceError, OperationalError
+
+    return excinfo is not None and excinfo.errisinstance(
+        (ImproperlyConfigured, InterfaceError, OperationalError)
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     """Under `make mutmut` each run has a temporary folder of its own: pytest's shared
     numbered folders are pruned by the runs that follow, under a run still using its own."""
-    if os.environ.get("RESOLVE_MUTMUT") == "1" and not config.option.basetemp:
-        runs = Path(settings.VAR_DIR) / "mutmut-tmp"
-        runs.mkdir(parents=True, exist_ok=True)
-        config.option.basetemp = str(runs / str(os.getpid()))
+    if os.environ.get("RESOLVE_MUTMUT") == "1":
+        _environment_failures.clear()
+        for alias, db in settings.DATABASES.items():
+            _MUTMUT_BASE_NAMES.setdefault(alias, db["NAME"])
+        if not config.option.basetemp:
+            runs = Path(settings.VAR_DIR) / "mutmut-tmp"
+            runs.mkdir(parents=True, exist_ok=True)
+            config.option.basetemp = str(runs / str(os.getpid()))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    if os.environ.get("RESOLVE_MUTMUT") == "1" and outcome.get_result().failed:
+        if _is_environment_error(call.excinfo):
+            _environment_failures.append(f"{item.nodeid}: {call.excinfo.exconly()}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get("RESOLVE_MUTMUT") == "1" and _environment_failures and exitstatus == 1:
+        session.exitstatus = MUTMUT_ENVIRONMENT_FAILED
 
 
 def pytest_unconfigure(config):
@@ -102,9 +145,9 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     if os.environ.get("RESOLVE_MUTMUT") != "1":
         return
     slot = _mutmut_slot()
-    for alias in settings.DATABASES:
-        db = settings.DATABASES[alias]
-        db.setdefault("TEST", {})["NAME"] = f"test_{db['NAME']}_mutmut{slot}"
+    for alias, db in settings.DATABASES.items():
+        base = _MUTMUT_BASE_NAMES.setdefault(alias, db["NAME"])
+        db.setdefault("TEST", {})["NAME"] = f"test_{base}_mutmut{slot}"
 
 
 @pytest.fixture(autouse=True)
