@@ -1,6 +1,7 @@
 """Reads of the intake app: tokens, groups and the per-day chart."""
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from django.db import connection, models
@@ -24,8 +25,8 @@ from django.utils.dateparse import parse_datetime
 from accounts.actors import Viewer
 from api.tokens import token_digest
 from issues.models import Issue, Status
-from issues.selectors import issues_visible_to
 from projects.models import Project
+from projects.selectors import projects_visible_to
 from workflows.models import SlaPolicy
 from workflows.selectors import (
     TimeLeft,
@@ -181,8 +182,12 @@ SLA_POINTS = (
 FREQUENCY_POINTS = ((100, 20), (10, 12), (1, 5))
 
 
-def triage_queue(user: Viewer, *, now: datetime | None = None) -> QuerySet[Issue]:
-    """New issues of the user's projects, highest risk score first."""
+def triage_queue(
+    user: Viewer, *, now: datetime | None = None, project_ids: Sequence[int] | None = None
+) -> QuerySet[Issue]:
+    """New issues of the user's projects, highest risk score first. `project_ids`: the
+    projects `projects_visible_to(user)` gives, when the caller has them already (a page has
+    them from `projects_for_request`); otherwise they are read here."""
 
     now = now or timezone.now()
     since = now - timedelta(hours=24)
@@ -205,18 +210,28 @@ def triage_queue(user: Viewer, *, now: datetime | None = None) -> QuerySet[Issue
             output_field=IntegerField(),
         )
 
-    visible = issues_visible_to(user)
+    if project_ids is None:
+        project_ids = list(projects_visible_to(user).values_list("pk", flat=True))
+    ids = sorted(set(project_ids))
+    # `issues_visible_to` with the visible projects as a list of ids: the planner counts
+    # and ranks `project_id IN (…)` inside the index, where the membership semi-join made it
+    # walk every New issue once per project (and once more to find the projects' policies).
+    visible = (
+        Issue.objects.filter(archived_at__isnull=True, project_id__in=ids)
+        .select_related("project")
+        .defer("search_vector")
+    )
     # Time left in each project's business time (the rule of the SLA box, `time_left`):
-    # "under 4 h" means 4 hours of the issue's own calendar, not of the wall clock.
-    policies: dict[int, SlaPolicy] = {}
-    for policy in SlaPolicy.objects.filter(
-        project_id__in=visible.filter(status=Status.NEW).values("project_id")
-    ).order_by("project_id", "version"):
+    # "under 4 h" means 4 hours of the issue's own calendar, not of the wall clock. Every
+    # visible project has its entry (its newest policy, or the defaults), so the score needs
+    # no clause for "other" projects.
+    policies: dict[int, SlaPolicy] = {pk: SlaPolicy() for pk in ids}
+    for policy in SlaPolicy.objects.filter(project_id__in=ids).order_by("project_id", "version"):
         policies[policy.project_id] = policy  # the newest version wins
     sla = Case(
         When(resolution_due_at__lte=now, then=Value(SLA_POINTS[0][1])),
         *(
-            When(business_horizons(policies, now, delta, others=SlaPolicy()), then=Value(pts))
+            When(business_horizons(policies, now, delta), then=Value(pts))
             for delta, pts in SLA_POINTS[1:]
         ),
         default=Value(0),

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from projects.selectors import get_project_for_user, is_manager
+from projects.selectors import get_project_for_user, is_manager, projects_for_request
 from workflows.models import AssignmentRule, Availability
 from workflows.selectors import times_left
 
@@ -176,7 +176,8 @@ def rule_delete(request: HttpRequest, key: str, pk: int) -> HttpResponse:
 
 @login_required
 def triage(request: HttpRequest) -> HttpResponse:
-    queue = triage_queue(request.user)
+    # The request's projects, loaded once (the project menu reuses them).
+    queue = triage_queue(request.user, project_ids=[p.pk for p in projects_for_request(request)])
     page = Paginator(queue.values_list("pk", flat=True), 50).get_page(request.GET.get("page"))
     issues = triage_page_issues(queue, list(page.object_list))
     left = times_left(issues)  # business time left, one query for the page
