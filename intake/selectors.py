@@ -270,14 +270,43 @@ def triage_queue(
     )
 
 
-def triage_page_issues(queue: QuerySet[Issue], ids: list[int]) -> list[Issue]:
-    """The rows of one page of `triage_queue`, in the queue's order: the page's ids are
-    ranked on the narrow index-only read (`queue.values_list("pk")`, issue_live_project_sorts
-    carries every column of the score), and only these issues are then read whole, with
-    their owners and scores (ranking the 20,000 New issues of a big tracker with every
-    column attached cost ~80 ms, the ranking alone a few)."""
-    found = {issue.pk: issue for issue in queue.filter(pk__in=ids)}
-    return [found[pk] for pk in ids if pk in found]
+# What the ranking returns besides each issue's id: the score's parts, as `triage_queue`
+# annotates them.
+SCORE_PARTS = (
+    "severity_points",
+    "priority_points",
+    "sla_points",
+    "frequency_points",
+    "events_24h",
+    "risk_score",
+)
+
+
+def triage_page(queue: QuerySet[Issue], start: int, stop: int) -> list[Issue]:
+    """The rows `start:stop` of `triage_queue`, in its order, with their scores: the page is
+    ranked on the narrow index-only read (issue_live_project_sorts carries every column of
+    the score), which returns each part of the score too, and only these issues are then read
+    whole by id, with their owners (ranking the 20,000 New issues of a big tracker with every
+    column attached cost ~80 ms; reading the page again through the queue compiled and ran
+    the whole score once more)."""
+    ranked = list(queue.values_list("pk", *SCORE_PARTS)[start:stop])
+    found = {
+        issue.pk: issue
+        for issue in Issue.objects.filter(
+            pk__in=[row[0] for row in ranked], status=Status.NEW, archived_at__isnull=True
+        )
+        .select_related("project", "owner")
+        .defer("search_vector")
+    }
+    rows = []
+    for pk, *parts in ranked:
+        issue = found.get(pk)
+        if issue is None:  # left the queue between the two reads
+            continue
+        for name, value in zip(SCORE_PARTS, parts, strict=True):
+            setattr(issue, name, value)
+        rows.append(issue)
+    return rows
 
 
 def score_reasons(
