@@ -1,6 +1,7 @@
 """Reads of the intake app: tokens, groups and the per-day chart."""
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from django.db import connection, models
@@ -24,8 +25,8 @@ from django.utils.dateparse import parse_datetime
 from accounts.actors import Viewer
 from api.tokens import token_digest
 from issues.models import Issue, Status
-from issues.selectors import issues_visible_to
 from projects.models import Project
+from projects.selectors import projects_visible_to
 from workflows.models import SlaPolicy
 from workflows.selectors import (
     TimeLeft,
@@ -181,8 +182,12 @@ SLA_POINTS = (
 FREQUENCY_POINTS = ((100, 20), (10, 12), (1, 5))
 
 
-def triage_queue(user: Viewer, *, now: datetime | None = None) -> QuerySet[Issue]:
-    """New issues of the user's projects, highest risk score first."""
+def triage_queue(
+    user: Viewer, *, now: datetime | None = None, project_ids: Sequence[int] | None = None
+) -> QuerySet[Issue]:
+    """New issues of the user's projects, highest risk score first. `project_ids`: the
+    projects `projects_visible_to(user)` gives, when the caller has them already (a page has
+    them from `projects_for_request`); otherwise they are read here."""
 
     now = now or timezone.now()
     since = now - timedelta(hours=24)
@@ -205,18 +210,28 @@ def triage_queue(user: Viewer, *, now: datetime | None = None) -> QuerySet[Issue
             output_field=IntegerField(),
         )
 
-    visible = issues_visible_to(user)
+    if project_ids is None:
+        project_ids = list(projects_visible_to(user).values_list("pk", flat=True))
+    ids = sorted(set(project_ids))
+    # `issues_visible_to` with the visible projects as a list of ids: the planner counts
+    # and ranks `project_id IN (…)` inside the index, where the membership semi-join made it
+    # walk every New issue once per project (and once more to find the projects' policies).
+    visible = (
+        Issue.objects.filter(archived_at__isnull=True, project_id__in=ids)
+        .select_related("project")
+        .defer("search_vector")
+    )
     # Time left in each project's business time (the rule of the SLA box, `time_left`):
-    # "under 4 h" means 4 hours of the issue's own calendar, not of the wall clock.
-    policies: dict[int, SlaPolicy] = {}
-    for policy in SlaPolicy.objects.filter(
-        project_id__in=visible.filter(status=Status.NEW).values("project_id")
-    ).order_by("project_id", "version"):
+    # "under 4 h" means 4 hours of the issue's own calendar, not of the wall clock. Every
+    # visible project has its entry (its newest policy, or the defaults), so the score needs
+    # no clause for "other" projects.
+    policies: dict[int, SlaPolicy] = {pk: SlaPolicy() for pk in ids}
+    for policy in SlaPolicy.objects.filter(project_id__in=ids).order_by("project_id", "version"):
         policies[policy.project_id] = policy  # the newest version wins
     sla = Case(
         When(resolution_due_at__lte=now, then=Value(SLA_POINTS[0][1])),
         *(
-            When(business_horizons(policies, now, delta, others=SlaPolicy()), then=Value(pts))
+            When(business_horizons(policies, now, delta), then=Value(pts))
             for delta, pts in SLA_POINTS[1:]
         ),
         default=Value(0),
@@ -255,14 +270,43 @@ def triage_queue(user: Viewer, *, now: datetime | None = None) -> QuerySet[Issue
     )
 
 
-def triage_page_issues(queue: QuerySet[Issue], ids: list[int]) -> list[Issue]:
-    """The rows of one page of `triage_queue`, in the queue's order: the page's ids are
-    ranked on the narrow index-only read (`queue.values_list("pk")`, issue_live_project_sorts
-    carries every column of the score), and only these issues are then read whole, with
-    their owners and scores (ranking the 20,000 New issues of a big tracker with every
-    column attached cost ~80 ms, the ranking alone a few)."""
-    found = {issue.pk: issue for issue in queue.filter(pk__in=ids)}
-    return [found[pk] for pk in ids if pk in found]
+# What the ranking returns besides each issue's id: the score's parts, as `triage_queue`
+# annotates them.
+SCORE_PARTS = (
+    "severity_points",
+    "priority_points",
+    "sla_points",
+    "frequency_points",
+    "events_24h",
+    "risk_score",
+)
+
+
+def triage_page(queue: QuerySet[Issue], start: int, stop: int) -> list[Issue]:
+    """The rows `start:stop` of `triage_queue`, in its order, with their scores: the page is
+    ranked on the narrow index-only read (issue_live_project_sorts carries every column of
+    the score), which returns each part of the score too, and only these issues are then read
+    whole by id, with their owners (ranking the 20,000 New issues of a big tracker with every
+    column attached cost ~80 ms; reading the page again through the queue compiled and ran
+    the whole score once more)."""
+    ranked = list(queue.values_list("pk", *SCORE_PARTS)[start:stop])
+    found = {
+        issue.pk: issue
+        for issue in Issue.objects.filter(
+            pk__in=[row[0] for row in ranked], status=Status.NEW, archived_at__isnull=True
+        )
+        .select_related("project", "owner")
+        .defer("search_vector")
+    }
+    rows = []
+    for pk, *parts in ranked:
+        issue = found.get(pk)
+        if issue is None:  # left the queue between the two reads
+            continue
+        for name, value in zip(SCORE_PARTS, parts, strict=True):
+            setattr(issue, name, value)
+        rows.append(issue)
+    return rows
 
 
 def score_reasons(

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from projects.selectors import get_project_for_user, is_manager
+from projects.selectors import get_project_for_user, is_manager, projects_for_request
 from workflows.models import AssignmentRule, Availability
 from workflows.selectors import times_left
 
@@ -24,7 +24,7 @@ from .selectors import (
     daily_counts,
     groups_of_project,
     score_reasons,
-    triage_page_issues,
+    triage_page,
     triage_queue,
 )
 
@@ -176,9 +176,14 @@ def rule_delete(request: HttpRequest, key: str, pk: int) -> HttpResponse:
 
 @login_required
 def triage(request: HttpRequest) -> HttpResponse:
-    queue = triage_queue(request.user)
+    # The request's projects, loaded once (the project menu reuses them).
+    queue = triage_queue(request.user, project_ids=[p.pk for p in projects_for_request(request)])
     page = Paginator(queue.values_list("pk", flat=True), 50).get_page(request.GET.get("page"))
-    issues = triage_page_issues(queue, list(page.object_list))
+    # The page's rows ranked with their scores (the paginator only counts; its own slice of
+    # ids is never read).
+    issues = (
+        triage_page(queue, page.start_index() - 1, page.end_index()) if page.paginator.count else []
+    )
     left = times_left(issues)  # business time left, one query for the page
     rows = [(issue, score_reasons(issue, left=left[issue.pk])) for issue in issues]
     return render(request, "intake/triage.html", {"page": page, "rows": rows})

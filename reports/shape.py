@@ -22,6 +22,7 @@ from .selectors import (
     _pct,
     compliance_grid,
     cycles_by_component,
+    open_groups_by_component,
     total,
 )
 
@@ -36,17 +37,12 @@ _OTHER_WEIGHT = 2
 def by_component(scope: Scope) -> list[dict[str, Any]]:
     """Per component of the visible projects (no component: one row too): open issues now,
     at risk, breached, weighted load; and the finished cycles of the period, met and %.
-    One grouped query of the open issues, the period's cycles from the dashboard's one
-    statement (`cycles_by_component`), and one for the names."""
-    # One group per (component, severity, SLA state), the state computed once per issue
-    # (counting at risk and breached as filters repeated its whole CASE three times per
-    # row); the weights are applied to the few groups.
-    open_rows = (
-        annotate_sla_state(scope.open_issues(), scope.now)
-        .order_by()
-        .values("component_id", "severity", "sla_state")  # type: ignore[misc]  # annotation
-        .annotate(n=Count("pk"))
-    )
+    The open issues' groups come from the owners' grouping statement, the period's cycles
+    from the dashboard's one period statement (`cycles_by_component`), and one query for the
+    names."""
+    # One group per (component, severity, SLA state), from the same pass over the open
+    # issues as the owners' groups; the weights are applied to the few groups.
+    open_rows = open_groups_by_component(scope)
     rows: dict[int | None, dict[str, Any]] = {}
     empty = {"open": 0, "at_risk": 0, "breached": 0, "weighted": 0, "finished": 0, "met": 0}
     for group in open_rows:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 from django.urls import reverse
 from django.utils.safestring import SafeString
@@ -69,8 +71,8 @@ def scope_params(scope: Scope) -> list[tuple[str, str]]:
 
 def issue_list_url(scope: Scope, params: list[tuple[str, str]]) -> str:
     given = {k for k, _ in params}
-    merged = [p for p in scope_params(scope) if p[0] not in given] + params
-    return f"{reverse('issue_list')}?{urlencode(merged)}"
+    path, base = _encoded_base(scope, "issue_list", scoped=True)
+    return _join(path, [e for k, e in base if k not in given], params)
 
 
 def filter_params(scope: Scope) -> list[tuple[str, str]]:
@@ -84,10 +86,29 @@ def filter_params(scope: Scope) -> list[tuple[str, str]]:
 
 
 def drill_url(scope: Scope, metric: str, **params: Any) -> str:
-    given = set(params)
-    base = [p for p in filter_params(scope) if p[0] not in given]
-    extra = [(k, str(v)) for k, v in params.items() if v not in (None, "")]
-    return f"{reverse('reports:drill')}?{urlencode([*base, ('metric', metric), *extra])}"
+    path, base = _encoded_base(scope, "reports:drill", scoped=False)
+    extra = [("metric", metric), *((k, str(v)) for k, v in params.items() if v not in (None, ""))]
+    return _join(path, [e for k, e in base if k not in params], extra)
+
+
+# A page has ~1,500 links, each the scope's filters plus a few of its own: the path and the
+# scope's part are worked out once per page (memo), each (name, value) pair encoded once per
+# process; the result is `urlencode` of the same pairs, character for character.
+def _encoded_base(scope: Scope, name: str, *, scoped: bool) -> tuple[str, list[tuple[str, str]]]:
+    key = f"links:{name}"
+    if key not in scope.memo:
+        pairs = scope_params(scope) if scoped else filter_params(scope)
+        scope.memo[key] = (reverse(name), [(k, _pair(k, v)) for k, v in pairs])
+    return scope.memo[key]
+
+
+@lru_cache(maxsize=4096)
+def _pair(name: str, value: str) -> str:
+    return f"{quote_plus(name)}={quote_plus(value)}"
+
+
+def _join(path: str, base: list[str], params: Iterable[tuple[str, str]]) -> str:
+    return f"{path}?{'&'.join([*base, *(_pair(k, str(v)) for k, v in params)])}"
 
 
 def _count(n: int, href: str) -> Cell:

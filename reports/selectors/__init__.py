@@ -25,7 +25,7 @@ from .history import (
     stage_medians,
     time_to_respond_and_resolve,
 )
-from .open_issues import age_bucket_dates, ageing, workload
+from .open_issues import age_bucket_dates, ageing, open_groups_by_component, workload
 from .right_now import RightNow, right_now
 from .scope import (
     AGE_BUCKETS,
@@ -59,6 +59,7 @@ __all__ = [
     "drill_issues",
     "forecast_condition",
     "lessons",
+    "open_groups_by_component",
     "resolved_and_created_by_week",
     "right_now",
     "stage_medians",

@@ -210,11 +210,21 @@ def _query_period_groups(scope: Scope) -> list[dict[str, Any]]:
             f"AS {alias}"
             for alias in ("kp", "ks", "kt", "kc", "kw", "ki")
         )
-        source, aggregates = (
-            ("s", stay_aggregates)
-            if name == "stage"
-            else ("c", cycle_aggregates if name in _TIMED else count_aggregates)
-        )
+        if name == "stage":
+            # One aggregate per stage over its own rows rather than GROUP BY status: the
+            # grouping sorted all the period's stays by status before each median sorted its
+            # group again (EXPLAIN: ~35 % of the statement's time went to the stays).
+            for stage in STAGES:
+                value = str(stage)
+                if not value.isidentifier():  # a constant of the code, spelled into the SQL
+                    raise ValueError(value)
+                stage_columns = columns.replace("s_status AS kt", f"'{value}' AS kt")
+                selects.append(
+                    f"SELECT '{name}' AS g, {stage_columns}, "  # noqa: S608  # nosec B608
+                    f"{stay_aggregates} FROM s WHERE s_status = '{value}'"
+                )
+            continue
+        source, aggregates = "c", cycle_aggregates if name in _TIMED else count_aggregates
         selects.append(
             f"SELECT '{name}' AS g, {columns}, {aggregates} "  # noqa: S608  # nosec B608
             f"FROM {source} GROUP BY {', '.join(keys)}"  # constant names; values are parameters

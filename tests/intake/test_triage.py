@@ -116,3 +116,28 @@ def test_pages_list_the_queue_in_its_order_with_scores_and_events(client, projec
     assert len(expected) == 58
     assert shown == expected
     assert any(events == 12 for _key, _score, events in shown)
+
+
+def test_queue_is_exactly_the_new_issues_the_access_selector_shows(
+    queue_issues, project, reporter, outsider, manager, django_user_model
+):
+    """The queue reads the visible projects as a list of ids (given by the page, or read
+    here): the same issues as `issues_visible_to`, archived ones left out, staff seeing all."""
+    from django.utils import timezone
+
+    from issues.selectors import issues_visible_to
+    from projects.selectors import projects_visible_to
+
+    archived = make_issue(project, reporter, title="Archived", severity=4, priority=3)
+    Issue.objects.filter(pk=archived.pk).update(archived_at=timezone.now())
+    admin = django_user_model.objects.create_user("root", is_staff=True, is_superuser=True)
+    for user in (reporter, outsider, manager, admin):
+        expected = set(
+            issues_visible_to(user).filter(status=Status.NEW).values_list("pk", flat=True)
+        )
+        ids = list(projects_visible_to(user).values_list("pk", flat=True))
+        assert set(triage_queue(user).values_list("pk", flat=True)) == expected
+        assert set(triage_queue(user, project_ids=ids).values_list("pk", flat=True)) == expected
+    assert archived.pk not in set(triage_queue(reporter).values_list("pk", flat=True))
+    staff_sees = set(triage_queue(admin).values_list("title", flat=True))
+    assert {"Secret outage", "Checkout down"} <= staff_sees

@@ -23,7 +23,7 @@ def test_manager_sees_right_now_with_links_to_the_issue_list(
     client, manager, open_issues, django_assert_num_queries
 ):
     client.force_login(manager)
-    with django_assert_num_queries(15):  # 13 for the metrics, 1 by component, the heartbeat
+    with django_assert_num_queries(14):  # 13 for the metrics, the heartbeat
         response = client.get("/dashboard/")
     html = response.content.decode()
     assert response.status_code == 200
@@ -41,7 +41,7 @@ def test_query_count_does_not_grow_with_data(
     client, manager, history, open_issues, django_assert_num_queries
 ):
     client.force_login(manager)
-    with django_assert_num_queries(15):  # 13 for the metrics, 1 by component, the heartbeat
+    with django_assert_num_queries(14):  # 13 for the metrics, the heartbeat
         client.get("/dashboard/?range=custom&start=2026-11-01&end=2026-11-18")
 
 
