@@ -15,7 +15,7 @@ from datetime import timedelta
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from issues.services import IssueError
+from issues.services import IssueError, batched_issue_writes
 from notifications.services import one_outbox_kick_since
 
 from ..models import MailMessage, MailStatus
@@ -29,7 +29,6 @@ BATCH = 50
 # A batch stops taking messages after this long: filing an issue holds the project's row
 # (its gap-free keys) until the batch commits, and a person filing through the form waits.
 BUDGET_SECONDS = 0.5
-FILING_LOCK = 0x6D61696C  # "mail": the advisory lock one filing batch holds at a time
 
 
 def file_received(
@@ -61,15 +60,12 @@ def _file_batch(
     started = time.monotonic()
     handled = 0
     bounces: list[MailMessage] = []
-    with transaction.atomic(), batch_lookups():
+    # Batches of several filers (each receiver process, a poller, the catch-up) run at once:
+    # they claim different rows, and the rows they share — a project's key counter, an
+    # issue a reply touches — are taken only as the batch ends (`batched_issue_writes`).
+    with transaction.atomic(), batch_lookups(), batched_issue_writes():
         connection = transaction.get_connection()
         callbacks = len(connection.run_on_commit)
-        if connection.vendor == "postgresql":
-            # One batch at a time across every receiver and poller: two batches each
-            # holding an issue's row (a reply) and the project's row (a new issue) in
-            # opposite orders would deadlock. SQLite writes one at a time anyway.
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [FILING_LOCK])
         pending = MailMessage.objects.filter(status=MailStatus.RECEIVED)
         if older_than is not None:
             pending = pending.filter(received_at__lte=timezone.now() - older_than)
