@@ -18,16 +18,20 @@ from django.utils import timezone
 from issues.services import IssueError, batched_issue_writes
 from notifications.services import one_outbox_kick_since
 
+from .. import parsing
 from ..models import MailMessage, MailStatus
 from .common import REASON_LIMIT, Refused, batch_lookups
-from .processing import _finish, _handle
+from .processing import _handle_read, _read, recent_counts
 from .quarantine import _bounce
 
 log = logging.getLogger(__name__)
 
+# What filing writes on a row (one statement for the whole batch).
+OUTCOME_FIELDS = ["status", "reason", "issue", "comment", "processed_at", "sender"]
+
 BATCH = 50
-# A batch stops taking messages after this long: filing an issue holds the project's row
-# (its gap-free keys) until the batch commits, and a person filing through the form waits.
+# A batch stops taking messages after this long: what it files shows only once it commits.
+# (The project's key counter is no reason any more: a batch takes it only as it ends.)
 BUDGET_SECONDS = 0.5
 
 
@@ -57,8 +61,9 @@ def file_received(
 def _file_batch(
     *, limit: int, older_than: timedelta | None, budget: float
 ) -> tuple[int, list[MailMessage]]:
+    """Claim rows, read them all (pure Python), count each sender's recent messages in one
+    query, file each in its savepoint, then write every row's outcome in one statement."""
     started = time.monotonic()
-    handled = 0
     bounces: list[MailMessage] = []
     # Batches of several filers (each receiver process, a poller, the catch-up) run at once:
     # they claim different rows, and the rows they share — a project's key counter, an
@@ -74,24 +79,37 @@ def _file_batch(
             .select_related("project", "address")
             .order_by("pk")[:limit]
         )
+        stored_senders = {row.pk: row.sender for row in rows}
+        read: dict[int, parsing.ParsedMail | None] = {}
+        refusals: dict[int, tuple[str, bool]] = {}
+        for row in rows:
+            try:
+                read[row.pk] = _read(row)
+            except Exception as exc:
+                refusals[row.pk] = _refusal(row, exc)
+        recent = recent_counts([row for row in rows if read.get(row.pk) is not None])
+        handled: list[MailMessage] = []
         for row in rows:
             if handled and time.monotonic() - started > budget:
-                break
-            handled += 1
-            refusal = _file_one(row)
+                break  # the rest stay stored, for the next batch
+            handled.append(row)
+            mail = read.get(row.pk)
+            refusal = refusals.get(row.pk)
+            if refusal is None and mail is not None:
+                refusal = _file_one(row, mail, recent=recent.get(row.pk))
+            row.processed_at = timezone.now()
             if refusal is None:
                 continue
             reason, bounce = refusal
             row.status, row.reason = MailStatus.QUARANTINED, reason[:REASON_LIMIT]
             row.issue = row.comment = None
-            row.processed_at = timezone.now()
-            MailMessage.objects.filter(pk=row.pk).update(
-                status=row.status, reason=row.reason, processed_at=row.processed_at
-            )
+            row.sender = stored_senders[row.pk]  # as stored: what was read may not be storable
             if bounce:
                 bounces.append(row)
+        if handled:
+            MailMessage.objects.bulk_update(handled, OUTCOME_FIELDS)
         one_outbox_kick_since(callbacks)
-    return handled, bounces
+    return len(handled), bounces
 
 
 def _transient(exc: BaseException) -> bool:
@@ -100,25 +118,29 @@ def _transient(exc: BaseException) -> bool:
     return getattr(cause, "sqlstate", None) in {"40P01", "40001", "55P03"}
 
 
-def _file_one(row: MailMessage) -> tuple[str, bool] | None:
-    """Handle one claimed row in a savepoint; the refusal (reason, bounce) or None."""
+def _refusal(row: MailMessage, exc: Exception) -> tuple[str, bool]:
+    """Why a message goes to quarantine (reason, bounce) for what its handling raised; a
+    transient database error is raised again (not the message's fault: the batch reruns)."""
+    if isinstance(exc, Refused):
+        return exc.reason, exc.bounce
+    if isinstance(exc, IssueError):
+        return str(exc), True
+    if isinstance(exc, DatabaseError) and _transient(exc):
+        raise exc
+    log.error("Mail %s could not be processed", row.pk, exc_info=exc)
+    return f"Could not be processed ({type(exc).__name__}); kept for a manager.", False
+
+
+def _file_one(
+    row: MailMessage, mail: parsing.ParsedMail, *, recent: int | None
+) -> tuple[str, bool] | None:
+    """Handle one claimed, read row in a savepoint; the refusal (reason, bounce) or None."""
     try:
         with transaction.atomic():
-            _handle(row)
-            _finish(row)
+            _handle_read(row, mail, recent=recent)
         return None
-    except Refused as refused:
-        return refused.reason, refused.bounce
-    except IssueError as exc:
-        return str(exc), True
-    except DatabaseError as exc:
-        if _transient(exc):  # not the message's fault: the whole batch runs again
-            raise
-        log.exception("Mail %s could not be processed", row.pk)
-        return f"Could not be processed ({type(exc).__name__}); kept for a manager.", False
     except Exception as exc:
-        log.exception("Mail %s could not be processed", row.pk)
-        return f"Could not be processed ({type(exc).__name__}); kept for a manager.", False
+        return _refusal(row, exc)
 
 
 def file_all_received(
