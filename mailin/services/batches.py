@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 OUTCOME_FIELDS = ["status", "reason", "issue", "comment", "processed_at", "sender"]
 
 BATCH = 50
+CHUNK = 10  # rows claimed, read and counted together within a batch
 # A batch stops taking messages after this long: what it files shows only once it commits.
 # (The project's key counter is no reason any more: a batch takes it only as it ends.)
 BUDGET_SECONDS = 0.5
@@ -61,10 +62,12 @@ def file_received(
 def _file_batch(
     *, limit: int, older_than: timedelta | None, budget: float
 ) -> tuple[int, list[MailMessage]]:
-    """Claim rows, read them all (pure Python), count each sender's recent messages in one
-    query, file each in its savepoint, then write every row's outcome in one statement."""
+    """Claim rows a chunk at a time while the budget lasts; per chunk, read its messages
+    (pure Python), count their senders' recent mail in one query, and file each in its
+    savepoint; then write every row's outcome in one statement."""
     started = time.monotonic()
     bounces: list[MailMessage] = []
+    handled: list[MailMessage] = []
     # Batches of several filers (each receiver process, a poller, the catch-up) run at once:
     # they claim different rows, and the rows they share — a project's key counter, an
     # issue a reply touches — are taken only as the batch ends (`batched_issue_writes`).
@@ -74,42 +77,56 @@ def _file_batch(
         pending = MailMessage.objects.filter(status=MailStatus.RECEIVED)
         if older_than is not None:
             pending = pending.filter(received_at__lte=timezone.now() - older_than)
-        rows = list(
+        claim = (
             pending.select_for_update(skip_locked=True, of=("self",))
             .select_related("project", "address")
-            .order_by("pk")[:limit]
+            .order_by("pk")
         )
-        stored_senders = {row.pk: row.sender for row in rows}
-        read: dict[int, parsing.ParsedMail | None] = {}
-        refusals: dict[int, tuple[str, bool]] = {}
-        for row in rows:
-            try:
-                read[row.pk] = _read(row)
-            except Exception as exc:
-                refusals[row.pk] = _refusal(row, exc)
-        recent = recent_counts([row for row in rows if read.get(row.pk) is not None])
-        handled: list[MailMessage] = []
-        for row in rows:
-            if handled and time.monotonic() - started > budget:
-                break  # the rest stay stored, for the next batch
-            handled.append(row)
-            mail = read.get(row.pk)
-            refusal = refusals.get(row.pk)
-            if refusal is None and mail is not None:
-                refusal = _file_one(row, mail, recent=recent.get(row.pk))
-            row.processed_at = timezone.now()
-            if refusal is None:
-                continue
-            reason, bounce = refusal
-            row.status, row.reason = MailStatus.QUARANTINED, reason[:REASON_LIMIT]
-            row.issue = row.comment = None
-            row.sender = stored_senders[row.pk]  # as stored: what was read may not be storable
-            if bounce:
-                bounces.append(row)
+        # Claimed a chunk at a time: a slow batch holds no more rows than it files, so the
+        # other filers take the rest.
+        while len(handled) < limit and not (handled and time.monotonic() - started > budget):
+            # The rows already claimed are still "received" and ours (SKIP LOCKED skips only
+            # the locks of others): go on after them.
+            after = claim.filter(pk__gt=handled[-1].pk) if handled else claim
+            rows = list(after[: min(CHUNK, limit - len(handled))])
+            if not rows:
+                break
+            handled.extend(rows)
+            bounces.extend(_file_chunk(rows))
         if handled:
             MailMessage.objects.bulk_update(handled, OUTCOME_FIELDS)
         one_outbox_kick_since(callbacks)
     return len(handled), bounces
+
+
+def _file_chunk(rows: list[MailMessage]) -> list[MailMessage]:
+    """File, comment, ignore or refuse claimed rows (their outcome set on them, not yet
+    written); returns those whose sender gets a bounce."""
+    stored_senders = {row.pk: row.sender for row in rows}
+    read: dict[int, parsing.ParsedMail | None] = {}
+    refusals: dict[int, tuple[str, bool]] = {}
+    for row in rows:
+        try:
+            read[row.pk] = _read(row)
+        except Exception as exc:
+            refusals[row.pk] = _refusal(row, exc)
+    recent = recent_counts([row for row in rows if read.get(row.pk) is not None])
+    bounces = []
+    for row in rows:
+        mail = read.get(row.pk)
+        refusal = refusals.get(row.pk)
+        if refusal is None and mail is not None:
+            refusal = _file_one(row, mail, recent=recent.get(row.pk))
+        row.processed_at = timezone.now()
+        if refusal is None:
+            continue
+        reason, bounce = refusal
+        row.status, row.reason = MailStatus.QUARANTINED, reason[:REASON_LIMIT]
+        row.issue = row.comment = None
+        row.sender = stored_senders[row.pk]  # as stored: what was read may not be storable
+        if bounce:
+            bounces.append(row)
+    return bounces
 
 
 def _transient(exc: BaseException) -> bool:
