@@ -94,9 +94,41 @@ def _file_batch(
             handled.extend(rows)
             bounces.extend(_file_chunk(rows))
         if handled:
-            MailMessage.objects.bulk_update(handled, OUTCOME_FIELDS)
+            _write_outcomes(handled)
         one_outbox_kick_since(callbacks)
     return len(handled), bounces
+
+
+# Constant SQL; the values go as parameters (arrays, one element per row).
+_OUTCOMES_SQL = (
+    "UPDATE mailin_mailmessage AS m SET status = v.status, reason = v.reason,"
+    " issue_id = v.issue_id, comment_id = v.comment_id, processed_at = v.processed_at,"
+    " sender = v.sender FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bigint[],"
+    " %s::bigint[], %s::timestamptz[], %s::text[])"
+    " AS v(id, status, reason, issue_id, comment_id, processed_at, sender) WHERE m.id = v.id"
+)
+
+
+def _write_outcomes(rows: list[MailMessage]) -> None:
+    """Each row's outcome, in one statement (PostgreSQL: arrays, several times cheaper to
+    build than `bulk_update`'s CASE per field and row)."""
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql":
+        MailMessage.objects.bulk_update(rows, OUTCOME_FIELDS)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _OUTCOMES_SQL,
+            [
+                [row.pk for row in rows],
+                [row.status for row in rows],
+                [row.reason for row in rows],
+                [row.issue_id for row in rows],
+                [row.comment_id for row in rows],
+                [row.processed_at for row in rows],
+                [row.sender for row in rows],
+            ],
+        )
 
 
 def _file_chunk(rows: list[MailMessage]) -> list[MailMessage]:
