@@ -296,9 +296,10 @@ class _WriteBatch:
 
     def placeholder(self, project_id: int) -> int:
         if self.pid is None:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_backend_pid()")
-                self.pid = int(cursor.fetchone()[0]) % _PLACEHOLDER_PIDS
+            connection.ensure_connection()
+            # psycopg knows it from the connection's start-up (behind a pooler, the pooler's
+            # key: a clash would only make one batch wait for the other's commit).
+            self.pid = int(connection.connection.info.backend_pid) % _PLACEHOLDER_PIDS
         slot = self.handed_out.get(project_id, 0)
         if slot == _PLACEHOLDER_SLOTS:  # every slot in use: number them now, slots free again
             _allocate_keys(self, project_id)
