@@ -8,7 +8,7 @@ import hashlib
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 
 from workflows.issue_use_cases import create_issue
 
@@ -110,7 +110,14 @@ def _contact(mail: parsing.ParsedMail):
         display_name=(mail.sender_name or mail.sender)[:150],
     )
     contact.set_unusable_password()
-    contact.save()
+    try:
+        with transaction.atomic():  # another filer may be making the same contact right now
+            contact.save()
+    except IntegrityError:  # it committed first (the unique index waited for it): use it
+        made = User.objects.filter(username=contact.username).first()
+        if made is None:
+            raise
+        return made
     return contact
 
 

@@ -7,11 +7,12 @@ import threading
 import pytest
 from django.db import connection
 
+from accounts.models import User
 from issues.mailthread import reply_address
 from issues.models import EventKind, Issue, IssueEvent
 from issues.services import refresh_search_vectors
 from mailin import services
-from mailin.models import MailMessage, MailStatus
+from mailin.models import AcceptFrom, MailMessage, MailStatus
 from notifications import services as notification_services
 
 from .conftest import build
@@ -204,14 +205,15 @@ def test_a_second_filer_files_while_the_first_is_mid_batch(address, reporter):
     ]
 
 
-def _waiting_on_lock(key: int) -> bool:
+def _waiting_on_lock(key: int) -> int:
+    """How many sessions wait for this advisory lock."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
             " AND objid = %s",
             [key],
         )
-        return cursor.fetchone()[0] > 0
+        return cursor.fetchone()[0]
 
 
 @pytest.mark.postgres
@@ -229,3 +231,51 @@ def test_a_batch_files_the_same_search_document_as_the_form(address, reporter):
         cursor.execute("SELECT search_vector::text FROM issues_issue WHERE id = %s", [issue.pk])
         assert cursor.fetchone()[0] == batched
     assert "'1':" in batched and "'web':" in batched and "'spin':" in batched
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_filers_making_the_same_contact_file_both_messages(address, manager):
+    """With "anyone", two filers at once each file a message from the same stranger: both
+    make the contact at the same moment; the one that loses the race files as the other's."""
+    services.set_accept_from(address.project, actor=manager, accept_from=AcceptFrom.ANYONE)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION hold_contact() RETURNS trigger AS $$ BEGIN"
+            " IF NEW.username LIKE 'contact-%%' THEN"
+            " PERFORM pg_advisory_xact_lock_shared(4343); END IF;"
+            " RETURN NEW; END $$ LANGUAGE plpgsql;"
+            "CREATE TRIGGER hold_contact BEFORE INSERT ON accounts_user"
+            " FOR EACH ROW EXECUTE FUNCTION hold_contact();"
+        )
+        cursor.execute("SELECT pg_advisory_lock(4343)")
+    results: list[int] = []
+    errors: list[Exception] = []
+    filers = []
+    try:
+        _store(
+            build(sender="Stranger <stranger@elsewhere.example>", subject="First"),
+            build(sender="stranger@elsewhere.example", subject="Second"),
+        )
+        for waiting in (1, 2):  # each filer takes one message and waits inside its insert
+            filers.append(_filer(results, errors, limit=1, budget=60))
+            filers[-1].start()
+            wait_for(lambda n=waiting: _waiting_on_lock(4343) == n, 30, "the filers to wait")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(4343)")
+        for filer in filers:
+            filer.join(60)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "DROP TRIGGER hold_contact ON accounts_user; DROP FUNCTION hold_contact();"
+            )
+    assert errors == [] and sorted(results) == [1, 1]
+    rows = MailMessage.objects.order_by("pk")
+    assert [row.status for row in rows] == [MailStatus.FILED, MailStatus.FILED]
+    contact = User.objects.get(email="stranger@elsewhere.example")
+    assert not contact.is_active
+    assert sorted(Issue.objects.values_list("title", "reporter")) == [
+        ("First", contact.pk),
+        ("Second", contact.pk),
+    ]
