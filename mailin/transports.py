@@ -70,12 +70,16 @@ class MailInHandler:
     a receiver stopped before it leaves stored rows the next batch or the catch-up files.
     The database work runs in a thread pool (Django's ORM is synchronous)."""
 
-    def __init__(self, *, workers: int):
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mailin")
+    def __init__(self, *, workers: int, filers: int = 1):
+        # Filing loops run in the pool too: keep a thread free for storing (the 250s).
+        self.pool = ThreadPoolExecutor(
+            max_workers=max(workers, filers + 1), thread_name_prefix="mailin"
+        )
         self._known: dict[str, float] = {}
         self._waiting: list[tuple[services.Received, asyncio.Future]] = []
         self._storing: asyncio.Task | None = None
-        self._filing: asyncio.Task | None = None
+        self.filers = max(1, filers)
+        self._filing: list[asyncio.Task] = []
         self._file_again = False
 
     async def handle_RCPT(self, server, session: Session, envelope: Envelope, address, options):
@@ -138,9 +142,12 @@ class MailInHandler:
                     future.set_result(result)
 
     def file_soon(self) -> None:
-        """File what is stored, after the 250s (one filing loop per process)."""
-        if self._filing is None or self._filing.done():
-            self._filing = asyncio.create_task(self._file_stored())
+        """File what is stored, after the 250s: up to `filers` filing loops per process, each
+        claiming its own batches (filing waits on the database half the time, so a second
+        loop files meanwhile)."""
+        self._filing = [task for task in self._filing if not task.done()]
+        if len(self._filing) < self.filers:
+            self._filing.append(asyncio.create_task(self._file_stored()))
         else:
             self._file_again = True
 

@@ -30,7 +30,8 @@ from issues.services import (
     _check_lengths,
     _check_upload,
     _event,
-    _next_issue_number,
+    _new_issue_number,
+    _number_at_batch_end,
     _store_attachment,
     _watch,
     new_issue_document,
@@ -119,7 +120,8 @@ def create_issue(
     # No savepoint of its own: a failure here rolls the caller's block back with it (every
     # caller lets it propagate; the mail batch gives each message its own savepoint).
     with _atomic_with_files(savepoint=False) as stored:
-        number = _next_issue_number(project)
+        # In a batch (mail in) a placeholder: the batch allocates the keys as it ends.
+        number, placeholder = _new_issue_number(project)
         issue = Issue.objects.create(
             project=project,
             number=number,
@@ -137,8 +139,12 @@ def create_issue(
             component=component,
             affected_version=affected_version,
             fix_version=fix_version,
-            search_vector=new_issue_document(f"{project.key} {number}", title, description),
+            search_vector=None
+            if placeholder
+            else new_issue_document(f"{project.key} {number}", title, description),
         )
+        if placeholder:
+            _number_at_batch_end(issue)
         # The document was computed by the INSERT: not loaded (a later full save leaves it).
         issue.__dict__.pop("search_vector", None)
         created = _event(

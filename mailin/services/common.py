@@ -65,3 +65,16 @@ def looked_up(key: Any, find: Callable[[], Any]) -> Any:
     if key not in cache:
         cache[key] = find()
     return cache[key]
+
+
+def prime_lookup(key: Any, value: Any) -> None:
+    """Remember `value` under `key` for the batch, when it has not been asked yet (a batch
+    that looked several up in one query); nothing outside a batch."""
+    cache = _batch_lookups.get()
+    if cache is not None:
+        cache.setdefault(key, value)
+
+
+def looked_up_already(key: Any) -> bool:
+    cache = _batch_lookups.get()
+    return cache is not None and key in cache

@@ -6,8 +6,9 @@
    just before MAIL FROM: until its 250 (the receiver answers only once the row is
    committed: the accept rate), and until its issue or comment is committed (a watcher
    polls the database every 50 ms: the filing rate, which is what users wait for). Also
-   load-independent figures: the receiver's CPU-ms per message and the database commits
-   per message (the group commit's and the batches' effect).
+   figures load affects less: the CPU-ms per message of the receiver (receiving and
+   filing) and of its PostgreSQL backends, and the database commits per message (the
+   group commit's and the batches' effect). `--filers` filing loops per process.
 2. IMAP: a throwaway Dovecot gets a `--backlog` of messages (plus `--repeats` of them a
    second time) by IMAP APPEND; two `manage.py poll_mail` processes drain it at once, one
    is killed (SIGKILL) when half the backlog is filed and started again. The check: exactly
@@ -77,6 +78,35 @@ def _cpu_seconds(group: int) -> float:
     return total / tick
 
 
+def _proc_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _backends() -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend on this database but this one (the
+    server runs on this machine, as the benchmark assumes)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        )
+        return {pid: _proc_cpu(pid) for (pid,) in cursor.fetchall()}
+
+
+def _backends_cpu_since(before: dict[int, float], exclude: set[int]) -> float:
+    """CPU the backends spent since `before`: those there both times by the difference,
+    new ones in full (a backend that came and went in between is missed)."""
+    return sum(
+        max(0.0, cpu - before.get(pid, 0.0))
+        for pid, cpu in _backends().items()
+        if pid not in exclude
+    )
+
+
 def _commits() -> int:
     with connection.cursor() as cursor:
         cursor.execute(
@@ -108,6 +138,9 @@ class Command(BaseCommand):
             "--connections", type=int, default=20, help="SMTP sessions at once (Postfix: 20)"
         )
         parser.add_argument("--processes", type=int, default=2, help="receive_mail processes")
+        parser.add_argument(
+            "--filers", type=int, default=2, help="filing loops per receive_mail process"
+        )
         parser.add_argument("--replies", type=float, default=0.3)
         parser.add_argument(
             "--rate",
@@ -178,7 +211,7 @@ class Command(BaseCommand):
                 (message_id, sender.email, to, _message(sender.email, to, subject, message_id))
             )
         proc = subprocess.Popen(  # noqa: S603  # nosec B603
-            [sys.executable, "manage.py", "receive_mail", "--port", "0", "--workers", "4", "--processes", str(options["processes"])],
+            [sys.executable, "manage.py", "receive_mail", "--port", "0", "--workers", "4", "--processes", str(options["processes"]), "--filers", str(options["filers"])],
             cwd=settings.BASE_DIR, env=_env(), stdout=subprocess.PIPE, text=True, start_new_session=True,
         )  # fmt: skip
         sent: dict[str, float] = {}
@@ -188,10 +221,15 @@ class Command(BaseCommand):
         lock = threading.Lock()
         done = threading.Event()
         watcher_queries = 0
+        watcher_backend: set[int] = set()
 
         def watch():
             """When each message's issue/comment became visible (committed), 50 ms steps."""
             nonlocal watcher_queries
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                watcher_backend.add(cursor.fetchone()[0])
+            watcher_queries += 1
             pending = MailMessage.objects.filter(message_id__startswith=f"<{run}.").exclude(
                 status=MailStatus.RECEIVED
             )
@@ -232,6 +270,7 @@ class Command(BaseCommand):
             time.sleep(1)  # the forked processes' imports
             load_before = _loadavg()
             cpu_before, commits_before = _cpu_seconds(proc.pid), _commits()
+            backends_before = _backends()
             watcher = threading.Thread(target=watch)
             numbered = [(n, *m) for n, m in enumerate(messages)]
             chunks = [numbered[i::connections] for i in range(connections)]
@@ -248,9 +287,12 @@ class Command(BaseCommand):
             watcher.join()
             filed_seconds = max(committed.values(), default=started) - started
             cpu = _cpu_seconds(proc.pid) - cpu_before
+            database_cpu = _backends_cpu_since(backends_before, watcher_backend)
             load_after = _loadavg()
             time.sleep(1.5)  # the statistics collector flushes about once a second
-            commits = _commits() - commits_before - watcher_queries - 2
+            # Not counted: the watcher's, and this connection's own (two for the commit
+            # counts, two for the backends' CPU).
+            commits = _commits() - commits_before - watcher_queries - 4
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(60)
@@ -279,7 +321,13 @@ class Command(BaseCommand):
             "filed_per_second": round(len(committed) / filed_seconds, 1) if filed_seconds else 0,
             "filed_p50_ms": _ms(to_filed, 0.5),
             "filed_p95_ms": _ms(to_filed, 0.95),
+            "receiver_filers_per_process": options["filers"],
+            # Receiving and filing both run in the receiver; PostgreSQL's share apart.
             "receiver_cpu_ms_per_message": round(cpu * 1000 / max(1, len(accepted)), 1),
+            "database_cpu_ms_per_message": round(database_cpu * 1000 / max(1, len(accepted)), 1),
+            "cpu_ms_per_filed_message": round(
+                (cpu + database_cpu) * 1000 / max(1, len(committed)), 1
+            ),
             "database_commits_per_message": round(commits / max(1, len(accepted)), 2),
             "outcome": outcome,
             "errors": len(errors),
@@ -289,7 +337,8 @@ class Command(BaseCommand):
             f"p50 {figures['accept_p50_ms']} ms, p95 {figures['accept_p95_ms']} ms); filed "
             f"{figures['filed_per_second']} messages/s (to the committed issue/comment: p50 "
             f"{figures['filed_p50_ms']} ms, p95 {figures['filed_p95_ms']} ms); "
-            f"{figures['receiver_cpu_ms_per_message']} CPU-ms and "
+            f"{figures['receiver_cpu_ms_per_message']} receiver CPU-ms + "
+            f"{figures['database_cpu_ms_per_message']} PostgreSQL CPU-ms and "
             f"{figures['database_commits_per_message']} commits per message; {outcome}; "
             f"loadavg {load_before} -> {load_after}"
         )

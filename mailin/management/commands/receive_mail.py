@@ -29,6 +29,12 @@ class Command(BaseCommand):
             help="processes sharing the socket (Python parses mail on one core per process)",
         )
         parser.add_argument(
+            "--filers",
+            type=int,
+            default=2,
+            help="filing loops per process (filing batches run in parallel)",
+        )
+        parser.add_argument(
             "--drop-dir",
             nargs="?",
             const=str(settings.MAILIN_DROP_DIR),
@@ -61,7 +67,7 @@ class Command(BaseCommand):
 
     async def _serve(self, sock, options, workers: int, *, drop_dir) -> None:
         loop = asyncio.get_running_loop()
-        handler = MailInHandler(workers=workers)
+        handler = MailInHandler(workers=workers, filers=options["filers"])
         factory = smtp_factory(handler, lmtp=options["lmtp"])
         server = await loop.create_server(factory, sock=sock)
         handler.file_soon()  # what an earlier run stored and did not file
