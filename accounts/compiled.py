@@ -136,8 +136,7 @@ class CompiledRead[T]:
     def _shape(self, values: Sequence[Value]) -> _Shape:
         connection = connections[self.using]
         kinds = tuple(
-            ("list", len(v)) if isinstance(v, tuple | list) else _kind(v).__name__
-            for v in values
+            ("list", len(v)) if isinstance(v, tuple | list) else _kind(v).__name__ for v in values
         )
         key = (connection.vendor, connection.settings_dict.get("NAME"), kinds)
         shape = self._shapes.get(key)
