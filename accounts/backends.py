@@ -10,7 +10,9 @@ from django.contrib.auth.backends import ModelBackend
 
 from .compiled import CompiledRead
 
-_USER = CompiledRead(lambda pk: get_user_model()._default_manager.filter(pk=pk)[:1])
+_USER: CompiledRead[Any] = CompiledRead(
+    lambda pk: get_user_model()._default_manager.filter(pk=pk)[:1]
+)
 
 # Sessions signed in before this backend existed name Django's; the authentication
 # middleware moves them over (tracker.middleware).

@@ -112,10 +112,12 @@ class _BoundQuery:
         compiler = copy.copy(shape.compiler)
         compiler.connection = connections[using]
         sql = shape.sql
-        compiler.as_sql = lambda *args, **kwargs: (sql, params)
+        compiler.as_sql = lambda *args, **kwargs: (sql, params)  # type: ignore[method-assign]
         self._compiler = compiler
 
-    def get_compiler(self, using=None, connection=None, elide_empty=True):
+    def get_compiler(
+        self, using: Any = None, connection: Any = None, elide_empty: bool = True
+    ) -> Any:
         return self._compiler
 
     def __getattr__(self, name: str) -> Any:
@@ -155,14 +157,15 @@ class CompiledRead[T]:
             shape = self._shapes[key] = _Shape(self.build(*args), markers, self.using)
         return shape
 
-    def queryset(self, *values: Value) -> QuerySet[T]:
+    def queryset(self, *values: Value) -> Any:
         """An unevaluated queryset of the read with these values bound (iterate it once)."""
         shape = self._shape(values)
-        template = shape.queryset
-        qs: QuerySet[T] = QuerySet(model=template.model, using=self.using)
+        template: Any = shape.queryset
+        qs: Any = QuerySet(model=template.model, using=self.using)
         if not shape.sql:
             return qs.none()
-        qs._query = _BoundQuery(shape, shape.bind(values), self.using)  # type: ignore[assignment]
+        # What QuerySet._clone() carries over, with the bound query instead of a copy.
+        qs._query = _BoundQuery(shape, shape.bind(values), self.using)
         qs._iterable_class = template._iterable_class
         qs._fields = template._fields
         qs._prefetch_related_lookups = template._prefetch_related_lookups

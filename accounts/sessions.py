@@ -16,17 +16,17 @@ from django.utils import timezone
 
 from .compiled import CompiledRead
 
-_LIVE_SESSION = CompiledRead(
+_LIVE_SESSION: CompiledRead[Session] = CompiledRead(
     lambda key, now: Session.objects.filter(session_key=key, expire_date__gt=now)[:1]
 )
 
 
 class SessionStore(_DatabaseStore):
-    def _get_session_from_db(self):
+    def _get_session_from_db(self) -> Session | None:
         if self.get_model_class() is not Session:  # a subclass with its own model
-            return super()._get_session_from_db()
+            return super()._get_session_from_db()  # type: ignore[misc]
         try:
-            found = _LIVE_SESSION.first(self.session_key, timezone.now())
+            found = _LIVE_SESSION.first(str(self.session_key), timezone.now())
         except SuspiciousOperation as e:
             logger = logging.getLogger(f"django.security.{e.__class__.__name__}")
             logger.warning(str(e))

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import QuerySet
 
@@ -187,7 +188,7 @@ class FieldSpec:
     options: list[tuple[int, str]] = field(default_factory=list)
 
 
-_SPEC_ROWS = CompiledRead(
+_SPEC_ROWS: CompiledRead[tuple[Any, ...]] = CompiledRead(
     lambda project_ids: (
         CustomField.objects.filter(project_id__in=project_ids, archived_at__isnull=True)
         .order_by("project_id", "order", "name", "pk", "options__order", "options__label")

@@ -557,7 +557,9 @@ def saved_filters_of(user) -> list[SavedFilter]:
     return _SAVED_FILTERS.rows(user.pk)
 
 
-_SAVED_FILTERS = CompiledRead(lambda pk: SavedFilter.objects.filter(user_id=pk))
+_SAVED_FILTERS: CompiledRead[SavedFilter] = CompiledRead(
+    lambda pk: SavedFilter.objects.filter(user_id=pk)
+)
 
 
 class LabelName(NamedTuple):
@@ -578,7 +580,7 @@ def attach_label_names(issues: Sequence[Issue]) -> None:
         issue.label_list = by_issue[issue.pk]  # type: ignore[attr-defined]
 
 
-_LABEL_NAMES = CompiledRead(
+_LABEL_NAMES: CompiledRead[tuple[int, str]] = CompiledRead(
     lambda ids: (
         Issue.labels.through.objects.filter(issue_id__in=ids)
         .order_by("label__name")

@@ -3,6 +3,7 @@
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -44,7 +45,7 @@ def _inbox(user_id: int, projects: QuerySet[Project]) -> QuerySet[Notification]:
 
 
 # The bell's count is on every page: its statement is compiled once (staff see every project).
-_UNREAD = {
+_UNREAD: dict[bool, CompiledRead[Any]] = {
     every: CompiledRead(
         lambda pk, every=every: (
             _inbox(pk, Project.objects.all() if every else member_projects(pk))

@@ -83,8 +83,12 @@ def projects_for_request(request: HttpRequest) -> list[Project]:
 
 # The statements of projects_for_request, compiled once (every page runs one of them).
 _SHOWN_FIELDS = ("pk", "key", "name", "archived_at")
-_EVERY_PROJECT = CompiledRead(lambda: Project.objects.all().only(*_SHOWN_FIELDS))
-_MEMBER_PROJECTS = CompiledRead(lambda pk: member_projects(pk).only(*_SHOWN_FIELDS))
+_EVERY_PROJECT: CompiledRead[Project] = CompiledRead(
+    lambda: Project.objects.all().only(*_SHOWN_FIELDS)
+)
+_MEMBER_PROJECTS: CompiledRead[Project] = CompiledRead(
+    lambda pk: member_projects(pk).only(*_SHOWN_FIELDS)
+)
 
 
 def get_project_for_user(user: Viewer, key: str) -> Project:

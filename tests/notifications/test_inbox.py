@@ -112,7 +112,5 @@ def test_the_bell_is_the_markup_of_its_template(client, project, developer, repo
             _note(developer, issue)
             _note(developer, issue, summary="Another")
         page = client.get(reverse("project_list")).content.decode()
-        expected = render_to_string(
-            "notifications/_bell.html", {"unread": unread, "request": None}
-        )
+        expected = render_to_string("notifications/_bell.html", {"unread": unread, "request": None})
         assert expected in page

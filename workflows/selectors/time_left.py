@@ -120,7 +120,7 @@ def current_policies(project_ids: Iterable[int]) -> dict[int, SlaPolicy]:
     return newest
 
 
-_POLICIES = CompiledRead(
+_POLICIES: CompiledRead[SlaPolicy] = CompiledRead(
     lambda ids: SlaPolicy.objects.filter(project_id__in=ids).order_by("project_id", "version")
 )
 
