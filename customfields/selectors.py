@@ -7,9 +7,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import QuerySet
 
+from accounts.compiled import CompiledRead
 from issues.models import Issue, Status
 from projects.models import Project
 from projects.selectors import projects_for_request, projects_visible_to
@@ -186,28 +188,34 @@ class FieldSpec:
     options: list[tuple[int, str]] = field(default_factory=list)
 
 
+_SPEC_ROWS: CompiledRead[tuple[Any, ...]] = CompiledRead(
+    lambda project_ids: (
+        CustomField.objects.filter(project_id__in=project_ids, archived_at__isnull=True)
+        .order_by("project_id", "order", "name", "pk", "options__order", "options__label")
+        .values_list(
+            "pk",
+            "project_id",
+            "slug",
+            "name",
+            "kind",
+            "options__pk",
+            "options__label",
+            "options__archived_at",
+        )
+    )
+)
+
+
 def field_specs_for_request(request) -> list[FieldSpec]:
     """The live fields of the projects the request's user sees, with their live choices: one
     query (a row per choice), loaded once per request."""
     cache = request.__dict__
     if "_resolve_field_specs" not in cache:
         projects = {p.pk: p.key for p in projects_for_request(request)}
-        rows = (
-            CustomField.objects.filter(project_id__in=list(projects), archived_at__isnull=True)
-            .order_by("project_id", "order", "name", "pk", "options__order", "options__label")
-            .values_list(
-                "pk",
-                "project_id",
-                "slug",
-                "name",
-                "kind",
-                "options__pk",
-                "options__label",
-                "options__archived_at",
-            )
-        )
         specs: dict[int, FieldSpec] = {}
-        for pk, project_id, slug, name, kind, opt_pk, opt_label, opt_archived in rows:
+        for pk, project_id, slug, name, kind, opt_pk, opt_label, opt_archived in _SPEC_ROWS.rows(
+            tuple(projects)
+        ):
             spec = specs.get(pk)
             if spec is None:
                 spec = specs[pk] = FieldSpec(pk, project_id, projects[project_id], slug, name, kind)

@@ -3,14 +3,22 @@
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
 from accounts.actors import Actor, Viewer
+from accounts.compiled import CompiledRead
 from issues.models import Issue
-from projects.selectors import projects_visible_to, visible_pairs
+from projects.models import Project
+from projects.selectors import (
+    member_projects,
+    projects_visible_to,
+    sees_every_project,
+    visible_pairs,
+)
 
 from . import recipients as rcpt
 from .models import (
@@ -27,17 +35,33 @@ from .models import (
 
 def inbox_for(user: Actor) -> QuerySet[Notification]:
     """The user's notifications, newest first, about issues they may still see."""
-    return (
-        Notification.objects.filter(recipient=user)
-        .filter(Q(issue__isnull=True) | Q(issue__project__in=projects_visible_to(user)))
-        .select_related("issue__project")
+    return _inbox(user.pk, projects_visible_to(user)).select_related("issue__project")
+
+
+def _inbox(user_id: int, projects: QuerySet[Project]) -> QuerySet[Notification]:
+    return Notification.objects.filter(recipient_id=user_id).filter(
+        Q(issue__isnull=True) | Q(issue__project__in=projects)
     )
+
+
+# The bell's count is on every page: its statement is compiled once (staff see every project).
+_UNREAD: dict[bool, CompiledRead[Any]] = {
+    every: CompiledRead(
+        lambda pk, every=every: (
+            _inbox(pk, Project.objects.all() if every else member_projects(pk))
+            .filter(read_at__isnull=True)
+            .order_by()
+            .values("pk")
+        )
+    )
+    for every in (False, True)
+}
 
 
 def unread_count(user: Actor) -> int:
     if not user.is_authenticated:
         return 0
-    return inbox_for(user).filter(read_at__isnull=True).count()
+    return _UNREAD[sees_every_project(user)].count(user.pk)
 
 
 @dataclass

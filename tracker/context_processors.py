@@ -1,4 +1,5 @@
 from functools import cache
+from typing import NamedTuple
 
 from django.templatetags.static import static
 from django.urls import get_script_prefix, reverse
@@ -10,8 +11,11 @@ from projects.selectors import projects_for_request
 # tags per page (~1 ms of every page).
 _NAV_URLS = (
     "home", "issue_list", "board", "triage", "project_list", "reports:dashboard", "issue_new",
-    "profile", "password_change", "admin:index", "logout",
+    "profile", "password_change", "admin:index", "logout", "issue_export", "issue_filter_save",
+    "issue_bulk",
 )  # fmt: skip
+# Project keys need no URL quoting: reverse() once per process, then put each key in the slot.
+_KEY_SLOT = "KEY0"
 _ASSETS = {
     "favicon": "favicon.svg",
     "bootstrap_css": "vendor/bootstrap/bootstrap.min.css",
@@ -25,11 +29,18 @@ _ASSETS = {
 
 
 @cache
-def _fixed(script_prefix: str) -> dict[str, dict[str, str]]:
+def _fixed(script_prefix: str) -> dict:
     return {
         "url": {name.replace(":", "_"): reverse(name) for name in _NAV_URLS},
         "asset": {key: static(path) for key, path in _ASSETS.items()},
+        "project_url": reverse("project_detail", args=[_KEY_SLOT]),
     }
+
+
+class NavProject(NamedTuple):
+    key: str
+    name: str
+    url: str
 
 
 def navigation(request):
@@ -42,6 +53,11 @@ def navigation(request):
     def nav_projects():
         # Called by the template only when it shows the menu (a callable is resolved lazily);
         # shares the per-request list the issue list already loaded.
-        return [p for p in projects_for_request(request) if p.archived_at is None]
+        pattern = fixed["project_url"]
+        return [
+            NavProject(p.key, p.name, pattern.replace(_KEY_SLOT, p.key))
+            for p in projects_for_request(request)
+            if p.archived_at is None
+        ]
 
     return {"nav": fixed, "nav_projects": nav_projects}

@@ -13,12 +13,16 @@ import logging
 import re
 import uuid
 
+from django.contrib.auth import BACKEND_SESSION_KEY
 from django.contrib.auth.middleware import AuthenticationMiddleware as _Authentication
+from django.contrib.auth.middleware import get_user
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.messages.middleware import MessageMiddleware as _Messages
 from django.contrib.sessions.middleware import SessionMiddleware as _Sessions
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 
+from accounts.backends import BACKEND, LEGACY_BACKEND
 from accounts.middleware import UserTimezoneMiddleware as _UserTimezone
 
 from .requestid import reset_request_id, set_request_id
@@ -44,6 +48,19 @@ class AuthenticationMiddleware(_Authentication):
             request.user = AnonymousUser()
             return self.get_response(request)
         return super().__call__(request)
+
+    def process_request(self, request):
+        super().process_request(request)
+        request.user = SimpleLazyObject(lambda: _signed_in_user(request))
+
+
+def _signed_in_user(request):
+    session = request.session
+    if session.get(BACKEND_SESSION_KEY) == LEGACY_BACKEND:
+        # Signed in through Django's ModelBackend, which accounts.backends.UserBackend
+        # replaced (the same users and passwords): the session stays signed in.
+        session[BACKEND_SESSION_KEY] = BACKEND
+    return get_user(request)
 
 
 class UserTimezoneMiddleware(_UserTimezone):

@@ -151,6 +151,10 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# Django's ModelBackend and database sessions, each reading its row with a statement compiled
+# once per process instead of on every page (accounts.backends, accounts.sessions).
+AUTHENTICATION_BACKENDS = ["accounts.backends.UserBackend"]
+SESSION_ENGINE = "accounts.sessions"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

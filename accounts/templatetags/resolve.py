@@ -1,10 +1,11 @@
 """Template helpers shared by every app."""
 
+import html
 from functools import lru_cache
 
 from django import template
 from django.utils import timezone
-from django.utils.html import avoid_wrapping, escape
+from django.utils.html import avoid_wrapping
 from django.utils.safestring import mark_safe
 from django.utils.timesince import TIME_CHUNKS, TIME_STRINGS, TIME_STRINGS_KEYS, timesince
 from django.utils.translation import get_language
@@ -39,7 +40,7 @@ def _age_text(name: str, count: int, language: str | None) -> str:
     return avoid_wrapping(TIME_STRINGS[name] % {"num": count})
 
 
-def _largest_unit(earlier, later) -> str:
+def _largest_unit(earlier, later, language: str | None) -> str:
     """timesince(earlier, later, depth=1): under 28 days no month can have passed, and the
     largest unit is plain division (timesince's calendar walk costs several times more, once
     per row of every list); from 28 days on, timesince itself."""
@@ -53,7 +54,27 @@ def _largest_unit(earlier, later) -> str:
             if seconds >= length:
                 count, name = int(seconds // length), unit
                 break
-    return _age_text(name, count, get_language())
+    return _age_text(name, count, language)
+
+
+def _when(value, zone, now, language: str | None) -> str:
+    if timezone.is_naive(value):
+        raise ValueError("localtime() cannot be applied to a naive datetime")
+    local = value.astimezone(zone)
+    exact = local.strftime("%Y-%m-%d %H:%M %Z")
+    # The largest unit only ("3 hours", not "3 hours, 2 minutes"), as timesince's depth=1
+    # (this filter runs once per row of every list).
+    label = (
+        f"{_largest_unit(value, now, language)} ago"
+        if value <= now
+        else f"in {_largest_unit(now, value, language)}"
+    )
+    # Not format_html: it costs as much as the rest here. Both texts escaped (html.escape is
+    # what Django's escape() applies); ISO dates are digits and punctuation.
+    return (
+        f'<time datetime="{local.isoformat()}" title="{html.escape(exact)}">'
+        f"{html.escape(label)}</time>"
+    )
 
 
 @register.filter
@@ -61,19 +82,23 @@ def when(value):
     """A date as "3 hours ago", exact time (viewer's zone) on hover."""
     if not value:
         return ""
-    local = timezone.localtime(value)
-    exact = local.strftime("%Y-%m-%d %H:%M %Z")
-    now = timezone.now()
-    # The largest unit only ("3 hours", not "3 hours, 2 minutes"), as timesince's depth=1
-    # (this filter runs once per row of every list).
-    label = (
-        f"{_largest_unit(value, now)} ago" if value <= now else f"in {_largest_unit(now, value)}"
+    return mark_safe(  # noqa: S308  # nosec B308 B703 - escaped in _when
+        _when(value, timezone.get_current_timezone(), timezone.now(), get_language())
     )
-    # Not format_html: it costs as much as the rest here. Both texts escaped; ISO dates are
-    # digits and punctuation.
-    return mark_safe(  # noqa: S308  # nosec B308 B703
-        f'<time datetime="{local.isoformat()}" title="{escape(exact)}">{escape(label)}</time>'
-    )
+
+
+def when_renderer(now=None):
+    """`when` for the many dates of one page (a list's rows): the viewer's zone, the time now
+    and the language looked up once, not once per date (each is a context-local lookup)."""
+    zone, language = timezone.get_current_timezone(), get_language()
+    now = now or timezone.now()
+
+    def render(value):
+        if not value:
+            return ""
+        return mark_safe(_when(value, zone, now, language))  # noqa: S308  # nosec B308 B703
+
+    return render
 
 
 @register.filter

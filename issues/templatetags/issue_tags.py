@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from accounts.templatetags.resolve import when
+from accounts.templatetags.resolve import when, when_renderer
 from issues.markdown import render_markdown
 from issues.models import IssueType, Priority, Severity, Status
 from playbooks.templatetags.playbook_tags import progress_badge
@@ -153,6 +153,7 @@ def issue_rows(issues, custom_cells=None) -> SafeString:
     issues = list(issues)
     # Time left in each issue's own business time: one query for the projects' policies.
     left = times_left(issues)
+    updated = when_renderer()
     for issue in issues:
         key = issue.key
         owner = owners.get(issue.owner_id)
@@ -180,7 +181,7 @@ def issue_rows(issues, custom_cells=None) -> SafeString:
                 status=_status_badge(issue.status),
                 owner=owner,
                 sla=render_sla_badge(issue, left[issue.pk]),
-                updated=when(issue.updated_at),
+                updated=updated(issue.updated_at),
                 custom="".join(
                     _CUSTOM_CELL.format(_html(text) if text else "—")
                     for text in custom_cells.get(issue.pk, ())

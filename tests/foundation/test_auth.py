@@ -137,3 +137,41 @@ def test_email_goes_through_configured_mailer(settings, tmp_path):
     assert len(written) == 1
     assert "Subject: Hello" in written[0].read_text()
     assert mail.outbox == []
+
+
+def test_sessions_and_users_read_by_compiled_statements_behave_as_djangos(client):
+    """accounts.sessions / accounts.backends: a session signed in before them (through
+    Django's ModelBackend) stays signed in; an expired session, an inactive user and a
+    password changed elsewhere still sign the browser out."""
+    from datetime import timedelta
+
+    from django.contrib.auth import BACKEND_SESSION_KEY
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    dana = UserFactory(username="dana")
+    client.post(reverse("login"), {"username": "dana", "password": PASSWORD})
+    session = client.session
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session.save()
+    assert client.get(reverse("project_list")).status_code == 200
+    assert client.session[BACKEND_SESSION_KEY] == "accounts.backends.UserBackend"
+    assert client.get(reverse("project_list")).status_code == 200
+
+    dana.is_active = False
+    dana.save(update_fields=["is_active"])
+    assert client.get(reverse("project_list")).status_code == 302
+    dana.is_active = True
+    dana.save(update_fields=["is_active"])
+    client.post(reverse("login"), {"username": "dana", "password": PASSWORD})
+    assert client.get(reverse("project_list")).status_code == 200
+    dana.set_password("another-long-passphrase")
+    dana.save(update_fields=["password"])
+    assert client.get(reverse("project_list")).status_code == 302
+
+    client.post(reverse("login"), {"username": "dana", "password": "another-long-passphrase"})
+    assert client.get(reverse("project_list")).status_code == 200
+    Session.objects.filter(session_key=client.session.session_key).update(
+        expire_date=timezone.now() - timedelta(seconds=1)
+    )
+    assert client.get(reverse("project_list")).status_code == 302

@@ -98,3 +98,19 @@ def test_preferences_page_saves_and_refuses_bad_input(client, developer):
 def test_login_required(client):
     response = client.get(reverse("notification_inbox"))
     assert response.status_code == 302 and "/accounts/login/" in response.url
+
+
+def test_the_bell_is_the_markup_of_its_template(client, project, developer, reporter):
+    """The bell is written in Python (it is on every page): the same HTML as
+    notifications/_bell.html, with and without unread notifications."""
+    from django.template.loader import render_to_string
+
+    client.force_login(developer)
+    issue = make_issue(project, reporter)
+    for unread in (0, 2):
+        if unread:
+            _note(developer, issue)
+            _note(developer, issue, summary="Another")
+        page = client.get(reverse("project_list")).content.decode()
+        expected = render_to_string("notifications/_bell.html", {"unread": unread, "request": None})
+        assert expected in page

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.compiled import CompiledRead
 from issues.models import OPEN_STATUSES, Issue
 
 from ..businesstime import (
@@ -114,11 +115,14 @@ def current_policies(project_ids: Iterable[int]) -> dict[int, SlaPolicy]:
     ids = sorted(set(project_ids))
     newest: dict[int, SlaPolicy] = {pk: SlaPolicy(project_id=pk, version=0) for pk in ids}
     if ids:
-        for policy in SlaPolicy.objects.filter(project_id__in=ids).order_by(
-            "project_id", "version"
-        ):
+        for policy in _POLICIES.rows(tuple(ids)):
             newest[policy.project_id] = policy
     return newest
+
+
+_POLICIES: CompiledRead[SlaPolicy] = CompiledRead(
+    lambda ids: SlaPolicy.objects.filter(project_id__in=ids).order_by("project_id", "version")
+)
 
 
 def times_left(issues: Iterable[Issue], now: datetime | None = None) -> dict[int, TimeLeft]:
