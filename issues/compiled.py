@@ -93,7 +93,8 @@ class _Plan:
 class CompiledRead[M: Model]:
     """`CompiledRead(build)`: `build(*args)` returns the queryset for these argument values and
     must not branch on them (each value must end up as one parameter of the SQL; a read whose
-    shape differs by case is two reads). `read(*args)` gives the list the queryset would."""
+    shape differs by case is two reads). `read.rows(*args)` gives the list the queryset would (the API of
+    `accounts.compiled` on branch list2, written in parallel: one of the two should go at merge)."""
 
     def __init__(self, build: Callable[..., QuerySet[M]]) -> None:
         self.build = build
@@ -106,7 +107,7 @@ class CompiledRead[M: Model]:
             standins.append(_INT_STANDIN + i if isinstance(arg, int) else _STR_STANDIN.format(i))
         return standins
 
-    def __call__(self, *args: Any, using: str = DEFAULT_DB_ALIAS) -> list[M]:
+    def rows(self, *args: Any, using: str = DEFAULT_DB_ALIAS) -> list[M]:
         connection = connections[using]
         # Per connection object (one per thread): its compiler and converters are its own.
         plans: dict[tuple, _Plan] = connection.__dict__.setdefault("_resolve_compiled_reads", {})

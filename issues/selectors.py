@@ -115,7 +115,7 @@ def links_for_viewer(issue: Issue, user) -> list[LinkRow]:
     """Both directions of the issue's links (oldest first) in one query; the other ends are
     then checked against the access selector in one more, only when there are links (most
     issues have none: one query for them)."""
-    links = _links_of_issue(issue.pk)
+    links = _links_of_issue.rows(issue.pk)
     if not links:
         return []
     others = {link.target_id if link.source_id == issue.pk else link.source_id for link in links}
@@ -221,9 +221,9 @@ def get_issue_for_user(user, key: str) -> Issue:
     if not user.is_authenticated:
         raise Http404("No such issue.")
     if sees_every_project(user):
-        found = _issue_for_staff(project_key, number)
+        found = _issue_for_staff.rows(project_key, number)
     else:
-        found = _issue_for_member(user.pk, project_key, number)
+        found = _issue_for_member.rows(user.pk, project_key, number)
     if not found:
         raise Http404("No such issue.")
     return found[0]
@@ -578,9 +578,9 @@ def issue_page_data(issue: Issue, user) -> dict:
     both ways, watchers. Other issues named by links and link records are shown only as far as
     `user` may see them."""
     links = links_for_viewer(issue, user)
-    watchers = _watchers_of_issue(issue.pk)
+    watchers = _watchers_of_issue.rows(issue.pk)
     # Every attachment of the issue in one query: its own and its comments'.
-    attachments = _attachments_of_issue(issue.pk)
+    attachments = _attachments_of_issue.rows(issue.pk)
     for attachment in attachments:
         _ATTACHMENT_ISSUE.set_cached_value(attachment, issue)  # as issue.attachments.all() does
     return {
@@ -590,7 +590,7 @@ def issue_page_data(issue: Issue, user) -> dict:
         "hidden_linked_issue": HIDDEN_LINKED_ISSUE,
         "watchers": watchers,
         "is_watching": any(w.pk == user.pk for w in watchers),
-        "labels": _labels_of_issue(issue.pk),
+        "labels": _labels_of_issue.rows(issue.pk),
     }
 
 

@@ -93,9 +93,9 @@ def test_page_reads_match_related_managers(project, reporter, developer, tester)
 def test_a_read_whose_shape_hides_a_value_is_refused(project):
     branching = CompiledRead(lambda pk: Issue.objects.filter(pk__gt=0))  # the value is unused
     with pytest.raises(ShapeError):
-        branching(project.pk)
+        branching.rows(project.pk)
     counting = CompiledRead(lambda pk: Issue.objects.filter(pk=pk).values("pk"))
     with pytest.raises(ShapeError):
-        counting(project.pk)
+        counting.rows(project.pk)
     with pytest.raises(ShapeError):
-        CompiledRead(lambda flag: Issue.objects.all())(True)
+        CompiledRead(lambda flag: Issue.objects.all()).rows(True)
