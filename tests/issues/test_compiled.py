@@ -99,3 +99,25 @@ def test_a_read_whose_shape_hides_a_value_is_refused(project):
         counting.rows(project.pk)
     with pytest.raises(ShapeError):
         CompiledRead(lambda flag: Issue.objects.all()).rows(True)
+
+
+def test_the_sla_cycles_set_on_the_page_are_what_the_prefetch_gives(project, reporter):
+    from django.db.models import prefetch_related_objects
+
+    from workflows.selectors import cycles_of, cycles_prefetch, set_cycles, stage_durations
+
+    issue = make_issue(project, reporter, severity=4)  # the clock starts when it is filed
+    fresh = Issue.objects.get(pk=issue.pk)
+    set_cycles(fresh)
+    orm = Issue.objects.get(pk=issue.pk)
+    prefetch_related_objects([orm], cycles_prefetch())
+    assert [_fields(c) for c in cycles_of(fresh)] == [_fields(c) for c in cycles_of(orm)]
+    assert cycles_of(fresh), "a filed Critical issue has an SLA cycle"
+    with CaptureQueriesContext(connection) as ctx:
+        cycles = cycles_of(fresh)
+        assert cycles[0].policy.version == cycles_of(orm)[0].policy.version
+        assert cycles[0].issue is fresh
+        assert list(fresh.sla_cycles.all()) == cycles
+    assert not ctx.captured_queries
+    now = issue.created_at
+    assert stage_durations(fresh, now) == stage_durations(orm, now)
