@@ -21,13 +21,27 @@ from .models import CustomField, CustomFieldOption, CustomFieldValue, FieldKind
 STATUS_ORDER: tuple[str, ...] = tuple(Status.values)
 
 
+# The issue page's two reads (fields without their choices, an issue's values), compiled once.
+_live_fields = CompiledRead(
+    lambda project_id: CustomField.objects.filter(project_id=project_id, archived_at__isnull=True)
+)
+_values_of_issue = CompiledRead(
+    lambda issue_id: CustomFieldValue.objects.filter(issue_id=issue_id).select_related(
+        "option", "user"
+    )
+)
+
+
 def fields_of(
     project: Project, issue_type: str | None = None, *, with_options: bool = True
 ) -> list[CustomField]:
     """The project's live fields (not archived) in their order, those of `issue_type` only
     when given; choices prefetched unless `with_options` is off."""
-    query = CustomField.objects.filter(project=project, archived_at__isnull=True)
-    found = list(query.prefetch_related("options") if with_options else query)
+    if with_options:
+        query = CustomField.objects.filter(project=project, archived_at__isnull=True)
+        found = list(query.prefetch_related("options"))
+    else:
+        found = _live_fields.rows(project.pk)
     return [f for f in found if issue_type is None or f.applies_to(issue_type)]
 
 
@@ -70,7 +84,7 @@ def required_for_transition(field_: CustomField, target: str) -> bool:
 def values_of(issue: Issue) -> dict[int, list[CustomFieldValue]]:
     """The issue's values by field id (one query, options and people joined)."""
     found: dict[int, list[CustomFieldValue]] = defaultdict(list)
-    for value in CustomFieldValue.objects.filter(issue=issue).select_related("option", "user"):
+    for value in _values_of_issue.rows(issue.pk):
         found[value.field_id].append(value)
     return found
 

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.actors import Viewer
+from accounts.compiled import CompiledRead
 from api.tokens import token_digest
 from issues.models import Issue, Status
 from projects.models import Project
@@ -337,11 +338,21 @@ def score_reasons(
 def latest_sdk_events(issue: Issue, *, limit: int = 10) -> list[SdkEvent]:
     """The newest raw SDK events that counted for the issue, without their payloads (one
     indexed query; none for issues no SDK feeds)."""
-    return list(
-        SdkEvent.objects.filter(issue=issue)
+    if limit == 10:
+        return _latest_ten_sdk_events.rows(issue.pk)
+    return list(_latest_sdk_events(issue.pk)[:limit])
+
+
+def _latest_sdk_events(issue_id: int) -> QuerySet[SdkEvent]:
+    return (
+        SdkEvent.objects.filter(issue_id=issue_id)
         .only("pk", "event_id", "received_at", "issue_id")
-        .order_by("-received_at", "-pk")[:limit]
+        .order_by("-received_at", "-pk")
     )
+
+
+# The issue page's read (its LIMIT is part of the SQL), compiled once.
+_latest_ten_sdk_events = CompiledRead(lambda issue_id: _latest_sdk_events(issue_id)[:10])
 
 
 def sdk_event_of_issue(issue: Issue, event_id: str) -> SdkEvent | None:

@@ -8,11 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Q, prefetch_related_objects
 
+from accounts.compiled import CompiledRead
+
 from .inputs import parse_id
-from .models import Comment, EventKind, Issue, IssueEvent
+from .models import Attachment, Comment, EventKind, Issue, IssueEvent, Label
 from .selectors import HIDDEN_LINKED_ISSUE, links_for_viewer, redact_hidden_issues
 
 # The issue page's timeline is windowed: the oldest and the newest entries, and between them a
@@ -270,15 +273,26 @@ def timeline_page(
     }
 
 
+# What issue.watchers.all(), issue.attachments.all() and issue.labels.all() read, compiled once.
+_watchers_of_issue = CompiledRead(
+    lambda issue_id: get_user_model().objects.filter(watched_issues__id=issue_id)
+)
+_attachments_of_issue = CompiledRead(lambda issue_id: Attachment.objects.filter(issue_id=issue_id))
+_labels_of_issue = CompiledRead(lambda issue_id: Label.objects.filter(issues__id=issue_id))
+_ATTACHMENT_ISSUE = Attachment._meta.get_field("issue")
+
+
 def issue_page_data(issue: Issue, user) -> dict:
     """Everything the issue page shows, in a fixed number of queries whatever the size of the
     history: the timeline's window (comments with attachments, activity), attachments, links
     both ways, watchers. Other issues named by links and link records are shown only as far as
     `user` may see them."""
     links = links_for_viewer(issue, user)
-    watchers = list(issue.watchers.all())
+    watchers = _watchers_of_issue.rows(issue.pk)
     # Every attachment of the issue in one query: its own and its comments'.
-    attachments = list(issue.attachments.all())
+    attachments = _attachments_of_issue.rows(issue.pk)
+    for attachment in attachments:
+        _ATTACHMENT_ISSUE.set_cached_value(attachment, issue)  # as issue.attachments.all() does
     return {
         **timeline_window(issue, user, attachments=attachments),
         "issue_attachments": [a for a in attachments if a.comment_id is None],
@@ -286,5 +300,5 @@ def issue_page_data(issue: Issue, user) -> dict:
         "hidden_linked_issue": HIDDEN_LINKED_ISSUE,
         "watchers": watchers,
         "is_watching": any(w.pk == user.pk for w in watchers),
-        "labels": list(issue.labels.all()),
+        "labels": _labels_of_issue.rows(issue.pk),
     }

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from django.db.models import F, QuerySet
 
+from accounts.compiled import CompiledRead
 from issues.models import Issue, Severity, Status
 from projects.models import Project
 
@@ -70,13 +71,18 @@ def fields_shown_by[FieldT: _Field](
     return [f for f in fields if f.slug in named or (f.required and not f.required_from)]
 
 
-def checklist_of(issue: Issue) -> tuple[IssueChecklist | None, list[ChecklistItem]]:
-    """The issue's checklist and its items in one query (none before it is assigned)."""
-    items = list(
-        ChecklistItem.objects.filter(checklist__issue=issue)
+_checklist_items = CompiledRead(
+    lambda issue_id: (
+        ChecklistItem.objects.filter(checklist__issue_id=issue_id)
         .select_related("checklist")
         .order_by("position")
     )
+)
+
+
+def checklist_of(issue: Issue) -> tuple[IssueChecklist | None, list[ChecklistItem]]:
+    """The issue's checklist and its items in one query (none before it is assigned)."""
+    items = _checklist_items.rows(issue.pk)
     return (items[0].checklist if items else None), items
 
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from accounts.compiled import CompiledRead
 from issues.models import Issue, Priority, Severity
 
 from .businesstime import ZERO, format_business_duration, format_duration
@@ -117,6 +118,12 @@ def _wall_paused(stretches: list[PausedStretch], now: datetime) -> timedelta:
     return total
 
 
+# The SLA box's read of the current cycle's ledger, compiled once.
+_cycle_clock_events = CompiledRead(
+    lambda issue_id, cycle: ClockEvent.objects.filter(issue_id=issue_id, cycle=cycle)
+)
+
+
 def sla_explanation(issue: Issue, now: datetime | None = None) -> SlaExplanation | None:
     """Where the SLA box's figures come from, for the issue's current cycle."""
     now = now or timezone.now()
@@ -124,7 +131,7 @@ def sla_explanation(issue: Issue, now: datetime | None = None) -> SlaExplanation
     if cycle is None:
         return None
     policy = cycle.policy
-    events = list(ClockEvent.objects.filter(issue=issue, cycle=cycle.number))
+    events = _cycle_clock_events.rows(issue.pk, cycle.number)
     stretches = paused_stretches(events)
     target = (
         f"{Priority(issue.priority).label} priority × {Severity(issue.severity).label} severity: "

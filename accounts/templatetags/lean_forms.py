@@ -15,6 +15,7 @@ from html import escape
 from crispy_forms.templatetags.crispy_forms_filters import as_crispy_form
 from django import forms, template
 from django.forms.boundfield import BoundField
+from django.forms.widgets import Input
 from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
@@ -65,9 +66,41 @@ class _NotSimple(Exception):
 _ASTERISK = '<span class="asteriskField">*</span>'
 
 
+def _h(value: object) -> str:
+    # conditional_escape: what the widget templates' autoescape does.
+    html = getattr(value, "__html__", None)
+    return html() if html is not None else escape(str(value), quote=True)
+
+
+def _widget(bound: BoundField, attrs: dict[str, object]) -> str:
+    """`bound.as_widget(attrs=attrs)` for a text box, a textarea or a hidden input, as
+    Django's input.html / textarea.html / attrs.html write it, without rendering them."""
+    widget = bound.field.widget
+    if bound.field.show_hidden_initial or bound.form.is_bound and bound.field.disabled:
+        return str(bound.as_widget(attrs=attrs))
+    attrs = bound.build_widget_attrs(dict(attrs), widget)
+    if bound.auto_id and "id" not in widget.attrs:
+        attrs.setdefault("id", bound.auto_id)
+    final = widget.build_attrs(widget.attrs, attrs)
+    shown = widget.format_value(bound.value())
+    attrs_html = "".join(
+        f" {name}" if value is True else f' {name}="{_h(value)}"'
+        for name, value in final.items()
+        if value is not False
+    )
+    if isinstance(widget, forms.Textarea):
+        return (
+            f'<textarea name="{_h(bound.html_name)}"{attrs_html}>\n'
+            f"{_h(shown) if shown else ''}</textarea>"
+        )
+    input_type = widget.input_type if isinstance(widget, Input) else "text"
+    value_html = f' value="{_h(shown)}"' if shown is not None else ""
+    return f'<input type="{_h(input_type)}" name="{_h(bound.html_name)}"{value_html}{attrs_html}>'
+
+
 def _field(bound: BoundField) -> str:
     if isinstance(bound.field.widget, forms.HiddenInput):
-        return str(bound)
+        return _widget(bound, {})
     errors = bound.errors
     widget_type = type(bound.field.widget)
     classes = _CONTROL_CLASS[widget_type]
@@ -89,7 +122,7 @@ def _field(bound: BoundField) -> str:
         attrs["id"] = bound.auto_id
         control = _select(bound, attrs)
     else:
-        control = bound.as_widget(attrs=attrs)
+        control = _widget(bound, attrs)
     required = bound.field.required
     label = (
         f'<label for="{_e(bound.id_for_label)}" class="form-label'

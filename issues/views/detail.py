@@ -4,7 +4,6 @@ import mimetypes
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import prefetch_related_objects
 from django.http import (
     FileResponse,
     Http404,
@@ -26,7 +25,7 @@ from customfields.selectors import (
     values_of,
 )
 from workflows.issue_fields import update_issue_with_fields
-from workflows.selectors import cycles_prefetch
+from workflows.selectors import set_cycles
 
 from ..forms import (
     AttachmentForm,
@@ -52,7 +51,7 @@ from .common import _refused_status
 
 def _render_detail(request: HttpRequest, issue, *, status: int = 200, **forms) -> HttpResponse:
     # The SLA box and the stage durations both read the cycles: fetch them once.
-    prefetch_related_objects([issue], cycles_prefetch())
+    set_cycles(issue)
     context = {
         "issue": issue,
         "comment_form": forms.get("comment_form") or CommentForm(),

@@ -61,3 +61,29 @@ def test_the_hold_form_renders_as_crispy_does_with_its_errors():
     assert lean == crispy
     assert 'class="select form-select is-invalid"' in lean
     assert "Select a valid choice" in lean
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("transition", TRANSITIONS, ids=lambda t: t.name)
+def test_text_boxes_and_hidden_inputs_are_django_s_own_markup_byte_for_byte(
+    transition, project, reporter
+):
+    from accounts.templatetags.lean_forms import _widget
+
+    issue = make_issue(project, reporter, title="Typed <b>&'\"", severity=4)
+    typed = {
+        f"{transition.name}-expected_status": 'new"><script>',
+        f"{transition.name}-reason": "line one\n<b>two</b> & 'three'",
+        f"{transition.name}-duplicate_of": "WEB-1\"'",
+    }
+    for form in (
+        TransitionForm(transition=transition, issue=issue),
+        _bound(TransitionForm(typed, transition=transition, issue=issue)),
+        HoldForm(),
+        _bound(HoldForm({"reason": "zzz", "note": "<i>n</i>" * 100})),
+    ):
+        for bound in form:
+            if type(bound.field.widget).__name__ in ("TextInput", "Textarea", "HiddenInput"):
+                attrs = {"class": "textinput form-control is-invalid", "aria-invalid": "true"}
+                assert _widget(bound, attrs) == str(bound.as_widget(attrs=attrs))
+                assert _widget(bound, {}) == str(bound.as_widget())

@@ -14,6 +14,7 @@ from .lifecycle import (
     cycles_prefetch,
     developers_of,
     policy_of,
+    set_cycles,
     stage_durations,
     transition_overrides,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "current_policies",
     "cycles_of",
     "cycles_prefetch",
+    "set_cycles",
     "deadline_text",
     "developers_of",
     "filter_sla_state",

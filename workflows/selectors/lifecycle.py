@@ -9,6 +9,7 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from accounts.actors import Viewer
+from accounts.compiled import CompiledRead
 from issues.models import Issue, Status
 from projects.models import Project
 from projects.selectors import eligible_owners, role_in_project
@@ -20,11 +21,14 @@ from ..models import SlaCycle, SlaPolicy, StatusPeriod, TransitionRule
 from ..services import may_take
 from ..transitions import Transition, transitions_from
 
+_transition_rules = CompiledRead(
+    lambda project_id: TransitionRule.objects.filter(project_id=project_id)
+)
+_status_periods = CompiledRead(lambda issue_id: StatusPeriod.objects.filter(issue_id=issue_id))
+
 
 def transition_overrides(project: Project) -> dict[str, frozenset[str]]:
-    return {
-        r.transition: frozenset(r.actors) for r in TransitionRule.objects.filter(project=project)
-    }
+    return {r.transition: frozenset(r.actors) for r in _transition_rules.rows(project.pk)}
 
 
 _UNKNOWN = object()
@@ -75,6 +79,26 @@ def cycles_prefetch() -> Prefetch:
     return Prefetch("sla_cycles", queryset=SlaCycle.objects.select_related("policy"))
 
 
+_cycles_of_issue = CompiledRead(
+    lambda issue_id: SlaCycle.objects.filter(issue_id=issue_id).select_related("policy")
+)
+
+
+def set_cycles(issue: Issue) -> None:
+    """What `prefetch_related_objects([issue], cycles_prefetch())` leaves on the issue (its
+    cycles with their policy, the issue set on each), read by a statement compiled once."""
+    cycles = _cycles_of_issue.rows(issue.pk)
+    for cycle in cycles:
+        _CYCLE_ISSUE.set_cached_value(cycle, issue)
+    queryset = issue.sla_cycles.all()
+    queryset._result_cache = cycles
+    queryset._prefetch_done = True  # type: ignore[attr-defined]
+    issue.__dict__.setdefault("_prefetched_objects_cache", {})["sla_cycles"] = queryset
+
+
+_CYCLE_ISSUE = SlaCycle._meta.get_field("issue")
+
+
 def cycles_of(issue: Issue) -> list:
     """The issue's SLA cycles with their policy: the prefetched ones when the page did so."""
 
@@ -89,7 +113,7 @@ def stage_durations(issue: Issue, now: datetime | None = None) -> list[CycleStag
 
     now = now or timezone.now()
     per_cycle: dict[int, dict[str, timedelta]] = {}
-    for p in StatusPeriod.objects.filter(issue=issue):
+    for p in _status_periods.rows(issue.pk):
         spent = (p.left_at or now) - p.entered_at
         stages = per_cycle.setdefault(p.cycle, {})
         stages[p.status] = stages.get(p.status, ZERO) + spent
