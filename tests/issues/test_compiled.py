@@ -1,4 +1,4 @@
-"""Reads compiled once (issues.compiled): the same rows and instances as their querysets."""
+"""Reads compiled once (accounts.compiled): the same rows and instances as their querysets."""
 
 import re
 
