@@ -31,15 +31,16 @@ from django.db.models import QuerySet
 
 Value = int | str | datetime | tuple[int, ...]
 
-# Placeholders: values no real row holds and no caller passes (ids below -2**60, strings
-# with NUL characters, datetimes in year 1, a microsecond apart).
-_INT_BASE = -(2**60)
+# Placeholders: values no real row holds and no caller passes (ints just under 2**31, so in
+# range for every integer column the ORM range-checks: out of range, it would compile an empty
+# result instead of SQL; strings with NUL characters; datetimes in year 1, a microsecond apart).
+_INT_BASE = 2_147_000_000
 _DATE_BASE = datetime(1, 1, 2, tzinfo=UTC)
 
 
 def _marker(slot: int, item: int, kind: type) -> Any:
     if kind is int:
-        return _INT_BASE - slot * 10_000 - item
+        return _INT_BASE - slot * 10_000 - item  # 2,146,9xx,xxx: no real id or number
     if kind is str:
         return f"\x00slot-{slot}-{item}\x00"
     return _DATE_BASE + timedelta(microseconds=slot * 10_000 + item)
@@ -65,6 +66,10 @@ class _Shape:
         try:
             self.sql, params = self.compiler.as_sql()
         except EmptyResultSet:
+            if not any(isinstance(items, _ItemList) and not items for items in markers):
+                # Only an empty IN list may make a read empty by its shape; anything else means
+                # a placeholder did not reach the SQL as a value (a silent "no rows" forever).
+                raise ValueError("CompiledRead: the read compiled to no SQL for its placeholders.")
             self.sql, params = "", ()
         self.params = list(params)
         self.adapt: dict[int, Callable[[Any], Any]] = {}

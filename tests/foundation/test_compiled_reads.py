@@ -88,3 +88,15 @@ def test_a_value_folded_into_the_sql_is_refused(db):
         sliced.rows(True)
     with pytest.raises((ValueError, TypeError)):
         sliced.rows(3)
+
+
+def test_a_32_bit_column_is_read_not_silently_empty(project, developer):
+    # Issue.number is a 32-bit integer: a placeholder out of its range made the ORM compile an
+    # empty result, and the read answered "no such issue" for every key.
+    first, second = make_issue(project, developer), make_issue(project, developer)
+    by_number = CompiledRead(
+        lambda key, number: Issue.objects.filter(project__key=key, number=number)
+    )
+    assert [i.pk for i in by_number.rows(project.key, first.number)] == [first.pk]
+    assert [i.pk for i in by_number.rows(project.key, second.number)] == [second.pk]
+    assert by_number.rows(project.key, 999_999) == []

@@ -10,8 +10,9 @@ from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 
 from issues.models import Issue, IssueLink
-from issues.selectors import get_issue_for_user, issue_page_data, links_for_viewer
+from issues.selectors import get_issue_for_user, links_for_viewer
 from issues.services import add_attachment, add_comment, link_issues, watch_issue
+from issues.timeline import issue_page_data
 from tests.factories import make_issue
 
 pytestmark = pytest.mark.django_db
