@@ -18,7 +18,9 @@ def test_visible_pairs_is_the_page_access_selector_in_bulk(
     staff = UserFactory(username="staffer", is_staff=True)
     gone = UserFactory(username="gone", is_active=False)
     MembershipFactory(project=project, user=gone, role="developer")
-    people = [manager, developer, reporter, outsider, admin_user, staff, gone]
+    # Staff who left: staff see every project's pages, but only while they can sign in.
+    gone_staff = UserFactory(username="gone-staff", is_staff=True, is_active=False)
+    people = [manager, developer, reporter, outsider, admin_user, staff, gone, gone_staff]
     projects = [project, other_project]
     pairs = {(u.pk, p.pk) for u in people for p in projects}
 
@@ -31,6 +33,8 @@ def test_visible_pairs_is_the_page_access_selector_in_bulk(
     assert visible_pairs(pairs) == page_says
     assert visible_pairs(pairs, users=people) == page_says
     assert (gone.pk, project.pk) not in page_says  # cannot sign in: no mail either
+    assert not {(gone_staff.pk, p.pk) for p in projects} & visible_pairs(pairs)
+    assert not {(gone_staff.pk, p.pk) for p in projects} & visible_pairs(pairs, users=people)
 
 
 def test_a_watcher_who_lost_access_hears_nothing(

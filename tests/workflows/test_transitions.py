@@ -65,6 +65,20 @@ def test_each_row_per_role(name, source, who, issue, cast, walk):
 
 
 @pytest.mark.django_db
+def test_a_deactivated_account_takes_no_transition(issue, cast):
+    """A Manager whose account was deactivated (left the team; a session or an API token
+    still held) moves nothing: refused, the issue and its history unchanged."""
+    manager = cast["manager"]
+    manager.is_active = False
+    manager.save(update_fields=["is_active"])
+    events_before = IssueEvent.objects.filter(issue=issue).count()
+    with pytest.raises(TransitionForbidden):
+        transition_issue(issue, Status.CLOSED, actor=manager, **data_for("dismiss", cast))
+    assert Issue.objects.get(pk=issue.pk).status == Status.NEW
+    assert IssueEvent.objects.filter(issue=issue).count() == events_before
+
+
+@pytest.mark.django_db
 def test_statuses_without_a_row_are_refused(issue, cast):
     with pytest.raises(WorkflowError, match="cannot go from New to Fixed"):
         transition_issue(issue, Status.FIXED, actor=cast["manager"])
