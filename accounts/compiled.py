@@ -69,7 +69,9 @@ class _Shape:
             if not any(isinstance(items, _ItemList) and not items for items in markers):
                 # Only an empty IN list may make a read empty by its shape; anything else means
                 # a placeholder did not reach the SQL as a value (a silent "no rows" forever).
-                raise ValueError("CompiledRead: the read compiled to no SQL for its placeholders.")
+                raise ValueError(
+                    "CompiledRead: the read compiled to no SQL for its placeholders."
+                ) from None
             self.sql, params = "", ()
         self.params = list(params)
         self.adapt: dict[int, Callable[[Any], Any]] = {}
