@@ -87,6 +87,11 @@ class _Shape:
                     adapted = connection.ops.adapt_datetimefield_value(marker)
                     self.adapt[slot] = connection.ops.adapt_datetimefield_value
                 found = [i for i, p in enumerate(self.params) if _same(p, adapted)]
+                if isinstance(marker, int):
+                    for i in found:
+                        # psycopg's wrapper for a 32-bit column (Int4): bind values in it too.
+                        if type(self.params[i]) is not int:
+                            self.adapt[slot] = type(self.params[i])
                 if not found:
                     raise ValueError(
                         f"CompiledRead: value {slot} does not reach the SQL as a parameter."
@@ -103,6 +108,8 @@ class _Shape:
 
 
 def _same(param: Any, marker: Any) -> bool:
+    if type(marker) is int:  # the backend may wrap an int (psycopg's Int4 for 32-bit columns)
+        return isinstance(param, int) and not isinstance(param, bool) and int(param) == marker
     return type(param) is type(marker) and param == marker
 
 
