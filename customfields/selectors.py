@@ -22,10 +22,10 @@ STATUS_ORDER: tuple[str, ...] = tuple(Status.values)
 
 
 # The issue page's two reads (fields without their choices, an issue's values), compiled once.
-_live_fields = CompiledRead(
+_live_fields: CompiledRead[Any] = CompiledRead(
     lambda project_id: CustomField.objects.filter(project_id=project_id, archived_at__isnull=True)
 )
-_values_of_issue = CompiledRead(
+_values_of_issue: CompiledRead[Any] = CompiledRead(
     lambda issue_id: CustomFieldValue.objects.filter(issue_id=issue_id).select_related(
         "option", "user"
     )

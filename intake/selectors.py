@@ -3,6 +3,7 @@
 import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from django.db import connection, models
 from django.db.models import (
@@ -352,7 +353,9 @@ def _latest_sdk_events(issue_id: int) -> QuerySet[SdkEvent]:
 
 
 # The issue page's read (its LIMIT is part of the SQL), compiled once.
-_latest_ten_sdk_events = CompiledRead(lambda issue_id: _latest_sdk_events(issue_id)[:10])
+_latest_ten_sdk_events: CompiledRead[Any] = CompiledRead(
+    lambda issue_id: _latest_sdk_events(issue_id)[:10]
+)
 
 
 def sdk_event_of_issue(issue: Issue, event_id: str) -> SdkEvent | None:

@@ -3,7 +3,7 @@
 import re
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.search import SearchQuery, SearchRank
@@ -98,7 +98,7 @@ class LinkRow(NamedTuple):
         return self.other is None
 
 
-_links_of_issue = CompiledRead(
+_links_of_issue: CompiledRead[Any] = CompiledRead(
     lambda issue_id: (
         IssueLink.objects.filter(Q(source_id=issue_id) | Q(target_id=issue_id))
         .select_related("source__project", "target__project")
@@ -196,12 +196,12 @@ def _issue_by_key(viewer, project_key: str, number: int) -> QuerySet[Issue]:
 
 # The issue of a key as a member and as someone who sees every project: a shape each, compiled
 # once (the access rule stays `issues_visible_to`'s, applied to a stand-in viewer).
-_issue_for_member = CompiledRead(
+_issue_for_member: CompiledRead[Any] = CompiledRead(
     lambda user_id, project_key, number: _issue_by_key(
         get_user_model()(pk=user_id, is_staff=False, is_superuser=False), project_key, number
     )
 )
-_issue_for_staff = CompiledRead(
+_issue_for_staff: CompiledRead[Any] = CompiledRead(
     lambda project_key, number: _issue_by_key(
         get_user_model()(is_staff=True, is_superuser=True), project_key, number
     )

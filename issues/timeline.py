@@ -274,11 +274,15 @@ def timeline_page(
 
 
 # What issue.watchers.all(), issue.attachments.all() and issue.labels.all() read, compiled once.
-_watchers_of_issue = CompiledRead(
+_watchers_of_issue: CompiledRead[Any] = CompiledRead(
     lambda issue_id: get_user_model().objects.filter(watched_issues__id=issue_id)
 )
-_attachments_of_issue = CompiledRead(lambda issue_id: Attachment.objects.filter(issue_id=issue_id))
-_labels_of_issue = CompiledRead(lambda issue_id: Label.objects.filter(issues__id=issue_id))
+_attachments_of_issue: CompiledRead[Any] = CompiledRead(
+    lambda issue_id: Attachment.objects.filter(issue_id=issue_id)
+)
+_labels_of_issue: CompiledRead[Any] = CompiledRead(
+    lambda issue_id: Label.objects.filter(issues__id=issue_id)
+)
 _ATTACHMENT_ISSUE = Attachment._meta.get_field("issue")
 
 

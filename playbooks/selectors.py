@@ -71,7 +71,7 @@ def fields_shown_by[FieldT: _Field](
     return [f for f in fields if f.slug in named or (f.required and not f.required_from)]
 
 
-_checklist_items = CompiledRead(
+_checklist_items: CompiledRead[Any] = CompiledRead(
     lambda issue_id: (
         ChecklistItem.objects.filter(checklist__issue_id=issue_id)
         .select_related("checklist")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.utils import timezone
 
@@ -119,7 +120,7 @@ def _wall_paused(stretches: list[PausedStretch], now: datetime) -> timedelta:
 
 
 # The SLA box's read of the current cycle's ledger, compiled once.
-_cycle_clock_events = CompiledRead(
+_cycle_clock_events: CompiledRead[Any] = CompiledRead(
     lambda issue_id, cycle: ClockEvent.objects.filter(issue_id=issue_id, cycle=cycle)
 )
 

@@ -21,10 +21,12 @@ from ..models import SlaCycle, SlaPolicy, StatusPeriod, TransitionRule
 from ..services import may_take
 from ..transitions import Transition, transitions_from
 
-_transition_rules = CompiledRead(
+_transition_rules: CompiledRead[Any] = CompiledRead(
     lambda project_id: TransitionRule.objects.filter(project_id=project_id)
 )
-_status_periods = CompiledRead(lambda issue_id: StatusPeriod.objects.filter(issue_id=issue_id))
+_status_periods: CompiledRead[Any] = CompiledRead(
+    lambda issue_id: StatusPeriod.objects.filter(issue_id=issue_id)
+)
 
 
 def transition_overrides(project: Project) -> dict[str, frozenset[str]]:
@@ -79,7 +81,7 @@ def cycles_prefetch() -> Prefetch:
     return Prefetch("sla_cycles", queryset=SlaCycle.objects.select_related("policy"))
 
 
-_cycles_of_issue = CompiledRead(
+_cycles_of_issue: CompiledRead[Any] = CompiledRead(
     lambda issue_id: SlaCycle.objects.filter(issue_id=issue_id).select_related("policy")
 )
 
